@@ -1,0 +1,4 @@
+//! tableau-scim: a SCIM 2.0 service provider that provisions Tableau users and groups.
+
+pub mod scim;
+pub mod store;

@@ -1,0 +1,8 @@
+//! The SCIM protocol layer: schemas, resource documents, filters, PATCH, projection, errors.
+//! Pure functions, no I/O: every IdP quirk is a unit test here.
+
+pub mod error;
+pub mod filter;
+pub mod schema;
+
+pub use error::{ErrorKind, ScimError, ScimResult};
