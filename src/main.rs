@@ -1,1 +1,154 @@
-fn main() {}
+//! The `tableau-scim` command: `serve` (the SCIM endpoint), `demo` (everything on one machine,
+//! ready to try), `hash-token` (a token digest for the config file).
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use tableau_scim::app::Application;
+use tableau_scim::config::Settings;
+use tableau_scim::http::auth::token_hash_string;
+
+#[derive(Parser)]
+#[command(name = "tableau-scim", version, about = "SCIM 2.0 endpoint that provisions Tableau users and groups")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the SCIM server.
+    Serve(ServeArgs),
+    /// Run the SCIM server on a throw-away SQLite store with a generated token, and print how
+    /// to reach it.
+    Demo(DemoArgs),
+    /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
+    HashToken {
+        /// The token; read from standard input when omitted (keeps it out of shell history).
+        token: Option<String>,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// TOML configuration file (see docs/configuration.md).
+    #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
+    config: Option<PathBuf>,
+    /// Listen address, e.g. 0.0.0.0:8080.
+    #[arg(long)]
+    listen: Option<String>,
+    /// `sqlite://PATH` or `postgres://USER@HOST/DB`.
+    #[arg(long)]
+    store: Option<String>,
+    /// A bearer token the IdP may use (repeatable). Prefer the config file or a tokens file:
+    /// command lines are visible to other local users.
+    #[arg(long = "token")]
+    tokens: Vec<String>,
+    /// Public base URL for `meta.location`, e.g. https://scim.example.com.
+    #[arg(long)]
+    public_url: Option<String>,
+    /// Directory for the default SQLite database.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Listen address of the SCIM server.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    /// Bearer token to accept (generated when omitted).
+    #[arg(long)]
+    token: Option<String>,
+    /// Directory for the SQLite store (a temporary directory when omitted).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Demo(args) => demo(args).await,
+        Command::HashToken { token } => {
+            let token = match token {
+                Some(t) => t,
+                None => {
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim().to_string()
+                }
+            };
+            println!("{}", token_hash_string(&token));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let mut settings = Settings::load(args.config.as_deref())?;
+    if let Some(l) = args.listen {
+        settings.listen = l;
+    }
+    if let Some(s) = args.store {
+        settings.store = Some(s);
+    }
+    if let Some(u) = args.public_url {
+        settings.public_url = Some(u);
+    }
+    if let Some(d) = args.data_dir {
+        settings.data_dir = d;
+    }
+    settings.auth.tokens.extend(args.tokens);
+    let app = Application::build(settings).await?;
+    tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
+    app.run_until_stopped().await.context("server failed")
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    init_tracing();
+    // Kept alive until the demo ends; removed afterwards when it is a temporary directory.
+    let (data_dir, _temp) = match args.data {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new().prefix("tableau-scim-demo-").tempdir()?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let token = args.token.unwrap_or_else(|| format!("demo-{}", uuid::Uuid::new_v4().simple()));
+    let mut settings = Settings::load(None)?;
+    settings.listen = args.listen;
+    settings.data_dir = data_dir.clone();
+    settings.store = None;
+    settings.auth.tokens = vec![token.clone()];
+    let app = Application::build(settings).await?;
+    let url = app.base_url();
+    println!("tableau-scim demo is running.");
+    println!();
+    println!("  SCIM base URL : {url}");
+    println!("  Bearer token  : {token}");
+    println!("  Store         : sqlite://{}/tableau-scim.db", data_dir.display());
+    println!();
+    println!("Try:");
+    println!("  curl -s -H 'Authorization: Bearer {token}' {url}/Users");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json' \\\n    \
+         -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ada@example.com\"}}' {url}/Users"
+    );
+    println!();
+    println!("Press Ctrl-C to stop.");
+    let handle = app.handle();
+    let server = tokio::spawn(app.run_until_stopped());
+    tokio::signal::ctrl_c().await?;
+    handle.stop(true).await;
+    server.await??;
+    Ok(())
+}

@@ -3,6 +3,11 @@
 
 pub mod error;
 pub mod filter;
+pub mod document;
+pub mod list;
+pub mod patch;
+pub mod projection;
+pub mod render;
 pub mod schema;
 
 pub use error::{ErrorKind, ScimError, ScimResult};

@@ -1,0 +1,107 @@
+//! Building and running the HTTP server. `Application::build` binds the listener first, so
+//! tests can ask for port 0 and learn the real port before serving.
+
+use crate::config::Settings;
+use crate::http::auth::Credentials;
+use crate::http::{AppState, middleware, routes};
+use crate::provision::Provisioner;
+use crate::scim::schema::SchemaRegistry;
+use crate::store::{self, Store};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+pub struct Application {
+    port: u16,
+    host: String,
+    base_path: String,
+    server: Server,
+}
+
+impl Application {
+    /// Connect the store named in the settings (running its migrations) and bind the listener.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let url = settings.store_url();
+        if let Some(path) = url.strip_prefix("sqlite://")
+            && let Some(parent) = std::path::Path::new(path).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create data directory {}", parent.display()))?;
+        }
+        let store = store::connect(&url).await.with_context(|| {
+            format!("cannot open the store {}", redact_url(&url))
+        })?;
+        Self::build_with_store(settings, store)
+    }
+
+    pub fn build_with_store(settings: Settings, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let credentials = Credentials::from_settings(&settings.auth)?;
+        if credentials.is_empty() {
+            anyhow::bail!(
+                "no credentials configured: set auth.tokens (or --token, or TABLEAU_SCIM_AUTH__TOKENS) \
+                 so that only your identity provider can call this server"
+            );
+        }
+        let listener = TcpListener::bind(&settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let local = listener.local_addr()?;
+        let settings = Arc::new(settings);
+        let state = web::Data::new(AppState {
+            basic_auth_enabled: settings.auth.basic_username.is_some(),
+            settings: settings.clone(),
+            registry: SchemaRegistry::builtin(),
+            provisioner: Provisioner::new(store.clone()),
+            store,
+            credentials,
+        });
+        let base_path = settings.base_path.clone();
+        let server = HttpServer::new(move || {
+            let base_path = base_path.clone();
+            App::new()
+                .wrap(actix_web::middleware::from_fn(middleware::catch_panic))
+                .app_data(state.clone())
+                .configure(move |cfg| routes(cfg, &base_path))
+                .default_service(web::route().to(crate::http::error::not_found))
+        })
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port: local.port(),
+            host: local.ip().to_string(),
+            base_path: settings.base_path.clone(),
+            server,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `http://HOST:PORT/scim/v2` as reachable on this machine.
+    pub fn base_url(&self) -> String {
+        let host = if self.host == "0.0.0.0" { "127.0.0.1" } else { &self.host };
+        format!("http://{host}:{}{}", self.port, self.base_path)
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// A store URL without its password, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}

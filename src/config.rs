@@ -1,0 +1,180 @@
+//! Settings: built-in defaults, then a TOML file, then environment variables
+//! (`TABLEAU_SCIM_<KEY>`, nested keys joined with `__`), then command-line flags. Any secret
+//! can also come from a file (`<key>_file`), so it need not sit in the config or environment.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+pub const ENV_PREFIX: &str = "TABLEAU_SCIM_";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Address the SCIM server listens on.
+    pub listen: String,
+    /// Public base URL used in `meta.location` and `Location` headers, e.g.
+    /// `https://scim.example.com`. Defaults to `http://<listen address>`.
+    pub public_url: Option<String>,
+    /// Path prefix of every SCIM endpoint.
+    pub base_path: String,
+    /// Directory for the default SQLite database.
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://...`; defaults to `sqlite://<data_dir>/tableau-scim.db`.
+    pub store: Option<String>,
+    pub auth: AuthSettings,
+    pub limits: LimitSettings,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Bearer tokens in clear text (hashed at start-up; the clear text is then dropped).
+    pub tokens: Vec<String>,
+    /// A file holding one bearer token per line.
+    pub tokens_file: Option<PathBuf>,
+    /// Bearer tokens given as `sha256:<hex>` digests (see `tableau-scim hash-token`), so the
+    /// config never holds a usable secret.
+    pub token_hashes: Vec<String>,
+    /// Optional HTTP Basic credentials (Okta supports them).
+    pub basic_username: Option<String>,
+    pub basic_password: Option<String>,
+    pub basic_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitSettings {
+    /// Largest accepted request body; larger answers 413.
+    pub max_body_bytes: usize,
+    /// Largest page a list or search returns (`filter.maxResults`).
+    pub max_page_size: usize,
+    /// Page size when the client sends no `count`.
+    pub default_page_size: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            base_path: "/scim/v2".into(),
+            data_dir: PathBuf::from("data"),
+            store: None,
+            auth: AuthSettings::default(),
+            limits: LimitSettings::default(),
+        }
+    }
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self { max_body_bytes: 1024 * 1024, max_page_size: 1000, default_page_size: 100 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+}
+
+impl Settings {
+    /// Defaults, then the TOML file (if any), then `TABLEAU_SCIM_*` environment variables.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").map(|k| {
+            // `TABLEAU_SCIM_AUTH__TOKENS` → `auth.tokens`; keys are lower-case in the file.
+            k.as_str().to_ascii_lowercase().into()
+        }));
+        let mut settings: Settings =
+            figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        settings.base_path = normalise_base_path(&settings.base_path);
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.limits.max_page_size == 0 {
+            return Err(ConfigError::Invalid("limits.max_page_size must be at least 1".into()));
+        }
+        if self.limits.default_page_size == 0 {
+            return Err(ConfigError::Invalid("limits.default_page_size must be at least 1".into()));
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid("limits.max_body_bytes must be at least 1024".into()));
+        }
+        Ok(())
+    }
+
+    /// The store URL, defaulting to an SQLite file in the data directory.
+    pub fn store_url(&self) -> String {
+        match &self.store {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("tableau-scim.db").display()),
+        }
+    }
+}
+
+/// `scim/v2/` → `/scim/v2`; `/` → `` (endpoints at the root).
+pub fn normalise_base_path(path: &str) -> String {
+    let trimmed = path.trim().trim_matches('/');
+    if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") }
+}
+
+/// Read a secret from a file: surrounding whitespace (the trailing newline) is trimmed.
+pub fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_path_is_normalised() {
+        assert_eq!(normalise_base_path("scim/v2/"), "/scim/v2");
+        assert_eq!(normalise_base_path("/"), "");
+    }
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "listen = \"0.0.0.0:9000\"\n[limits]\nmax_page_size = 50\n",
+            )?;
+            jail.set_env("TABLEAU_SCIM_LIMITS__MAX_PAGE_SIZE", "20");
+            jail.set_env("TABLEAU_SCIM_AUTH__TOKENS", "[\"t1\"]");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.listen, "0.0.0.0:9000");
+            assert_eq!(s.limits.max_page_size, 20);
+            assert_eq!(s.auth.tokens, vec!["t1".to_string()]);
+            assert_eq!(s.limits.default_page_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "lisen = \"x\"\n")?;
+            assert!(Settings::load(Some(Path::new("c.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

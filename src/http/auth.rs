@@ -1,0 +1,173 @@
+//! Authentication of IdP requests: bearer tokens and optional HTTP Basic credentials. Secrets
+//! are kept only as SHA-256 digests and compared in constant time over every configured
+//! credential, so neither timing nor length reveals which one (if any) nearly matched.
+
+use crate::config::{AuthSettings, ConfigError, read_secret_file};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The verified credentials, as digests only.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    token_digests: Vec<[u8; 32]>,
+    basic_digest: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Credentials {
+    // Never print digests either: they are what an attacker would brute-force offline.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("tokens", &self.token_digests.len())
+            .field("basic", &self.basic_digest.is_some())
+            .finish()
+    }
+}
+
+/// Which credential a request used: recorded with operations, never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// A short, non-reversible label: `token:<first 8 hex digits of the digest>` or `basic`.
+    pub label: String,
+}
+
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
+/// `sha256:<hex>`, the form accepted in `auth.token_hashes`.
+pub fn token_hash_string(token: &str) -> String {
+    format!("sha256:{}", hex::encode(sha256(token.as_bytes())))
+}
+
+impl Credentials {
+    pub fn from_settings(auth: &AuthSettings) -> Result<Self, ConfigError> {
+        let mut token_digests = Vec::new();
+        let mut add_token = |t: &str| -> Result<(), ConfigError> {
+            if t.len() < 16 {
+                return Err(ConfigError::Invalid(
+                    "bearer tokens must be at least 16 characters long".into(),
+                ));
+            }
+            token_digests.push(sha256(t.as_bytes()));
+            Ok(())
+        };
+        for t in &auth.tokens {
+            add_token(t.trim())?;
+        }
+        if let Some(path) = &auth.tokens_file {
+            for line in read_secret_file(path)?.lines() {
+                let line = line.trim();
+                if !line.is_empty() && !line.starts_with('#') {
+                    add_token(line)?;
+                }
+            }
+        }
+        for h in &auth.token_hashes {
+            let hex_part = h.strip_prefix("sha256:").ok_or_else(|| {
+                ConfigError::Invalid("auth.token_hashes entries must start with `sha256:`".into())
+            })?;
+            let bytes = hex::decode(hex_part.trim())
+                .ok()
+                .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                .ok_or_else(|| {
+                    ConfigError::Invalid("auth.token_hashes entry is not 64 hex digits".into())
+                })?;
+            token_digests.push(bytes);
+        }
+        let password = match (&auth.basic_password, &auth.basic_password_file) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(path)) => Some(read_secret_file(path)?),
+            (None, None) => None,
+        };
+        let basic_digest = match (&auth.basic_username, password) {
+            (Some(user), Some(pass)) => Some(sha256(format!("{user}:{pass}").as_bytes())),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "HTTP Basic needs both auth.basic_username and auth.basic_password".into(),
+                ));
+            }
+        };
+        Ok(Self { token_digests, basic_digest })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.token_digests.is_empty() && self.basic_digest.is_none()
+    }
+
+    /// Check an `Authorization` header value. Scheme names are case-insensitive (RFC 7235).
+    pub fn verify(&self, header: &str) -> Option<Principal> {
+        let (scheme, rest) = header.trim().split_once(' ')?;
+        let rest = rest.trim();
+        if scheme.eq_ignore_ascii_case("bearer") {
+            let digest = sha256(rest.as_bytes());
+            let mut found: Option<usize> = None;
+            // Compare against every digest without an early exit.
+            for (i, d) in self.token_digests.iter().enumerate() {
+                if bool::from(d.ct_eq(&digest)) && found.is_none() {
+                    found = Some(i);
+                }
+            }
+            found.map(|_| Principal { label: format!("token:{}", &hex::encode(digest)[..8]) })
+        } else if scheme.eq_ignore_ascii_case("basic") {
+            let expected = self.basic_digest?;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+            let digest = sha256(&decoded);
+            bool::from(expected.ct_eq(&digest)).then(|| Principal { label: "basic".into() })
+        } else {
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials::from_settings(&AuthSettings {
+            tokens: vec!["a-very-long-secret-token".into()],
+            token_hashes: vec![token_hash_string("another-long-secret-token")],
+            basic_username: Some("okta".into()),
+            basic_password: Some("pa:ss".into()),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn bearer_tokens_and_hashes_verify() {
+        let c = creds();
+        assert!(c.verify("Bearer a-very-long-secret-token").is_some());
+        assert!(c.verify("bearer another-long-secret-token").is_some());
+        assert!(c.verify("Bearer a-very-long-secret-tokeN").is_none());
+        assert!(c.verify("Bearer").is_none());
+        assert!(c.verify("Token a-very-long-secret-token").is_none());
+    }
+
+    #[test]
+    fn basic_credentials_verify() {
+        let c = creds();
+        let good = base64::engine::general_purpose::STANDARD.encode("okta:pa:ss");
+        let bad = base64::engine::general_purpose::STANDARD.encode("okta:nope");
+        assert_eq!(c.verify(&format!("Basic {good}")).unwrap().label, "basic");
+        assert!(c.verify(&format!("Basic {bad}")).is_none());
+        assert!(c.verify("Basic %%%").is_none());
+    }
+
+    #[test]
+    fn short_tokens_are_refused() {
+        let r = Credentials::from_settings(&AuthSettings {
+            tokens: vec!["short".into()],
+            ..Default::default()
+        });
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn debug_shows_no_secret_material() {
+        let s = format!("{:?}", creds());
+        assert!(!s.contains("secret") && !s.contains("sha"));
+    }
+}
