@@ -239,7 +239,11 @@ impl<'a> Parser<'a> {
                 self.depth -= 1;
                 return Ok(Filter::Not(Box::new(inner)));
             }
-            // Not the operator: an attribute that happens to be called `not`.
+            // `not eq "x"`: an attribute that happens to be called `not`. Anything else after
+            // `not` is a missing parenthesis, which is the more useful thing to report.
+            if !is_operator(self.peek_word()) {
+                return Err(self.err_at(self.pos, "'(' after 'not'"));
+            }
             self.pos = start;
         }
         self.attr_expr(in_value_path)
@@ -504,6 +508,11 @@ impl<'a> Parser<'a> {
     }
 }
 
+fn is_operator(word: &str) -> bool {
+    const OPERATORS: [&str; 10] = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr"];
+    OPERATORS.iter().any(|op| op.eq_ignore_ascii_case(word))
+}
+
 fn is_ws_char(c: char) -> bool {
     c.is_ascii_whitespace()
 }
@@ -526,3 +535,7 @@ pub(crate) fn valid_attr_name(name: &str) -> bool {
 fn strip_position(msg: &str) -> &str {
     msg.find(" at line ").map_or(msg, |i| &msg[..i])
 }
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;
