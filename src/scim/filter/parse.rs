@@ -232,6 +232,11 @@ impl<'a> Parser<'a> {
         let word = self.peek_word();
         if word.eq_ignore_ascii_case("not") {
             self.pos += word.len();
+            if self.peek() == Some(b'[') {
+                // `not[...]`: a value path on an attribute called `not`.
+                self.pos = start;
+                return self.attr_expr(in_value_path);
+            }
             self.skip_ws();
             if self.peek() == Some(b'(') {
                 self.enter()?;
