@@ -641,3 +641,7 @@ impl SortKey {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "eval_tests.rs"]
+mod tests;

@@ -4,7 +4,7 @@
 use super::super::parse::{parse_filter, parse_patch_path};
 use super::*;
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 #[test]
 fn canonical_text() {
