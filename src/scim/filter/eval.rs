@@ -380,7 +380,8 @@ impl<'a> Operand<'a> {
     fn test(&self, op: CompareOp, stored: &Value, leaf: &AttributeDef) -> bool {
         match self {
             Operand::Str(want) => match stored {
-                Value::String(s) => string_op(op, &fold(s, case_exact(leaf)), want),
+                Value::String(s) if case_exact(leaf) => string_op(op, s, want),
+                Value::String(s) => folded_op(op, s, want),
                 _ => false,
             },
             Operand::Bool(want) => {
@@ -437,6 +438,22 @@ fn string_op(op: CompareOp, got: &str, want: &str) -> bool {
         CompareOp::Ew => got.ends_with(want),
         // Lexicographic by Unicode scalar value (byte order of UTF-8 is the same).
         _ => ordering_op(op, Some(got.cmp(want))).unwrap_or(false),
+    }
+}
+
+/// `string_op` on `fold(got)` and an already folded `want`, without allocating for the
+/// operators that can stream (eq, sw, orderings): list requests evaluate this on every
+/// candidate document. Comparing chars orders like comparing UTF-8 bytes.
+fn folded_op(op: CompareOp, got: &str, want: &str) -> bool {
+    if op == CompareOp::Eq && got.is_ascii() {
+        // ASCII folds to ASCII, and `want` is folded: byte-wise case-insensitive equality.
+        return got.eq_ignore_ascii_case(want);
+    }
+    let mut folded = got.chars().flat_map(char::to_lowercase);
+    match op {
+        CompareOp::Co | CompareOp::Ew => string_op(op, &fold(got, false), want),
+        CompareOp::Sw => want.chars().all(|w| folded.next() == Some(w)),
+        _ => ordering_op(op, Some(folded.cmp(want.chars()))).unwrap_or(false),
     }
 }
 
