@@ -244,6 +244,36 @@ fn missing_unknown_and_complex_attributes() {
 }
 
 #[test]
+fn value_paths_on_single_valued_complex_attributes() {
+    yes(r#"name[givenName eq "barbara" and familyName co "malley"]"#);
+    no(r#"name[givenName eq "Babs"]"#);
+    yes(
+        r#"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[displayName sw "John"]"#,
+    );
+    no(r#"nickName[value pr]"#);
+    // Top-level nested value paths can only be built by hand; they are rejected.
+    let nested = Filter::ValuePath(
+        AttrPath::new("emails"),
+        Box::new(Filter::ValuePath(
+            AttrPath::new("value"),
+            Box::new(Filter::Present(AttrPath::new("x"))),
+        )),
+    );
+    assert_eq!(
+        matches(&nested, &bjensen(), user_schema()).map_err(|e| e.kind),
+        Err(ErrorKind::InvalidFilter)
+    );
+}
+
+#[test]
+fn deeply_nested_filters_evaluate() {
+    let f = format!("{}title pr{}", "not (".repeat(64), ")".repeat(64));
+    yes(&f);
+    let chain = vec![r#"userName eq "x""#; 200].join(" or ") + " or title pr";
+    yes(&chain);
+}
+
+#[test]
 fn null_operands() {
     yes("nickName eq null");
     no("userName eq null");

@@ -239,9 +239,8 @@ impl<'a> Parser<'a> {
             }
             self.skip_ws();
             if self.peek() == Some(b'(') {
-                self.enter()?;
+                // `not (...)` is one level of nesting: the group counts it.
                 let inner = self.group(in_value_path)?;
-                self.depth -= 1;
                 return Ok(Filter::Not(Box::new(inner)));
             }
             // `not eq "x"`: an attribute that happens to be called `not`. Anything else after
