@@ -1,8 +1,10 @@
 //! The SCIM protocol layer: schemas, resource documents, filters, PATCH, projection, errors.
 //! Pure functions, no I/O: every IdP quirk is a unit test here.
 
+pub mod document;
 pub mod error;
 pub mod filter;
+pub mod patch;
 pub mod schema;
 
 pub use error::{ErrorKind, ScimError, ScimResult};
