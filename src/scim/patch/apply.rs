@@ -1,14 +1,13 @@
 //! Applying one PATCH operation to a resource document (RFC 7644 §3.5.2.1-3), in place.
 //! The caller works on a copy and discards it on error, which is what makes a request atomic.
 
-use super::compat::matches_element;
 use super::element::{denotes, element_from_filter, enforce_single_primary};
 use super::request::{OpKind, PatchOperation};
 use super::target::{KeyTarget, PathTarget, Target, resolve_key, resolve_path};
 use super::value::coerce_attribute;
 use crate::scim::document::{get_ci, get_ci_mut, insert_canonical, remove_ci};
 use crate::scim::error::{ErrorKind, ScimError, ScimResult};
-use crate::scim::filter::Filter;
+use crate::scim::filter::{Filter, matches_element};
 use crate::scim::schema::{AttrType, AttributeDef, Mutability, ResourceSchema, SchemaDef};
 use serde_json::{Map, Value};
 

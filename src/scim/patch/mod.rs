@@ -39,7 +39,6 @@
 //!   touch (`id`, `meta`, …) are kept as they were in the stored document.
 
 mod apply;
-mod compat;
 pub mod element;
 pub mod request;
 mod target;

@@ -6,9 +6,8 @@
 //! keys are ignored, unknown core keys are ignored, unknown keys of a known extension and keys
 //! under an unknown URN are kept verbatim.
 
-use super::compat::parse_patch_path;
 use crate::scim::error::{ErrorKind, ScimError, ScimResult};
-use crate::scim::filter::Filter;
+use crate::scim::filter::{Filter, parse_patch_path};
 use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema, SchemaDef};
 
 /// A resolved attribute target.
