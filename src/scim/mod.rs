@@ -1,9 +1,9 @@
 //! The SCIM protocol layer: schemas, resource documents, filters, PATCH, projection, errors.
 //! Pure functions, no I/O: every IdP quirk is a unit test here.
 
+pub mod document;
 pub mod error;
 pub mod filter;
-pub mod document;
 pub mod list;
 pub mod patch;
 pub mod projection;
