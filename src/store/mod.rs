@@ -141,7 +141,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<StoredResource>>;
 }
 
+mod columns;
+mod errors;
+mod members;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;
