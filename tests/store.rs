@@ -471,7 +471,7 @@ async fn member_changes_are_idempotent(store: Arc<dyn Store>) {
     assert_eq!((g7.revision, member_ids(&g7)), (7, member_ids(&g6)));
     assert_eq!(
         members_of(&store, &t, &g.id).await,
-        [u2.id.clone(), u3.id.clone()]
+        [u2.id.as_str(), u3.id.as_str()]
     );
 }
 
@@ -530,7 +530,7 @@ async fn delete_cascades_memberships(store: Arc<dyn Store>) {
     assert!(store.get(&t, User, &u1.id, false).await.unwrap().is_none());
     assert_eq!(
         members_of(&store, &t, &outer.id).await,
-        [u2.id.clone(), inner.id.clone()]
+        [u2.id.as_str(), inner.id.as_str()]
     );
     assert!(members_of(&store, &t, &inner.id).await.is_empty());
 
@@ -619,12 +619,12 @@ async fn indexed_lookups(store: Arc<dyn Store>) {
     use IndexedLookup::*;
     assert_eq!(
         find(User, UserName("grace@EXAMPLE.com".into())).await,
-        [grace.id.clone()]
+        [grace.id.as_str()]
     );
     assert!(find(User, UserName("grace".into())).await.is_empty());
     assert_eq!(
         find(User, ExternalId("Ext-42".into())).await,
-        [grace.id.clone()]
+        [grace.id.as_str()]
     );
     assert!(
         find(User, ExternalId("ext-42".into())).await.is_empty(),
@@ -632,21 +632,21 @@ async fn indexed_lookups(store: Arc<dyn Store>) {
     );
     assert_eq!(
         find(User, DisplayName("grace hopper".into())).await,
-        [grace.id.clone(), other.id.clone()]
+        [grace.id.as_str(), other.id.as_str()]
     );
     assert_eq!(
         find(Group, DisplayName("GRACE hopper".into())).await,
-        [g.id.clone()]
+        [g.id.as_str()]
     );
     assert_eq!(
         find(User, EmailValue("grace@work.EXAMPLE".into())).await,
-        [grace.id.clone()]
+        [grace.id.as_str()]
     );
     assert_eq!(
         find(User, EmailValue("GRACE@HOME.EXAMPLE".into())).await,
-        [grace.id.clone()]
+        [grace.id.as_str()]
     );
-    assert_eq!(find(User, Id(grace.id.clone())).await, [grace.id.clone()]);
+    assert_eq!(find(User, Id(grace.id.clone())).await, [grace.id.as_str()]);
     assert!(find(Group, Id(grace.id.clone())).await.is_empty());
     assert!(find(User, Id(grace.id.to_uppercase())).await.is_empty());
 
@@ -667,12 +667,12 @@ async fn indexed_lookups(store: Arc<dyn Store>) {
     );
     assert_eq!(
         find(User, UserName("GRACE.hopper@example.com".into())).await,
-        [grace.id.clone()]
+        [grace.id.as_str()]
     );
     assert!(find(User, ExternalId("Ext-42".into())).await.is_empty());
     assert_eq!(
         find(User, DisplayName("grace hopper".into())).await,
-        [other.id.clone()]
+        [other.id.as_str()]
     );
     assert!(
         find(User, EmailValue("grace@work.example".into()))
@@ -686,7 +686,7 @@ async fn indexed_lookups(store: Arc<dyn Store>) {
     );
     assert_eq!(
         find(User, EmailValue("admiral@navy.example".into())).await,
-        [grace.id.clone()]
+        [grace.id.as_str()]
     );
     // The old name is free now.
     user(&store, &t, "Grace@Example.com").await;
@@ -895,7 +895,7 @@ async fn tenants_are_isolated(store: Arc<dyn Store>) {
         "{refused:?}"
     );
 
-    assert_eq!(members_of(&store, &a, &g.id).await, [u.id.clone()]);
+    assert_eq!(members_of(&store, &a, &g.id).await, [u.id.as_str()]);
     assert_eq!(
         ids(&store.list(&a, User, None, false).await.unwrap()),
         [&u.id]
@@ -911,5 +911,5 @@ async fn sqlite_in_memory() {
     let t = tenant();
     let u = user(&store, &t, "mem").await;
     let g = group(&store, &t, "Mem", &[&u]).await;
-    assert_eq!(members_of(&store, &t, &g.id).await, [u.id.clone()]);
+    assert_eq!(members_of(&store, &t, &g.id).await, [u.id.as_str()]);
 }

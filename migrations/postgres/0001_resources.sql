@@ -60,4 +60,5 @@ CREATE TABLE memberships (
     FOREIGN KEY (tenant, member_id) REFERENCES resources (tenant, id) ON DELETE CASCADE
 );
 
-CREATE INDEX memberships_member_idx ON memberships (tenant, member_id);
+-- A member's groups (and the cascade when a member is deleted); group_id makes it covering.
+CREATE INDEX memberships_member_idx ON memberships (tenant, member_id, group_id);
