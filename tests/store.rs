@@ -913,3 +913,47 @@ async fn sqlite_in_memory() {
     let g = group(&store, &t, "Mem", &[&u]).await;
     assert_eq!(members_of(&store, &t, &g.id).await, [u.id.as_str()]);
 }
+
+/// A document that is not a JSON object is reported as `Corrupt`, never a panic. Written behind
+/// the store's back, hence one test per backend rather than a suite function.
+async fn corrupt_document_is_reported(store: Arc<dyn Store>, corrupt: impl AsyncFnOnce(&str)) {
+    let t = tenant();
+    let u = user(&store, &t, "mallory").await;
+    corrupt(&t).await;
+    let got = store.get(&t, User, &u.id, false).await;
+    assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
+    let listed = store.list(&t, User, None, false).await;
+    assert!(matches!(listed, Err(StoreError::Corrupt(_))), "{listed:?}");
+    // Deleting is still possible.
+    assert!(store.delete(&t, User, &u.id).await.unwrap());
+}
+
+const CORRUPT: &str = "UPDATE resources SET doc = '[\"not an object\"' WHERE tenant = $1";
+
+#[tokio::test]
+async fn sqlite_corrupt_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let store = tableau_scim::store::connect(&url).await.unwrap();
+    corrupt_document_is_reported(store, async |t: &str| {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(CORRUPT).bind(t).execute(&pool).await.unwrap();
+        pool.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_corrupt_document() {
+    let Some(store) = postgres_store().await else {
+        eprintln!("skipped: set {POSTGRES_ENV} to a PostgreSQL URL");
+        return;
+    };
+    let url = std::env::var(POSTGRES_ENV).unwrap();
+    corrupt_document_is_reported(store, async |t: &str| {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(CORRUPT).bind(t).execute(&pool).await.unwrap();
+        pool.close().await;
+    })
+    .await;
+}
