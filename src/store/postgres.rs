@@ -300,7 +300,7 @@ impl Store for PostgresStore {
         with_relations: bool,
     ) -> StoreResult<Vec<StoredResource>> {
         let mut conn = self.pool.acquire().await?;
-        let mut query = sqlx::query_as(sql::POSTGRES_LISTS.for_lookup(lookup))
+        let mut query = sqlx::query_as(sql::list_sql(lookup))
             .bind(tenant)
             .bind(kind.as_str());
         if let Some(lookup) = lookup {

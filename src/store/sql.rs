@@ -2,77 +2,70 @@
 //! of values differ per backend (`json_each` on SQLite, `unnest` on PostgreSQL) and live with
 //! their backend. Every statement is a constant, so sqlx prepares it once per connection.
 
-/// Select the `rows::ResourceRow` columns of one kind in a tenant from `$from`, then `$rest`.
+/// Select the `rows::ResourceRow` columns of one kind in a tenant, then `$rest`.
 macro_rules! resource_select {
-    ($from:literal, $rest:literal) => {
+    ($rest:literal) => {
         concat!(
-            "SELECT id, kind, doc, created, last_modified, revision FROM ",
-            $from,
-            " WHERE tenant = $1 AND kind = $2 ",
+            "SELECT id, kind, doc, created, last_modified, revision FROM resources ",
+            "WHERE tenant = $1 AND kind = $2 ",
             $rest
         )
     };
 }
 
-pub(crate) const GET: &str = resource_select!("resources", "AND id = $3");
+pub(crate) const GET: &str = resource_select!("AND id = $3");
 
-/// The statements answering `Store::list`, with the lookup value bound as `$3`.
-pub(crate) struct ListSql {
-    pub all: &'static str,
-    pub by_id: &'static str,
-    pub by_user_name: &'static str,
-    pub by_external_id: &'static str,
-    pub by_display_name: &'static str,
+/// An indexed lookup: the resources of the tenant whose `$column` equals `$3`, of kind `$2`,
+/// in creation order.
+///
+/// Why the materialised CTE: `kind = $2 ... ORDER BY seq` inside one query lets the planner use
+/// the (tenant, kind, seq) list index, which avoids the sort and, when statistics are missing
+/// or stale (SQLite keeps none unless ANALYZE runs; PostgreSQL until autoanalyze), looks as
+/// selective as the lookup index, so it may scan every resource of the tenant. Inside the CTE
+/// only the lookup index matches both conditions; kind and order are applied to its few rows.
+macro_rules! lookup_select {
+    ($inner:expr) => {
+        concat!(
+            "WITH found AS MATERIALIZED (",
+            $inner,
+            ") SELECT id, kind, doc, created, last_modified, revision FROM found ",
+            "WHERE kind = $2 ORDER BY seq"
+        )
+    };
+    (column $column:literal) => {
+        lookup_select!(concat!(
+            "SELECT id, kind, doc, created, last_modified, revision, seq FROM resources ",
+            "WHERE tenant = $1 AND ",
+            $column,
+            " = $3"
+        ))
+    };
 }
 
-impl ListSql {
-    pub fn for_lookup(&self, lookup: Option<&super::IndexedLookup>) -> &'static str {
-        use super::IndexedLookup::*;
-        match lookup {
-            None => self.all,
-            Some(Id(_)) => self.by_id,
-            Some(UserName(_)) => self.by_user_name,
-            Some(ExternalId(_)) => self.by_external_id,
-            Some(DisplayName(_)) => self.by_display_name,
-            Some(EmailValue(_)) => LIST_BY_EMAIL,
-        }
+const LIST_ALL: &str = resource_select!("ORDER BY seq");
+const LIST_BY_ID: &str = lookup_select!(column "id");
+const LIST_BY_USER_NAME: &str = lookup_select!(column "user_name_lower");
+const LIST_BY_EXTERNAL_ID: &str = lookup_select!(column "external_id");
+const LIST_BY_DISPLAY_NAME: &str = lookup_select!(column "display_name_lower");
+// CROSS JOIN keeps `resource_emails` the outer loop on SQLite (PostgreSQL plans it as a join).
+const LIST_BY_EMAIL: &str = lookup_select!(
+    "SELECT r.id, r.kind, r.doc, r.created, r.last_modified, r.revision, r.seq \
+     FROM resource_emails AS e CROSS JOIN resources AS r \
+     WHERE e.tenant = $1 AND e.value_lower = $3 AND r.tenant = e.tenant AND r.id = e.resource_id"
+);
+
+/// The statement answering `Store::list`, with the lookup value (if any) bound as `$3`.
+pub(crate) fn list_sql(lookup: Option<&super::IndexedLookup>) -> &'static str {
+    use super::IndexedLookup::*;
+    match lookup {
+        None => LIST_ALL,
+        Some(Id(_)) => LIST_BY_ID,
+        Some(UserName(_)) => LIST_BY_USER_NAME,
+        Some(ExternalId(_)) => LIST_BY_EXTERNAL_ID,
+        Some(DisplayName(_)) => LIST_BY_DISPLAY_NAME,
+        Some(EmailValue(_)) => LIST_BY_EMAIL,
     }
 }
-
-pub(crate) const POSTGRES_LISTS: ListSql = ListSql {
-    all: resource_select!("resources", "ORDER BY seq"),
-    by_id: resource_select!("resources", "AND id = $3 ORDER BY seq"),
-    by_user_name: resource_select!("resources", "AND user_name_lower = $3 ORDER BY seq"),
-    by_external_id: resource_select!("resources", "AND external_id = $3 ORDER BY seq"),
-    by_display_name: resource_select!("resources", "AND display_name_lower = $3 ORDER BY seq"),
-};
-
-// Without statistics SQLite's planner rates every two-column equality alike and prefers the
-// (tenant, kind, seq) index because it yields `ORDER BY seq` for free; that would scan every
-// resource of the tenant. INDEXED BY pins each lookup to its own index.
-pub(crate) const SQLITE_LISTS: ListSql = ListSql {
-    all: resource_select!("resources INDEXED BY resources_list_idx", "ORDER BY seq"),
-    by_id: resource_select!("resources", "AND id = $3 ORDER BY seq"),
-    by_user_name: resource_select!(
-        "resources INDEXED BY resources_user_name_uq",
-        "AND user_name_lower = $3 ORDER BY seq"
-    ),
-    by_external_id: resource_select!(
-        "resources INDEXED BY resources_external_id_idx",
-        "AND external_id = $3 ORDER BY seq"
-    ),
-    by_display_name: resource_select!(
-        "resources INDEXED BY resources_display_name_idx",
-        "AND display_name_lower = $3 ORDER BY seq"
-    ),
-};
-
-/// From the e-mail index to the resources. `CROSS JOIN` makes SQLite keep `resource_emails` as
-/// the outer loop (PostgreSQL treats it as a plain join and plans it by statistics).
-const LIST_BY_EMAIL: &str = "SELECT r.id, r.kind, r.doc, r.created, r.last_modified, r.revision \
-     FROM resource_emails AS e CROSS JOIN resources AS r \
-     WHERE e.tenant = $1 AND e.value_lower = $3 \
-     AND r.tenant = e.tenant AND r.id = e.resource_id AND r.kind = $2 ORDER BY r.seq";
 
 pub(crate) const INSERT: &str = "INSERT INTO resources (tenant, kind, id, doc, user_name, \
      user_name_lower, external_id, display_name, display_name_lower, created, last_modified, \

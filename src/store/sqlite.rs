@@ -345,7 +345,7 @@ impl Store for SqliteStore {
         with_relations: bool,
     ) -> StoreResult<Vec<StoredResource>> {
         let mut conn = self.read.acquire().await?;
-        let mut query = sqlx::query_as(sql::SQLITE_LISTS.for_lookup(lookup))
+        let mut query = sqlx::query_as(sql::list_sql(lookup))
             .bind(tenant)
             .bind(kind.as_str());
         if let Some(lookup) = lookup {
