@@ -9,6 +9,17 @@ use super::rows::{RelationRow, ResourceRow, attach_relations, into_resources};
 use super::*;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
+/// A create in one statement (atomic by itself): the e-mail rows come from a data-modifying
+/// CTE, which saves a user create the BEGIN/COMMIT and e-mail round trips.
+const INSERT_WITH_EMAILS: &str = concat!(
+    "WITH r AS (",
+    sql::insert_resource!(),
+    " RETURNING tenant, id) \
+     INSERT INTO resource_emails (tenant, resource_id, value_lower) \
+     SELECT r.tenant, r.id, e.value FROM r CROSS JOIN unnest($11::text[]) AS e(value) \
+     ON CONFLICT DO NOTHING"
+);
+
 const INSERT_EMAILS: &str = "INSERT INTO resource_emails (tenant, resource_id, value_lower) \
      SELECT $1::text, $2::text, unnest($3::text[]) ON CONFLICT DO NOTHING";
 
@@ -157,8 +168,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<StoredResource> {
         let cols = Columns::derive(kind, doc)?;
         let now = now_timestamp();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(sql::INSERT)
+        let insert = sqlx::query(INSERT_WITH_EMAILS)
             .bind(tenant)
             .bind(kind.as_str())
             .bind(id)
@@ -169,10 +179,7 @@ impl Store for PostgresStore {
             .bind(&cols.display_name)
             .bind(&cols.display_name_lower)
             .bind(&now)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, id, &cols))?;
-        insert_emails(&mut tx, tenant, id, &cols.emails_lower).await?;
+            .bind(&cols.emails_lower);
         let mut resource = StoredResource {
             id: id.to_owned(),
             kind,
@@ -183,11 +190,22 @@ impl Store for PostgresStore {
             members: Vec::new(),
             groups: Vec::new(),
         };
-        // A new user belongs to no group yet; only a new group's members need reading back.
-        if kind == ResourceKind::Group && !members.is_empty() {
-            add_members(&mut tx, tenant, id, members).await?;
-            load_relations(&mut tx, tenant, std::slice::from_mut(&mut resource)).await?;
+        // A new user belongs to no group yet; only a new group's members need a transaction
+        // and reading back.
+        if kind == ResourceKind::User || members.is_empty() {
+            insert
+                .execute(&self.pool)
+                .await
+                .map_err(|e| write_error(e, id, &cols))?;
+            return Ok(resource);
         }
+        let mut tx = self.pool.begin().await?;
+        insert
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, id, &cols))?;
+        add_members(&mut tx, tenant, id, members).await?;
+        load_relations(&mut tx, tenant, std::slice::from_mut(&mut resource)).await?;
         tx.commit().await?;
         Ok(resource)
     }

@@ -67,9 +67,18 @@ pub(crate) fn list_sql(lookup: Option<&super::IndexedLookup>) -> &'static str {
     }
 }
 
-pub(crate) const INSERT: &str = "INSERT INTO resources (tenant, kind, id, doc, user_name, \
-     user_name_lower, external_id, display_name, display_name_lower, created, last_modified, \
-     revision) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)";
+/// A new resource at revision 1; `$10` is both timestamps. A macro so that PostgreSQL can embed
+/// it in a larger statement.
+macro_rules! insert_resource {
+    () => {
+        "INSERT INTO resources (tenant, kind, id, doc, user_name, user_name_lower, external_id, \
+         display_name, display_name_lower, created, last_modified, revision) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)"
+    };
+}
+pub(crate) use insert_resource;
+
+pub(crate) const INSERT: &str = insert_resource!();
 
 /// Optimistic concurrency: only the revision that was read may be replaced.
 pub(crate) const UPDATE: &str = "UPDATE resources SET doc = $4, user_name = $5, \
