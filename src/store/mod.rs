@@ -95,7 +95,13 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait Store: Send + Sync + 'static {
     /// Create the resource with the given id; timestamps are set to now, revision to 1.
     /// Fails with `Conflict` when `userName` (users) or `displayName` (groups) is taken,
-    /// case-insensitively, and with `UnknownMember` when a member id does not exist.
+    /// case-insensitively (or the id is, `attribute: "id"`), and with `UnknownMember` when a
+    /// member id does not exist. The uniqueness check is the database's unique index, so it
+    /// holds under concurrent creates and across replicas.
+    ///
+    /// `members` only applies to groups (ignored for users). Each member's kind is taken from
+    /// the member's own row; the kind given here is not trusted. The returned group carries its
+    /// members; a new user has no groups yet.
     async fn create(
         &self,
         tenant: &str,
@@ -115,8 +121,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<StoredResource>>;
 
     /// Replace the document and apply membership changes in one transaction, provided the
-    /// stored revision still equals `revision` (else `RevisionMismatch`). Returns the new state
-    /// (with relations).
+    /// stored revision still equals `revision` (else `RevisionMismatch`; `NotFound` when there
+    /// is no such resource). Returns the new state (with relations).
+    ///
+    /// Membership changes are applied row by row (removes first, then adds), never by
+    /// rewriting the membership; they only apply to groups. Errors roll the whole update back.
     async fn update(
         &self,
         tenant: &str,
@@ -141,7 +150,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<StoredResource>>;
 }
 
+mod columns;
+mod errors;
+mod members;
 pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use std::sync::Arc;

@@ -1,0 +1,84 @@
+//! The indexed columns derived from a document on every write. The SCIM layer stores canonical
+//! attribute names (`userName`, `externalId`, `displayName`, `emails[].value`), so these are
+//! read by exact key. Lower-casing happens here, in Rust, so that both databases index exactly
+//! the same strings (SQL `lower()` differs between SQLite and PostgreSQL outside ASCII).
+
+use super::{StoreError, StoreResult};
+use crate::scim::schema::ResourceKind;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use time::macros::format_description;
+
+/// Everything a write stores besides the ids: the serialised document and its derived columns.
+pub(crate) struct Columns {
+    pub doc: String,
+    /// Users only: groups keep NULL so the unique index on it concerns users alone.
+    pub user_name: Option<String>,
+    pub user_name_lower: Option<String>,
+    pub external_id: Option<String>,
+    pub display_name: Option<String>,
+    pub display_name_lower: Option<String>,
+    /// Distinct lower-cased `emails[].value`.
+    pub emails_lower: Vec<String>,
+}
+
+impl Columns {
+    pub fn derive(kind: ResourceKind, doc: &Map<String, Value>) -> StoreResult<Self> {
+        let text = |key: &str| doc.get(key).and_then(Value::as_str).map(str::to_owned);
+        let user_name = match kind {
+            ResourceKind::User => text("userName"),
+            ResourceKind::Group => None,
+        };
+        let display_name = text("displayName");
+        let mut emails_lower: Vec<String> = doc
+            .get("emails")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|email| email.get("value")?.as_str())
+            .map(str::to_lowercase)
+            .collect();
+        emails_lower.sort_unstable();
+        emails_lower.dedup();
+        Ok(Columns {
+            doc: serde_json::to_string(doc).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            user_name_lower: user_name.as_deref().map(str::to_lowercase),
+            user_name,
+            external_id: text("externalId"),
+            display_name_lower: display_name.as_deref().map(str::to_lowercase),
+            display_name,
+            emails_lower,
+        })
+    }
+}
+
+/// The lookup value as stored in the column the lookup reads (lower-cased where the attribute
+/// is case-insensitive).
+pub(crate) fn lookup_value(lookup: &super::IndexedLookup) -> String {
+    use super::IndexedLookup::*;
+    match lookup {
+        Id(v) | ExternalId(v) => v.clone(),
+        UserName(v) | DisplayName(v) | EmailValue(v) => v.to_lowercase(),
+    }
+}
+
+/// Now, as stored: RFC 3339, UTC, millisecond precision, e.g. `2026-11-28T04:22:54.123Z`.
+/// Fixed width, so the strings also sort chronologically.
+pub(crate) fn now_timestamp() -> String {
+    let format =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    // Formatting a UTC date with this description cannot fail (4-digit years until 9999).
+    OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
+}
+
+pub(crate) fn kind_from_str(kind: &str) -> StoreResult<ResourceKind> {
+    match kind {
+        "User" => Ok(ResourceKind::User),
+        "Group" => Ok(ResourceKind::Group),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown resource kind '{other}'"
+        ))),
+    }
+}

@@ -1,0 +1,959 @@
+//! The store test suite. Every test is an async function over `Arc<dyn Store>`, instantiated for
+//! SQLite (always, a temporary file) and PostgreSQL (when `TABLEAU_SCIM_TEST_POSTGRES` names a
+//! database URL). Each test works in a tenant of its own, so tests run in parallel on one shared
+//! PostgreSQL database without seeing each other's rows.
+
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+use tableau_scim::scim::schema::ResourceKind::{self, Group, User};
+use tableau_scim::store::{
+    GroupRef, IndexedLookup, Member, MemberChanges, Store, StoreError, StoredResource,
+};
+
+const POSTGRES_ENV: &str = "TABLEAU_SCIM_TEST_POSTGRES";
+
+/// A SQLite store in a fresh directory; the path has a missing parent to test its creation.
+async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/data/store.db", dir.path().display());
+    let store = tableau_scim::store::connect(&url)
+        .await
+        .expect("open sqlite store");
+    (store, dir)
+}
+
+async fn postgres_store() -> Option<Arc<dyn Store>> {
+    let url = std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty())?;
+    Some(
+        tableau_scim::store::connect(&url)
+            .await
+            .expect("open postgres store"),
+    )
+}
+
+macro_rules! store_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let (store, _dir) = super::sqlite_store().await;
+                    super::$name(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(store) = super::postgres_store().await else {
+                        eprintln!("skipped: set {} to a PostgreSQL URL", super::POSTGRES_ENV);
+                        return;
+                    };
+                    super::$name(store).await;
+                }
+            )*
+        }
+    };
+}
+
+store_tests!(
+    create_get_round_trip,
+    user_name_conflict_is_case_insensitive,
+    group_display_name_conflict_is_case_insensitive,
+    uniqueness_is_per_tenant,
+    update_checks_revision,
+    concurrent_updates_one_wins,
+    member_changes_are_idempotent,
+    unknown_member_is_refused,
+    delete_cascades_memberships,
+    list_order_is_stable,
+    indexed_lookups,
+    relations_display,
+    concurrent_creates_one_wins,
+    tenants_are_isolated,
+);
+
+// ---- helpers ----
+
+fn tenant() -> String {
+    format!("t-{}", uuid::Uuid::new_v4())
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn obj(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> StoredResource {
+    store
+        .create(
+            t,
+            User,
+            &new_id(),
+            &obj(json!({ "userName": user_name })),
+            &[],
+        )
+        .await
+        .expect("create user")
+}
+
+async fn group(
+    store: &Arc<dyn Store>,
+    t: &str,
+    name: &str,
+    members: &[&StoredResource],
+) -> StoredResource {
+    let members: Vec<(String, ResourceKind)> =
+        members.iter().map(|m| (m.id.clone(), m.kind)).collect();
+    store
+        .create(
+            t,
+            Group,
+            &new_id(),
+            &obj(json!({ "displayName": name })),
+            &members,
+        )
+        .await
+        .expect("create group")
+}
+
+fn ids(resources: &[StoredResource]) -> Vec<&str> {
+    resources.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn member_ids(resource: &StoredResource) -> Vec<&str> {
+    resource.members.iter().map(|m| m.id.as_str()).collect()
+}
+
+async fn members_of(store: &Arc<dyn Store>, t: &str, group_id: &str) -> Vec<String> {
+    let group = store
+        .get(t, Group, group_id, true)
+        .await
+        .unwrap()
+        .expect("group exists");
+    group.members.into_iter().map(|m| m.id).collect()
+}
+
+fn add(members: &[&StoredResource]) -> MemberChanges {
+    MemberChanges {
+        add: members.iter().map(|m| (m.id.clone(), m.kind)).collect(),
+        remove: Vec::new(),
+    }
+}
+
+fn remove(members: &[&StoredResource]) -> MemberChanges {
+    MemberChanges {
+        add: Vec::new(),
+        remove: members.iter().map(|m| m.id.clone()).collect(),
+    }
+}
+
+fn assert_timestamp(ts: &str) {
+    // RFC 3339, UTC, milliseconds: 2026-11-28T04:22:54.123Z
+    assert_eq!(ts.len(), 24, "{ts}");
+    assert!(ts.ends_with('Z') && ts.as_bytes()[19] == b'.', "{ts}");
+    time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{ts}: {e}"));
+}
+
+fn assert_conflict(result: Result<StoredResource, StoreError>, attr: &str, val: &str) {
+    match result {
+        Err(StoreError::Conflict { attribute, value }) => {
+            assert_eq!((attribute, value.as_str()), (attr, val));
+        }
+        other => panic!("expected a {attr} conflict, got {other:?}"),
+    }
+}
+
+// ---- the suite ----
+
+async fn create_get_round_trip(store: Arc<dyn Store>) {
+    let t = tenant();
+    let id = new_id();
+    let doc = obj(json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "Bjensen@Example.com",
+        "name": { "givenName": "Barbara", "familyName": "Jensen" },
+        "externalId": "ext-1",
+        "emails": [{ "value": "bjensen@example.com", "type": "work", "primary": true }],
+        "urn:ietf:params:scim:schemas:extension:tableau:3.0:User": {
+            "siteRoles": [{ "value": "Viewer" }]
+        },
+        "active": true,
+    }));
+    let created = store.create(&t, User, &id, &doc, &[]).await.unwrap();
+    assert_eq!(created.id, id);
+    assert_eq!(created.kind, User);
+    assert_eq!(created.doc, doc);
+    assert_eq!(created.revision, 1);
+    assert_eq!(created.created, created.last_modified);
+    assert_timestamp(&created.created);
+    assert!(created.members.is_empty() && created.groups.is_empty());
+
+    for with_relations in [false, true] {
+        let got = store
+            .get(&t, User, &id, with_relations)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(got, created);
+        // The document comes back exactly, attribute order included.
+        assert_eq!(
+            serde_json::to_string(&got.doc).unwrap(),
+            serde_json::to_string(&doc).unwrap()
+        );
+    }
+    // Kind and id both identify a resource.
+    assert!(store.get(&t, Group, &id, false).await.unwrap().is_none());
+    assert!(
+        store
+            .get(&t, User, &new_id(), false)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn user_name_conflict_is_case_insensitive(store: Arc<dyn Store>) {
+    let t = tenant();
+    let first = user(&store, &t, "Alice@Example.com").await;
+    let again = store
+        .create(
+            &t,
+            User,
+            &new_id(),
+            &obj(json!({"userName": "alice@EXAMPLE.com"})),
+            &[],
+        )
+        .await;
+    assert_conflict(again, "userName", "alice@EXAMPLE.com");
+    // Non-ASCII letters are folded too.
+    user(&store, &t, "ÉMILE").await;
+    let again = store
+        .create(&t, User, &new_id(), &obj(json!({"userName": "émile"})), &[])
+        .await;
+    assert_conflict(again, "userName", "émile");
+
+    // The original case is kept.
+    let got = store
+        .get(&t, User, &first.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.doc["userName"], "Alice@Example.com");
+
+    // A rename onto a taken name conflicts as well, and changes nothing.
+    let bob = user(&store, &t, "bob").await;
+    let renamed = store
+        .update(
+            &t,
+            User,
+            &bob.id,
+            1,
+            &obj(json!({"userName": "ALICE@example.com"})),
+            &MemberChanges::default(),
+        )
+        .await;
+    assert_conflict(renamed, "userName", "ALICE@example.com");
+    let got = store.get(&t, User, &bob.id, false).await.unwrap().unwrap();
+    assert_eq!((got.revision, &got.doc["userName"]), (1, &json!("bob")));
+
+    // Changing only the case of one's own name is fine.
+    let renamed = store
+        .update(
+            &t,
+            User,
+            &bob.id,
+            1,
+            &obj(json!({"userName": "Bob"})),
+            &MemberChanges::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.doc["userName"], "Bob");
+}
+
+async fn group_display_name_conflict_is_case_insensitive(store: Arc<dyn Store>) {
+    let t = tenant();
+    let sales = group(&store, &t, "Sales Team", &[]).await;
+    let again = store
+        .create(
+            &t,
+            Group,
+            &new_id(),
+            &obj(json!({"displayName": "sales team"})),
+            &[],
+        )
+        .await;
+    assert_conflict(again, "displayName", "sales team");
+    let got = store
+        .get(&t, Group, &sales.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.doc["displayName"], "Sales Team");
+
+    // User display names are not unique, neither among users nor against groups.
+    for _ in 0..2 {
+        store
+            .create(
+                &t,
+                User,
+                &new_id(),
+                &obj(json!({"userName": new_id(), "displayName": "Sales Team"})),
+                &[],
+            )
+            .await
+            .expect("user displayName need not be unique");
+    }
+}
+
+async fn uniqueness_is_per_tenant(store: Arc<dyn Store>) {
+    let (a, b) = (tenant(), tenant());
+    user(&store, &a, "same@example.com").await;
+    user(&store, &b, "SAME@example.com").await;
+    group(&store, &a, "Same", &[]).await;
+    group(&store, &b, "same", &[]).await;
+    // Ids are per tenant too.
+    let id = new_id();
+    let doc = obj(json!({"userName": "x"}));
+    store.create(&a, User, &id, &doc, &[]).await.unwrap();
+    store.create(&b, User, &id, &doc, &[]).await.unwrap();
+    let dup = store
+        .create(&a, User, &id, &obj(json!({"userName": "y"})), &[])
+        .await;
+    assert_conflict(dup, "id", &id);
+}
+
+async fn update_checks_revision(store: Arc<dyn Store>) {
+    let t = tenant();
+    let created = user(&store, &t, "carol").await;
+    let doc = obj(json!({"userName": "carol", "displayName": "Carol", "active": false}));
+    let updated = store
+        .update(&t, User, &created.id, 1, &doc, &MemberChanges::default())
+        .await
+        .unwrap();
+    assert_eq!(updated.revision, 2);
+    assert_eq!(updated.doc, doc);
+    assert_eq!(updated.created, created.created);
+    assert_timestamp(&updated.last_modified);
+    assert!(updated.last_modified >= updated.created);
+    assert_eq!(
+        store
+            .get(&t, User, &created.id, true)
+            .await
+            .unwrap()
+            .unwrap(),
+        updated
+    );
+
+    let stale = store
+        .update(
+            &t,
+            User,
+            &created.id,
+            1,
+            &obj(json!({"userName": "x"})),
+            &MemberChanges::default(),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(StoreError::RevisionMismatch)),
+        "{stale:?}"
+    );
+    let unchanged = store
+        .get(&t, User, &created.id, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((unchanged.revision, &unchanged.doc), (2, &doc));
+
+    let missing = store
+        .update(&t, User, &new_id(), 1, &doc, &MemberChanges::default())
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound)), "{missing:?}");
+    let wrong_kind = store
+        .update(&t, Group, &created.id, 2, &doc, &MemberChanges::default())
+        .await;
+    assert!(
+        matches!(wrong_kind, Err(StoreError::NotFound)),
+        "{wrong_kind:?}"
+    );
+}
+
+async fn concurrent_updates_one_wins(store: Arc<dyn Store>) {
+    let t = tenant();
+    let created = user(&store, &t, "dave").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, t, id) = (store.clone(), t.clone(), created.id.clone());
+            tokio::spawn(async move {
+                let doc = obj(json!({"userName": "dave", "nickName": format!("n{i}")}));
+                store
+                    .update(&t, User, &id, 1, &doc, &MemberChanges::default())
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(r) => {
+                assert_eq!(r.revision, 2);
+                won += 1;
+            }
+            Err(StoreError::RevisionMismatch) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+async fn member_changes_are_idempotent(store: Arc<dyn Store>) {
+    let t = tenant();
+    let (u1, u2, u3) = (
+        user(&store, &t, "u1").await,
+        user(&store, &t, "u2").await,
+        user(&store, &t, "u3").await,
+    );
+    let nested = group(&store, &t, "Nested", &[]).await;
+    // Given twice: inserted once.
+    let g = group(&store, &t, "G", &[&u1, &u1]).await;
+    assert_eq!(member_ids(&g), [u1.id.as_str()]);
+    let doc = obj(json!({"displayName": "G"}));
+
+    // Adding an existing member again is not an error; new members keep their given order.
+    let g2 = store
+        .update(&t, Group, &g.id, 1, &doc, &add(&[&u3, &u1, &u2, &nested]))
+        .await
+        .unwrap();
+    assert_eq!(member_ids(&g2), [&u1.id, &u3.id, &u2.id, &nested.id]);
+    assert_eq!(g2.members[3].kind, Group);
+    let g3 = store
+        .update(&t, Group, &g.id, 2, &doc, &add(&[&u2]))
+        .await
+        .unwrap();
+    assert_eq!(member_ids(&g3), member_ids(&g2));
+
+    // Removing a non-member (existing or not) is not an error either.
+    let mut changes = remove(&[&u3]);
+    changes.remove.push(new_id());
+    let g4 = store
+        .update(&t, Group, &g.id, 3, &doc, &changes)
+        .await
+        .unwrap();
+    assert_eq!(member_ids(&g4), [&u1.id, &u2.id, &nested.id]);
+    let g5 = store
+        .update(&t, Group, &g.id, 4, &doc, &changes)
+        .await
+        .unwrap();
+    assert_eq!(member_ids(&g5), member_ids(&g4));
+
+    // Removes and adds in one change; an empty change only bumps the revision.
+    let mut changes = remove(&[&u1, &nested]);
+    changes.add.push((u3.id.clone(), User));
+    let g6 = store
+        .update(&t, Group, &g.id, 5, &doc, &changes)
+        .await
+        .unwrap();
+    assert_eq!(member_ids(&g6), [&u2.id, &u3.id]);
+    let g7 = store
+        .update(&t, Group, &g.id, 6, &doc, &MemberChanges::default())
+        .await
+        .unwrap();
+    assert_eq!((g7.revision, member_ids(&g7)), (7, member_ids(&g6)));
+    assert_eq!(
+        members_of(&store, &t, &g.id).await,
+        [u2.id.as_str(), u3.id.as_str()]
+    );
+}
+
+async fn unknown_member_is_refused(store: Arc<dyn Store>) {
+    let t = tenant();
+    let u = user(&store, &t, "erin").await;
+    let missing = new_id();
+    let id = new_id();
+    let doc = obj(json!({"displayName": "Ghosts"}));
+    let members = vec![(u.id.clone(), User), (missing.clone(), User)];
+    let created = store.create(&t, Group, &id, &doc, &members).await;
+    assert!(
+        matches!(&created, Err(StoreError::UnknownMember(m)) if *m == missing),
+        "{created:?}"
+    );
+    // Nothing of the failed create remains.
+    assert!(store.get(&t, Group, &id, false).await.unwrap().is_none());
+    group(&store, &t, "Ghosts", &[]).await;
+
+    // A resource of another tenant is no member candidate.
+    let other = user(&store, &tenant(), "frank").await;
+    let g = group(&store, &t, "G", &[&u]).await;
+    let updated = store
+        .update(
+            &t,
+            Group,
+            &g.id,
+            1,
+            &obj(json!({"displayName": "G2"})),
+            &add(&[&other]),
+        )
+        .await;
+    assert!(
+        matches!(&updated, Err(StoreError::UnknownMember(m)) if *m == other.id),
+        "{updated:?}"
+    );
+    // The whole update was rolled back.
+    let got = store.get(&t, Group, &g.id, true).await.unwrap().unwrap();
+    assert_eq!((got.revision, &got.doc["displayName"]), (1, &json!("G")));
+    assert_eq!(member_ids(&got), [u.id.as_str()]);
+}
+
+async fn delete_cascades_memberships(store: Arc<dyn Store>) {
+    let t = tenant();
+    let (u1, u2) = (user(&store, &t, "u1").await, user(&store, &t, "u2").await);
+    let inner = group(&store, &t, "Inner", &[&u1]).await;
+    let outer = group(&store, &t, "Outer", &[&u1, &u2, &inner]).await;
+
+    // Deleting a user removes it from its groups.
+    assert!(
+        !store.delete(&t, Group, &u1.id).await.unwrap(),
+        "kind must match"
+    );
+    assert!(store.delete(&t, User, &u1.id).await.unwrap());
+    assert!(!store.delete(&t, User, &u1.id).await.unwrap());
+    assert!(store.get(&t, User, &u1.id, false).await.unwrap().is_none());
+    assert_eq!(
+        members_of(&store, &t, &outer.id).await,
+        [u2.id.as_str(), inner.id.as_str()]
+    );
+    assert!(members_of(&store, &t, &inner.id).await.is_empty());
+
+    // Deleting a group removes it from its members' groups and from its parent groups.
+    let before = store.get(&t, User, &u2.id, true).await.unwrap().unwrap();
+    assert_eq!(before.groups.len(), 1);
+    assert!(store.delete(&t, Group, &outer.id).await.unwrap());
+    let after = store.get(&t, User, &u2.id, true).await.unwrap().unwrap();
+    assert!(after.groups.is_empty());
+    let parent = group(&store, &t, "Parent", &[&inner]).await;
+    assert!(store.delete(&t, Group, &inner.id).await.unwrap());
+    assert!(members_of(&store, &t, &parent.id).await.is_empty());
+
+    // The names are free again.
+    user(&store, &t, "U1").await;
+    group(&store, &t, "outer", &[]).await;
+}
+
+async fn list_order_is_stable(store: Arc<dyn Store>) {
+    let t = tenant();
+    let mut users = Vec::new();
+    for i in 0..6 {
+        users.push(user(&store, &t, &format!("user{i}")).await);
+    }
+    group(&store, &t, "Not a user", &[]).await;
+    let expected: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let listed = store.list(&t, User, None, false).await.unwrap();
+    assert_eq!(ids(&listed), expected);
+
+    // Updates do not move a resource; deletes leave the others in order.
+    store
+        .update(
+            &t,
+            User,
+            &users[1].id,
+            1,
+            &obj(json!({"userName": "renamed"})),
+            &MemberChanges::default(),
+        )
+        .await
+        .unwrap();
+    store.delete(&t, User, &users[3].id).await.unwrap();
+    let later = user(&store, &t, "later").await;
+    let listed = store.list(&t, User, None, false).await.unwrap();
+    let mut expected: Vec<&str> = expected
+        .iter()
+        .map(String::as_str)
+        .filter(|id| *id != users[3].id)
+        .collect();
+    expected.push(&later.id);
+    assert_eq!(ids(&listed), expected);
+    assert_eq!(store.list(&t, Group, None, false).await.unwrap().len(), 1);
+}
+
+async fn indexed_lookups(store: Arc<dyn Store>) {
+    let t = tenant();
+    let doc = obj(json!({
+        "userName": "Grace@Example.com",
+        "externalId": "Ext-42",
+        "displayName": "Grace Hopper",
+        "emails": [{"value": "Grace@Work.example"}, {"value": "grace@home.example"}],
+    }));
+    let grace = store.create(&t, User, &new_id(), &doc, &[]).await.unwrap();
+    let other = store
+        .create(
+            &t,
+            User,
+            &new_id(),
+            &obj(json!({"userName": "heidi", "displayName": "GRACE HOPPER", "emails": [{"value": "heidi@work.example"}]})),
+            &[],
+        )
+        .await
+        .unwrap();
+    let g = group(&store, &t, "Grace Hopper", &[]).await;
+
+    let find = |kind, lookup: IndexedLookup| {
+        let store = store.clone();
+        let t = t.clone();
+        async move {
+            ids(&store.list(&t, kind, Some(&lookup), false).await.unwrap())
+                .into_iter()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        }
+    };
+    use IndexedLookup::*;
+    assert_eq!(
+        find(User, UserName("grace@EXAMPLE.com".into())).await,
+        [grace.id.as_str()]
+    );
+    assert!(find(User, UserName("grace".into())).await.is_empty());
+    assert_eq!(
+        find(User, ExternalId("Ext-42".into())).await,
+        [grace.id.as_str()]
+    );
+    assert!(
+        find(User, ExternalId("ext-42".into())).await.is_empty(),
+        "externalId is caseExact"
+    );
+    assert_eq!(
+        find(User, DisplayName("grace hopper".into())).await,
+        [grace.id.as_str(), other.id.as_str()]
+    );
+    assert_eq!(
+        find(Group, DisplayName("GRACE hopper".into())).await,
+        [g.id.as_str()]
+    );
+    assert_eq!(
+        find(User, EmailValue("grace@work.EXAMPLE".into())).await,
+        [grace.id.as_str()]
+    );
+    assert_eq!(
+        find(User, EmailValue("GRACE@HOME.EXAMPLE".into())).await,
+        [grace.id.as_str()]
+    );
+    assert_eq!(find(User, Id(grace.id.clone())).await, [grace.id.as_str()]);
+    assert!(find(Group, Id(grace.id.clone())).await.is_empty());
+    assert!(find(User, Id(grace.id.to_uppercase())).await.is_empty());
+
+    // The indexed columns follow the document on update.
+    let doc = obj(json!({
+        "userName": "grace.hopper@example.com",
+        "displayName": "Admiral Hopper",
+        "emails": [{"value": "Admiral@Navy.example"}],
+    }));
+    store
+        .update(&t, User, &grace.id, 1, &doc, &MemberChanges::default())
+        .await
+        .unwrap();
+    assert!(
+        find(User, UserName("grace@example.com".into()))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        find(User, UserName("GRACE.hopper@example.com".into())).await,
+        [grace.id.as_str()]
+    );
+    assert!(find(User, ExternalId("Ext-42".into())).await.is_empty());
+    assert_eq!(
+        find(User, DisplayName("grace hopper".into())).await,
+        [other.id.as_str()]
+    );
+    assert!(
+        find(User, EmailValue("grace@work.example".into()))
+            .await
+            .is_empty()
+    );
+    assert!(
+        find(User, EmailValue("grace@home.example".into()))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        find(User, EmailValue("admiral@navy.example".into())).await,
+        [grace.id.as_str()]
+    );
+    // The old name is free now.
+    user(&store, &t, "Grace@Example.com").await;
+}
+
+async fn relations_display(store: Arc<dyn Store>) {
+    let t = tenant();
+    let named = store
+        .create(
+            &t,
+            User,
+            &new_id(),
+            &obj(json!({"userName": "ivan", "displayName": "Ivan I."})),
+            &[],
+        )
+        .await
+        .unwrap();
+    let bare = user(&store, &t, "judy").await;
+    let sub = group(&store, &t, "Sub", &[&bare]).await;
+    let g1 = group(&store, &t, "One", &[&named, &bare, &sub]).await;
+    let g2 = group(&store, &t, "Two", &[&bare]).await;
+    let empty = group(&store, &t, "Empty", &[]).await;
+
+    let expected_g1 = vec![
+        Member {
+            id: named.id.clone(),
+            kind: User,
+            display: Some("Ivan I.".into()),
+        },
+        Member {
+            id: bare.id.clone(),
+            kind: User,
+            display: Some("judy".into()),
+        },
+        Member {
+            id: sub.id.clone(),
+            kind: Group,
+            display: Some("Sub".into()),
+        },
+    ];
+    assert_eq!(g1.members, expected_g1, "create returns the members");
+    assert_eq!(
+        store
+            .get(&t, Group, &g1.id, true)
+            .await
+            .unwrap()
+            .unwrap()
+            .members,
+        expected_g1
+    );
+    assert!(
+        store
+            .get(&t, Group, &g1.id, false)
+            .await
+            .unwrap()
+            .unwrap()
+            .members
+            .is_empty()
+    );
+
+    // Displays are read at load time, so they follow renames.
+    store
+        .update(
+            &t,
+            User,
+            &named.id,
+            1,
+            &obj(json!({"userName": "ivan", "displayName": "Ivan II"})),
+            &MemberChanges::default(),
+        )
+        .await
+        .unwrap();
+
+    // Lists load relations for every listed resource.
+    let groups = store.list(&t, Group, None, true).await.unwrap();
+    assert_eq!(ids(&groups), [&sub.id, &g1.id, &g2.id, &empty.id]);
+    assert_eq!(member_ids(&groups[0]), [&bare.id]);
+    assert_eq!(groups[1].members[0].display.as_deref(), Some("Ivan II"));
+    assert_eq!(member_ids(&groups[1]), [&named.id, &bare.id, &sub.id]);
+    assert_eq!(member_ids(&groups[2]), [&bare.id]);
+    assert!(groups[3].members.is_empty());
+    assert!(groups.iter().all(|g| g.groups.is_empty()));
+
+    let users = store.list(&t, User, None, true).await.unwrap();
+    assert_eq!(ids(&users), [&named.id, &bare.id]);
+    assert_eq!(
+        users[0].groups,
+        [GroupRef {
+            id: g1.id.clone(),
+            display: "One".into()
+        }]
+    );
+    let mut bare_groups = users[1].groups.clone();
+    bare_groups.sort_by(|a, b| a.display.cmp(&b.display));
+    assert_eq!(
+        bare_groups,
+        [
+            GroupRef {
+                id: g1.id.clone(),
+                display: "One".into()
+            },
+            GroupRef {
+                id: sub.id.clone(),
+                display: "Sub".into()
+            },
+            GroupRef {
+                id: g2.id.clone(),
+                display: "Two".into()
+            },
+        ]
+    );
+    assert!(users.iter().all(|u| u.members.is_empty()));
+    let looked_up = store
+        .list(
+            &t,
+            User,
+            Some(&IndexedLookup::UserName("IVAN".into())),
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!(looked_up[0].groups, users[0].groups);
+    let without = store.list(&t, User, None, false).await.unwrap();
+    assert!(without.iter().all(|u| u.groups.is_empty()));
+}
+
+async fn concurrent_creates_one_wins(store: Arc<dyn Store>) {
+    let t = tenant();
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let (store, t) = (store.clone(), t.clone());
+            // The same name, in different cases.
+            let name = if i % 2 == 0 {
+                "Race@Example.com"
+            } else {
+                "race@example.COM"
+            };
+            tokio::spawn(async move {
+                store
+                    .create(&t, User, &new_id(), &obj(json!({"userName": name})), &[])
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::Conflict {
+                attribute: "userName",
+                ..
+            }) => {}
+            Err(e) => panic!("unexpected {e:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.list(&t, User, None, false).await.unwrap().len(), 1);
+}
+
+async fn tenants_are_isolated(store: Arc<dyn Store>) {
+    let (a, b) = (tenant(), tenant());
+    let u = user(&store, &a, "kim").await;
+    let g = group(&store, &a, "Team", &[&u]).await;
+
+    assert!(store.get(&b, User, &u.id, false).await.unwrap().is_none());
+    assert!(store.list(&b, User, None, false).await.unwrap().is_empty());
+    assert!(store.list(&b, Group, None, true).await.unwrap().is_empty());
+    assert!(
+        store
+            .list(
+                &b,
+                User,
+                Some(&IndexedLookup::UserName("kim".into())),
+                false
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store
+            .update(
+                &b,
+                User,
+                &u.id,
+                1,
+                &obj(json!({"userName": "kim"})),
+                &MemberChanges::default()
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(!store.delete(&b, Group, &g.id).await.unwrap());
+    // A group in b cannot take a's user as member.
+    let refused = store
+        .create(
+            &b,
+            Group,
+            &new_id(),
+            &obj(json!({"displayName": "Team"})),
+            &[(u.id.clone(), User)],
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::UnknownMember(_))),
+        "{refused:?}"
+    );
+
+    assert_eq!(members_of(&store, &a, &g.id).await, [u.id.as_str()]);
+    assert_eq!(
+        ids(&store.list(&a, User, None, false).await.unwrap()),
+        [&u.id]
+    );
+}
+
+/// `sqlite::memory:` works too (one connection, kept open), for tools and quick tests.
+#[tokio::test]
+async fn sqlite_in_memory() {
+    let store = tableau_scim::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let t = tenant();
+    let u = user(&store, &t, "mem").await;
+    let g = group(&store, &t, "Mem", &[&u]).await;
+    assert_eq!(members_of(&store, &t, &g.id).await, [u.id.as_str()]);
+}
+
+/// A document that is not a JSON object is reported as `Corrupt`, never a panic. Written behind
+/// the store's back, hence one test per backend rather than a suite function.
+async fn corrupt_document_is_reported(store: Arc<dyn Store>, corrupt: impl AsyncFnOnce(&str)) {
+    let t = tenant();
+    let u = user(&store, &t, "mallory").await;
+    corrupt(&t).await;
+    let got = store.get(&t, User, &u.id, false).await;
+    assert!(matches!(got, Err(StoreError::Corrupt(_))), "{got:?}");
+    let listed = store.list(&t, User, None, false).await;
+    assert!(matches!(listed, Err(StoreError::Corrupt(_))), "{listed:?}");
+    // Deleting is still possible.
+    assert!(store.delete(&t, User, &u.id).await.unwrap());
+}
+
+const CORRUPT: &str = "UPDATE resources SET doc = '[\"not an object\"' WHERE tenant = $1";
+
+#[tokio::test]
+async fn sqlite_corrupt_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/store.db", dir.path().display());
+    let store = tableau_scim::store::connect(&url).await.unwrap();
+    corrupt_document_is_reported(store, async |t: &str| {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query(CORRUPT).bind(t).execute(&pool).await.unwrap();
+        pool.close().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn postgres_corrupt_document() {
+    let Some(store) = postgres_store().await else {
+        eprintln!("skipped: set {POSTGRES_ENV} to a PostgreSQL URL");
+        return;
+    };
+    let url = std::env::var(POSTGRES_ENV).unwrap();
+    corrupt_document_is_reported(store, async |t: &str| {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(CORRUPT).bind(t).execute(&pool).await.unwrap();
+        pool.close().await;
+    })
+    .await;
+}
