@@ -42,13 +42,14 @@ pub async fn catch_panic(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let http_req = req.request().clone();
+    // The request is not cloned here: routing needs sole ownership of it. The error is
+    // rendered by actix through `ScimError`'s `ResponseError` implementation.
+    let path = req.path().to_string();
     match AssertUnwindSafe(next.call(req)).catch_unwind().await {
         Ok(res) => res.map(|r| r.map_into_boxed_body()),
         Err(_) => {
-            tracing::error!(path = %http_req.path(), "handler panicked");
-            let err = ScimError::internal("internal error; the request was not applied");
-            Ok(ServiceResponse::new(http_req, err.error_response()))
+            tracing::error!(%path, "handler panicked");
+            Err(ScimError::internal("internal error; the request was not applied").into())
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::scim::projection::Projection;
 use crate::scim::render::{etag, patchable_document, render};
 use crate::scim::schema::{ResourceKind, ResourceSchema};
 use crate::scim::{ErrorKind, ScimError, ScimResult};
+use crate::provision::Membership;
 use crate::store::{DEFAULT_TENANT, StoreError, StoredResource};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -230,15 +231,16 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(
 
 /// Read, compute, commit; repeated when a concurrent writer got in between, so that two
 /// PATCHes adding members to one group both take effect.
-async fn write_loop<F>(state: &AppState, req: &HttpRequest, kind: ResourceKind, id: &str, compute: F) -> ScimResult<StoredResource>
+async fn write_loop<F>(state: &AppState, req: &HttpRequest, kind: ResourceKind, id: &str, membership: Membership, compute: F) -> ScimResult<StoredResource>
 where
     F: Fn(&StoredResource) -> ScimResult<Option<Map<String, Value>>>,
 {
+    let _writer = state.provisioner.locks.lock(&format!("{}/{id}", kind.as_str())).await;
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let old = load(state, kind, id, true).await?;
         if_match_ok(req, &old)?;
         let Some(new_doc) = compute(&old)? else { return Ok(old) };
-        match state.provisioner.update(DEFAULT_TENANT, &old, new_doc).await {
+        match state.provisioner.update(DEFAULT_TENANT, &old, new_doc, membership).await {
             Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
             other => return other,
         }
@@ -261,7 +263,9 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
     let new_doc = prepare_document(&body, &schema)?;
     // A PUT without `members` keeps the membership (RFC 7644 §3.5.1 lets the server keep
     // omitted values); Okta's group PUT always sends the full list, which is diffed.
-    let updated = write_loop(&state, &req, kind, &id, |_old| Ok(Some(new_doc.clone()))).await?;
+    let mentions_members = body.as_object().is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")));
+    let membership = if mentions_members { Membership::Complete } else { Membership::Unchanged };
+    let updated = write_loop(&state, &req, kind, &id, membership, |_old| Ok(Some(new_doc.clone()))).await?;
     Ok(resource_response(StatusCode::OK, &state, &req, &updated, &projection))
 }
 
@@ -271,7 +275,7 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
-    let updated = write_loop(&state, &req, kind, &id, |old| {
+    let updated = write_loop(&state, &req, kind, &id, Membership::Complete, |old| {
         let current = patchable_document(old);
         let new_doc = apply_patch(&current, &body, &schema)?;
         // An identical repeated PATCH changes nothing and writes nothing.
@@ -291,6 +295,7 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
 pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
+    let _writer = state.provisioner.locks.lock(&format!("{}/{id}", kind.as_str())).await;
     if req.headers().contains_key(header::IF_MATCH) {
         let current = load(&state, kind, &id, false).await?;
         if_match_ok(&req, &current)?;

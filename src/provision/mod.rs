@@ -10,8 +10,23 @@ use serde_json::{Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
 
+pub mod locks;
+
+pub use locks::ResourceLocks;
+
 pub struct Provisioner {
     store: Arc<dyn Store>,
+    /// Serialises writers per resource (see `locks`).
+    pub locks: ResourceLocks,
+}
+
+/// What a new document says about a group's membership.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Membership {
+    /// `members` in the new document is the complete membership; absent means none.
+    Complete,
+    /// The client did not mention `members` (a PUT without it): keep the membership.
+    Unchanged,
 }
 
 /// A member reference as written by a client: `{"value": id, "type": "User"|"Group"}`.
@@ -49,7 +64,7 @@ fn member_refs(doc: &mut Map<String, Value>) -> ScimResult<Option<Vec<(String, O
 
 impl Provisioner {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self { store, locks: ResourceLocks::default() }
     }
 
     /// Find the kind of an untyped member reference: a user id, else a group id.
@@ -88,19 +103,20 @@ impl Provisioner {
         Ok(self.store.create(tenant, kind, &id, &doc, &members).await?)
     }
 
-    /// Commit `new_doc` as the next state of `old`. For groups, `members` in `new_doc` is the
-    /// complete desired membership; it is diffed against the stored one so only the changes
-    /// are written. A `new_doc` without `members` leaves the membership as it is.
+    /// Commit `new_doc` as the next state of `old`. For groups with `Membership::Complete`,
+    /// `members` in `new_doc` is the desired membership; it is diffed against the stored one
+    /// so that only the changes are written.
     pub async fn update(
         &self,
         tenant: &str,
         old: &StoredResource,
         mut new_doc: Map<String, Value>,
+        membership: Membership,
     ) -> ScimResult<StoredResource> {
         let mut changes = MemberChanges::default();
-        if old.kind == ResourceKind::Group
-            && let Some(desired) = member_refs(&mut new_doc)?
-        {
+        let desired = member_refs(&mut new_doc)?;
+        if old.kind == ResourceKind::Group && membership == Membership::Complete {
+            let desired = desired.unwrap_or_default();
             let current: HashSet<&str> = old.members.iter().map(|m| m.id.as_str()).collect();
             let wanted: HashSet<&str> = desired.iter().map(|(id, _)| id.as_str()).collect();
             for (id, k) in &desired {
