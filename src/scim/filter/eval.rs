@@ -48,6 +48,13 @@ pub fn matches(
     Ok(eval(filter, resource, scope))
 }
 
+/// The schema-only checks `matches` performs (operand types, ordering on boolean/binary,
+/// nested value paths), for callers that must reject an invalid filter even when there is no
+/// resource to evaluate it on: a list over an empty store must still answer 400, not 200.
+pub fn validate_filter(filter: &Filter, schema: &ResourceSchema) -> Result<(), ScimError> {
+    validate(filter, Scope::Resource(schema))
+}
+
 /// Does one element of the multi-valued (or single complex) attribute `attr` match the inner
 /// filter of a value path? Paths in `filter` are sub-attribute names of `attr`; for a
 /// multi-valued simple attribute the element itself is called `value`.
@@ -355,7 +362,9 @@ enum Operand<'a> {
     Str(Cow<'a, str>),
     Bool(bool),
     Num(&'a serde_json::Number),
-    Time(OffsetDateTime, Cow<'a, str>),
+    /// The instant, unless the operand is not RFC 3339 (then only co/sw/ew can match), and
+    /// the text for co/sw/ew.
+    Time(Option<OffsetDateTime>, Cow<'a, str>),
 }
 
 impl<'a> Operand<'a> {
@@ -370,8 +379,7 @@ impl<'a> Operand<'a> {
             (AttrType::DateTime, Value::String(s)) => {
                 // eq on a non-RFC 3339 string passes validation and simply matches nothing,
                 // except through co/sw/ew, which compare text.
-                let t = parse_time(s).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                Some(Operand::Time(t, fold(s, case_exact(leaf))))
+                Some(Operand::Time(parse_time(s), fold(s, case_exact(leaf))))
             }
             _ => None,
         }
@@ -404,8 +412,8 @@ impl<'a> Operand<'a> {
                     CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
                         string_op(op, &fold(s, case_exact(leaf)), text)
                     }
-                    _ => match (parse_time(s), parse_time(text)) {
-                        (Some(got), Some(_)) => {
+                    _ => match (parse_time(s), want) {
+                        (Some(got), Some(want)) => {
                             ordering_op(op, Some(got.cmp(want))).unwrap_or(false)
                         }
                         _ => false,

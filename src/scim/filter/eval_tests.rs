@@ -315,6 +315,13 @@ fn type_errors_do_not_depend_on_the_data() {
     invalid("meta.lastModified gt 5");
     invalid("userName gt 5");
     invalid("userName gt true");
+    // Callers with no resource to evaluate on can still reject the filter.
+    let f = parse_filter("active gt true").map_err(|e| e.detail);
+    assert_eq!(
+        f.and_then(|f| validate_filter(&f, user_schema()).map_err(|e| e.detail))
+            .map_err(|d| d.contains("boolean")),
+        Err(true)
+    );
     // eq with a mismatched type simply matches nothing.
     no("userName eq 5");
     no(r#"meta.created eq "yesterday""#);
