@@ -2,8 +2,10 @@
 
 pub mod ast;
 pub mod eval;
+pub mod lookup;
 pub mod parse;
 pub mod print;
+pub mod sort;
 
 pub use ast::{AttrPath, CompareOp, Filter, PatchPath};
 pub use eval::{compare_for_sort, equality_lookup, matches, matches_element, validate_filter};
