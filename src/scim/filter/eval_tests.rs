@@ -4,7 +4,6 @@
 use super::*;
 use crate::scim::error::ErrorKind;
 use crate::scim::filter::parse::parse_filter;
-use crate::scim::filter::parse_attr_path;
 use crate::scim::schema::SchemaRegistry;
 use serde_json::json;
 
@@ -315,6 +314,13 @@ fn type_errors_do_not_depend_on_the_data() {
     invalid("meta.lastModified gt 5");
     invalid("userName gt 5");
     invalid("userName gt true");
+    // Callers with no resource to evaluate on can still reject the filter.
+    let f = parse_filter("active gt true").map_err(|e| e.detail);
+    assert_eq!(
+        f.and_then(|f| validate_filter(&f, user_schema()).map_err(|e| e.detail))
+            .map_err(|d| d.contains("boolean")),
+        Err(true)
+    );
     // eq with a mismatched type simply matches nothing.
     no("userName eq 5");
     no(r#"meta.created eq "yesterday""#);
@@ -517,137 +523,6 @@ fn matches_element_evaluates_sub_attributes() {
         .map_err(|e| e.detail)),
         Ok(true)
     );
-}
-
-#[test]
-fn equality_lookup_finds_indexed_equalities() {
-    let s = user_schema();
-    let lookup = |f: &str| parse_filter(f).ok().and_then(|f| equality_lookup(&f, s));
-    assert_eq!(
-        lookup(r#"userName eq "Bob""#),
-        Some(IndexedLookup::UserName("Bob".into()))
-    );
-    assert_eq!(
-        lookup(r#"USERNAME Eq "Bob""#),
-        Some(IndexedLookup::UserName("Bob".into()))
-    );
-    assert_eq!(
-        lookup(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Bob""#),
-        Some(IndexedLookup::UserName("Bob".into()))
-    );
-    assert_eq!(lookup(r#"id eq "1""#), Some(IndexedLookup::Id("1".into())));
-    assert_eq!(
-        lookup(r#"externalId eq "e""#),
-        Some(IndexedLookup::ExternalId("e".into()))
-    );
-    assert_eq!(
-        lookup(r#"displayName eq "d""#),
-        Some(IndexedLookup::DisplayName("d".into()))
-    );
-    for f in [
-        r#"emails.value eq "a@b.c""#,
-        r#"emails eq "a@b.c""#,
-        r#"emails[value eq "a@b.c"]"#,
-        r#"emails[type eq "work"].value eq "a@b.c""#,
-        r#"emails[type eq "work" and value eq "a@b.c"]"#,
-    ] {
-        assert_eq!(
-            lookup(f),
-            Some(IndexedLookup::EmailValue("a@b.c".into())),
-            "{f}"
-        );
-    }
-    // The narrowest side of an `and` wins.
-    assert_eq!(
-        lookup(r#"displayName eq "d" and userName eq "u" and active eq true"#),
-        Some(IndexedLookup::UserName("u".into()))
-    );
-    assert_eq!(
-        lookup(r#"active eq true and externalId eq "e""#),
-        Some(IndexedLookup::ExternalId("e".into()))
-    );
-    // Nothing an index can answer alone.
-    for f in [
-        r#"userName eq "a" or userName eq "b""#,
-        r#"not (userName eq "a")"#,
-        r#"userName ne "a""#,
-        r#"userName sw "a""#,
-        r#"userName eq 5"#,
-        r#"emails[value eq "a" or type eq "work"]"#,
-        r#"emails.type eq "work""#,
-        r#"name.givenName eq "a""#,
-        r#"employeeNumber eq "1""#,
-        r#"phoneNumbers.value eq "1""#,
-    ] {
-        assert_eq!(lookup(f), None, "{f}");
-    }
-    // Groups have no userName or emails.
-    let g = group_schema();
-    let glookup = |f: &str| parse_filter(f).ok().and_then(|f| equality_lookup(&f, g));
-    assert_eq!(
-        glookup(r#"displayName eq "G""#),
-        Some(IndexedLookup::DisplayName("G".into()))
-    );
-    assert_eq!(glookup(r#"userName eq "u""#), None);
-    assert_eq!(glookup(r#"emails.value eq "u""#), None);
-}
-
-#[test]
-fn sorting() {
-    let s = user_schema();
-    let key = |p: &str| match parse_attr_path(p) {
-        Ok(p) => p,
-        Err(e) => panic!("{}", e.detail),
-    };
-    let a = json!({"userName": "alice", "emails": [{"value": "z@x", "primary": false}, {"value": "b@x", "primary": true}], "meta": {"created": "2020-01-01T10:00:00+02:00"}, "externalId": "B"});
-    let b = json!({"userName": "Bob", "emails": [{"value": "c@x"}], "meta": {"created": "2020-01-01T09:00:00Z"}, "externalId": "a"});
-    let none = json!({"emails": []});
-    assert_eq!(
-        compare_for_sort(&a, &b, &key("userName"), s),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare_for_sort(&b, &a, &key("USERNAME"), s),
-        Ordering::Greater
-    );
-    // caseExact externalId: "B" < "a" by code point.
-    assert_eq!(
-        compare_for_sort(&a, &b, &key("externalId"), s),
-        Ordering::Less
-    );
-    // Primary element first, else the first element.
-    assert_eq!(
-        compare_for_sort(&a, &b, &key("emails.value"), s),
-        Ordering::Less
-    );
-    assert_eq!(compare_for_sort(&a, &b, &key("emails"), s), Ordering::Less);
-    // Chronological, not textual: 10:00+02:00 is 08:00Z.
-    assert_eq!(
-        compare_for_sort(&a, &b, &key("meta.created"), s),
-        Ordering::Less
-    );
-    // Missing values sort last.
-    assert_eq!(
-        compare_for_sort(&none, &a, &key("userName"), s),
-        Ordering::Greater
-    );
-    assert_eq!(
-        compare_for_sort(&a, &none, &key("emails.value"), s),
-        Ordering::Less
-    );
-    assert_eq!(
-        compare_for_sort(&none, &none, &key("userName"), s),
-        Ordering::Equal
-    );
-    // Unknown attributes keep the input order.
-    assert_eq!(
-        compare_for_sort(&a, &b, &key("shoeSize"), s),
-        Ordering::Equal
-    );
-    // A stable sort with it.
-    let mut docs = [none.clone(), b.clone(), a.clone()];
-    docs.sort_by(|x, y| compare_for_sort(x, y, &key("userName"), s));
-    assert_eq!(docs, [a, b, none]);
 }
 
 mod properties {

@@ -175,7 +175,10 @@ impl<'a> Parser<'a> {
 
     /// The word (run of [`is_word`] bytes) at the cursor, without consuming it.
     fn peek_word(&self) -> &'a str {
-        let end = self.bytes[self.pos..]
+        let end = self
+            .bytes
+            .get(self.pos..)
+            .unwrap_or(&[])
             .iter()
             .position(|&b| !is_word(b))
             .map_or(self.bytes.len(), |n| self.pos + n);
