@@ -114,6 +114,10 @@ async fn run_query(
 ) -> ScimResult<Vec<Map<String, Value>>> {
     let schema = state.registry.resource(kind);
     let filter = q.filter.as_deref().map(filter::parse_filter).transpose()?;
+    // Type errors (e.g. `active gt true`) are reported even when nothing is there to compare.
+    if let Some(f) = &filter {
+        filter::validate_filter(f, schema)?;
+    }
     let sort_path = q.sort_by.as_deref().map(filter::parse_attr_path).transpose()?;
     let lookup = filter.as_ref().and_then(|f| filter::equality_lookup(f, schema));
     let with_rel = needs_relations(kind, projection, filter.as_ref(), schema);

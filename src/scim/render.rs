@@ -40,16 +40,14 @@ pub fn render(res: &StoredResource, schema: &ResourceSchema, base_url: &str) -> 
             let members: Vec<Value> = res
                 .members
                 .iter()
+                // RFC 7643 §8.7.1 gives members `value`, `$ref` and `type` only; a computed
+                // `display` would also make a client's read-back differ from what it wrote.
                 .map(|m| {
-                    let mut o = json!({
+                    json!({
                         "value": m.id,
                         "$ref": location(base_url, m.kind, &m.id),
                         "type": m.kind.as_str(),
-                    });
-                    if let Some(d) = &m.display {
-                        o["display"] = Value::String(d.clone());
-                    }
-                    o
+                    })
                 })
                 .collect();
             out.insert("members".into(), Value::Array(members));
