@@ -86,6 +86,12 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
         b.iter(|| black_box(rt.block_on(store.list(&tenant, User, None, false))))
     });
     group.finish();
+    // Leave a shared PostgreSQL database as it was found.
+    rt.block_on(async {
+        for user in store.list(&tenant, User, None, false).await.expect("list") {
+            store.delete(&tenant, User, &user.id).await.expect("delete");
+        }
+    });
 }
 
 fn benches(c: &mut Criterion) {

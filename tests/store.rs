@@ -300,6 +300,23 @@ async fn group_display_name_conflict_is_case_insensitive(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(got.doc["displayName"], "Sales Team");
 
+    // A rename onto a taken name conflicts and rolls back the membership change with it.
+    let u = user(&store, &t, "member").await;
+    let ops = group(&store, &t, "Ops", &[]).await;
+    let renamed = store
+        .update(
+            &t,
+            Group,
+            &ops.id,
+            1,
+            &obj(json!({"displayName": "SALES TEAM"})),
+            &add(&[&u]),
+        )
+        .await;
+    assert_conflict(renamed, "displayName", "SALES TEAM");
+    let got = store.get(&t, Group, &ops.id, true).await.unwrap().unwrap();
+    assert_eq!((got.revision, got.members.len()), (1, 0));
+
     // User display names are not unique, neither among users nor against groups.
     for _ in 0..2 {
         store
