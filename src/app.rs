@@ -31,9 +31,9 @@ impl Application {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("cannot create data directory {}", parent.display()))?;
         }
-        let store = store::connect(&url).await.with_context(|| {
-            format!("cannot open the store {}", redact_url(&url))
-        })?;
+        let store = store::connect(&url)
+            .await
+            .with_context(|| format!("cannot open the store {}", redact_url(&url)))?;
         Self::build_with_store(settings, store)
     }
 
@@ -82,7 +82,11 @@ impl Application {
 
     /// `http://HOST:PORT/scim/v2` as reachable on this machine.
     pub fn base_url(&self) -> String {
-        let host = if self.host == "0.0.0.0" { "127.0.0.1" } else { &self.host };
+        let host = if self.host == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &self.host
+        };
         format!("http://{host}:{}{}", self.port, self.base_path)
     }
 

@@ -70,7 +70,11 @@ impl Default for Settings {
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        Self { max_body_bytes: 1024 * 1024, max_page_size: 1000, default_page_size: 100 }
+        Self {
+            max_body_bytes: 1024 * 1024,
+            max_page_size: 1000,
+            default_page_size: 100,
+        }
     }
 }
 
@@ -79,7 +83,10 @@ pub enum ConfigError {
     #[error("configuration: {0}")]
     Invalid(String),
     #[error("cannot read {path}: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl Settings {
@@ -99,8 +106,9 @@ impl Settings {
             // `TABLEAU_SCIM_AUTH__TOKENS` → `auth.tokens`; keys are lower-case in the file.
             k.as_str().to_ascii_lowercase().into()
         }));
-        let mut settings: Settings =
-            figment.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let mut settings: Settings = figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         settings.base_path = normalise_base_path(&settings.base_path);
         settings.validate()?;
         Ok(settings)
@@ -108,13 +116,19 @@ impl Settings {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.limits.max_page_size == 0 {
-            return Err(ConfigError::Invalid("limits.max_page_size must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "limits.max_page_size must be at least 1".into(),
+            ));
         }
         if self.limits.default_page_size == 0 {
-            return Err(ConfigError::Invalid("limits.default_page_size must be at least 1".into()));
+            return Err(ConfigError::Invalid(
+                "limits.default_page_size must be at least 1".into(),
+            ));
         }
         if self.limits.max_body_bytes < 1024 {
-            return Err(ConfigError::Invalid("limits.max_body_bytes must be at least 1024".into()));
+            return Err(ConfigError::Invalid(
+                "limits.max_body_bytes must be at least 1024".into(),
+            ));
         }
         Ok(())
     }
@@ -123,7 +137,10 @@ impl Settings {
     pub fn store_url(&self) -> String {
         match &self.store {
             Some(url) => url.clone(),
-            None => format!("sqlite://{}", self.data_dir.join("tableau-scim.db").display()),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join("tableau-scim.db").display()
+            ),
         }
     }
 }
@@ -131,17 +148,25 @@ impl Settings {
 /// `scim/v2/` → `/scim/v2`; `/` → `` (endpoints at the root).
 pub fn normalise_base_path(path: &str) -> String {
     let trimmed = path.trim().trim_matches('/');
-    if trimmed.is_empty() { String::new() } else { format!("/{trimmed}") }
+    if trimmed.is_empty() {
+        String::new()
+    } else {
+        format!("/{trimmed}")
+    }
 }
 
 /// Read a secret from a file: surrounding whitespace (the trailing newline) is trimmed.
 pub fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
-        .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })
+        .map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature is fixed
 mod tests {
     use super::*;
 

@@ -9,7 +9,11 @@ use tableau_scim::config::Settings;
 use tableau_scim::http::auth::token_hash_string;
 
 #[derive(Parser)]
-#[command(name = "tableau-scim", version, about = "SCIM 2.0 endpoint that provisions Tableau users and groups")]
+#[command(
+    name = "tableau-scim",
+    version,
+    about = "SCIM 2.0 endpoint that provisions Tableau users and groups"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -119,11 +123,15 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let (data_dir, _temp) = match args.data {
         Some(d) => (d, None),
         None => {
-            let t = tempfile::Builder::new().prefix("tableau-scim-demo-").tempdir()?;
+            let t = tempfile::Builder::new()
+                .prefix("tableau-scim-demo-")
+                .tempdir()?;
             (t.path().to_path_buf(), Some(t))
         }
     };
-    let token = args.token.unwrap_or_else(|| format!("demo-{}", uuid::Uuid::new_v4().simple()));
+    let token = args
+        .token
+        .unwrap_or_else(|| format!("demo-{}", uuid::Uuid::new_v4().simple()));
     let mut settings = Settings::load(None)?;
     settings.listen = args.listen;
     settings.data_dir = data_dir.clone();
@@ -135,7 +143,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("  SCIM base URL : {url}");
     println!("  Bearer token  : {token}");
-    println!("  Store         : sqlite://{}/tableau-scim.db", data_dir.display());
+    println!(
+        "  Store         : sqlite://{}/tableau-scim.db",
+        data_dir.display()
+    );
     println!();
     println!("Try:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/Users");

@@ -89,7 +89,10 @@ impl Credentials {
                 ));
             }
         };
-        Ok(Self { token_digests, basic_digest })
+        Ok(Self {
+            token_digests,
+            basic_digest,
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -109,12 +112,18 @@ impl Credentials {
                     found = Some(i);
                 }
             }
-            found.map(|_| Principal { label: format!("token:{}", &hex::encode(digest)[..8]) })
+            found.map(|_| Principal {
+                label: format!("token:{}", &hex::encode(digest)[..8]),
+            })
         } else if scheme.eq_ignore_ascii_case("basic") {
             let expected = self.basic_digest?;
-            let decoded = base64::engine::general_purpose::STANDARD.decode(rest).ok()?;
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest)
+                .ok()?;
             let digest = sha256(&decoded);
-            bool::from(expected.ct_eq(&digest)).then(|| Principal { label: "basic".into() })
+            bool::from(expected.ct_eq(&digest)).then(|| Principal {
+                label: "basic".into(),
+            })
         } else {
             None
         }

@@ -11,7 +11,9 @@ use serde_json::Value;
 /// `application/scim+json` and `application/json` (any parameters, e.g. charset) are accepted,
 /// and so is a request without `Content-Type` (some IdP test tools send none).
 pub fn check_content_type(req: &HttpRequest) -> ScimResult<()> {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE) else { return Ok(()) };
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
     let text = value.to_str().unwrap_or("").to_ascii_lowercase();
     let essence = text.split(';').next().unwrap_or("").trim();
     match essence {
@@ -43,7 +45,8 @@ pub async fn read_json(req: &HttpRequest, mut payload: Payload, limit: usize) ->
     }
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ScimError::invalid_syntax(format!("cannot read body: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| ScimError::invalid_syntax(format!("cannot read body: {e}")))?;
         if body.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -54,7 +57,9 @@ pub async fn read_json(req: &HttpRequest, mut payload: Payload, limit: usize) ->
 
 pub fn parse_json(bytes: &[u8]) -> ScimResult<Value> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is required"));
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; a JSON object is required",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| {
         ScimError::invalid_syntax(format!(

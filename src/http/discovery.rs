@@ -12,7 +12,10 @@ use serde_json::{Map, Value, json};
 
 fn with_meta(doc: &Value, resource_type: &str, location: String) -> Map<String, Value> {
     let mut out = doc.as_object().cloned().unwrap_or_default();
-    out.insert("meta".into(), json!({"resourceType": resource_type, "location": location}));
+    out.insert(
+        "meta".into(),
+        json!({"resourceType": resource_type, "location": location}),
+    );
     out
 }
 
@@ -85,7 +88,13 @@ pub async fn resource_types(req: HttpRequest, state: web::Data<AppState>) -> Htt
         .registry
         .resource_types
         .iter()
-        .map(|r| with_meta(&r.document, "ResourceType", format!("{base}/ResourceTypes/{}", r.id)))
+        .map(|r| {
+            with_meta(
+                &r.document,
+                "ResourceType",
+                format!("{base}/ResourceTypes/{}", r.id),
+            )
+        })
         .collect();
     scim_json(StatusCode::OK, &list_response(docs.len(), 1, docs))
 }
@@ -102,6 +111,10 @@ pub async fn resource_type(
         .iter()
         .find(|r| r.id.eq_ignore_ascii_case(&id))
         .ok_or_else(|| ScimError::not_found(format!("no resource type {:?}", id.as_str())))?;
-    let doc = with_meta(&r.document, "ResourceType", format!("{base}/ResourceTypes/{}", r.id));
+    let doc = with_meta(
+        &r.document,
+        "ResourceType",
+        format!("{base}/ResourceTypes/{}", r.id),
+    );
     Ok(scim_json(StatusCode::OK, &Value::Object(doc)))
 }

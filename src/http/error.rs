@@ -12,7 +12,10 @@ pub const SCIM_CONTENT_TYPE: &str = "application/scim+json";
 /// A JSON response with the SCIM media type.
 pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(SCIM_CONTENT_TYPE)))
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SCIM_CONTENT_TYPE),
+        ))
         .body(body.to_string())
 }
 
@@ -24,7 +27,8 @@ impl ResponseError for ScimError {
     fn error_response(&self) -> HttpResponse {
         let mut resp = scim_json(self.status_code(), &self.to_body());
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if self.kind == ErrorKind::Unauthorized {
             resp.headers_mut().insert(
@@ -41,6 +45,9 @@ pub async fn not_found() -> HttpResponse {
 }
 
 pub async fn method_not_allowed() -> HttpResponse {
-    ScimError::new(ErrorKind::MethodNotAllowed, "method not allowed on this endpoint")
-        .error_response()
+    ScimError::new(
+        ErrorKind::MethodNotAllowed,
+        "method not allowed on this endpoint",
+    )
+    .error_response()
 }

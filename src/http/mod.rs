@@ -53,15 +53,31 @@ pub fn routes(cfg: &mut web::ServiceConfig, base_path: &str) {
                     .route(get().to(discovery::service_provider_config))
                     .default_service(not_allowed()),
             )
-            .service(resource("/Schemas").route(get().to(discovery::schemas)).default_service(not_allowed()))
-            .service(resource("/Schemas/{id:.*}").route(get().to(discovery::schema)).default_service(not_allowed()))
             .service(
-                resource("/ResourceTypes").route(get().to(discovery::resource_types)).default_service(not_allowed()),
+                resource("/Schemas")
+                    .route(get().to(discovery::schemas))
+                    .default_service(not_allowed()),
             )
             .service(
-                resource("/ResourceTypes/{id}").route(get().to(discovery::resource_type)).default_service(not_allowed()),
+                resource("/Schemas/{id:.*}")
+                    .route(get().to(discovery::schema))
+                    .default_service(not_allowed()),
             )
-            .service(resource("/.search").route(post().to(resources::search_root)).default_service(not_allowed()))
+            .service(
+                resource("/ResourceTypes")
+                    .route(get().to(discovery::resource_types))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                resource("/ResourceTypes/{id}")
+                    .route(get().to(discovery::resource_type))
+                    .default_service(not_allowed()),
+            )
+            .service(
+                resource("/.search")
+                    .route(post().to(resources::search_root))
+                    .default_service(not_allowed()),
+            )
             .service(
                 resource(format!("/{rt}"))
                     .route(get().to(resources::list))
@@ -69,7 +85,9 @@ pub fn routes(cfg: &mut web::ServiceConfig, base_path: &str) {
                     .default_service(not_allowed()),
             )
             .service(
-                resource(format!("/{rt}/.search")).route(post().to(resources::search)).default_service(not_allowed()),
+                resource(format!("/{rt}/.search"))
+                    .route(post().to(resources::search))
+                    .default_service(not_allowed()),
             )
             .service(
                 resource(format!("/{rt}/{{id}}"))

@@ -5,6 +5,7 @@
 use super::AppState;
 use super::body::read_json;
 use super::error::scim_json;
+use crate::provision::Membership;
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
 use crate::scim::list::{ListQuery, list_response, page};
@@ -13,7 +14,6 @@ use crate::scim::projection::Projection;
 use crate::scim::render::{etag, patchable_document, render};
 use crate::scim::schema::{ResourceKind, ResourceSchema};
 use crate::scim::{ErrorKind, ScimError, ScimResult};
-use crate::provision::Membership;
 use crate::store::{DEFAULT_TENANT, StoreError, StoredResource};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -30,7 +30,9 @@ pub fn kind_from_segment(segment: &str) -> ScimResult<ResourceKind> {
     } else if segment.eq_ignore_ascii_case("Groups") {
         Ok(ResourceKind::Group)
     } else {
-        Err(ScimError::not_found(format!("no resource type at /{segment}")))
+        Err(ScimError::not_found(format!(
+            "no resource type at /{segment}"
+        )))
     }
 }
 
@@ -42,19 +44,31 @@ fn relation_attr(kind: ResourceKind) -> &'static str {
 }
 
 /// Whether members (groups) or groups (users) must be loaded to answer.
-fn needs_relations(kind: ResourceKind, projection: &Projection, filter: Option<&Filter>, schema: &ResourceSchema) -> bool {
+fn needs_relations(
+    kind: ResourceKind,
+    projection: &Projection,
+    filter: Option<&Filter>,
+    schema: &ResourceSchema,
+) -> bool {
     let attr = relation_attr(kind);
-    let wanted = schema.resolve(None, attr).is_some_and(|r| projection.wants(attr, r.def));
+    let wanted = schema
+        .resolve(None, attr)
+        .is_some_and(|r| projection.wants(attr, r.def));
     // A filter that merely mentions the word loads relations needlessly, which is harmless.
     wanted || filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
 }
 
 fn if_match_ok(req: &HttpRequest, current: &StoredResource) -> ScimResult<()> {
-    let Some(v) = req.headers().get(header::IF_MATCH) else { return Ok(()) };
+    let Some(v) = req.headers().get(header::IF_MATCH) else {
+        return Ok(());
+    };
     let v = v.to_str().unwrap_or("");
     let tag = etag(current.revision);
     let strong = tag.trim_start_matches("W/");
-    let ok = v.split(',').map(str::trim).any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == strong);
+    let ok = v
+        .split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == strong);
     if ok {
         Ok(())
     } else {
@@ -66,10 +80,14 @@ fn if_match_ok(req: &HttpRequest, current: &StoredResource) -> ScimResult<()> {
 }
 
 fn if_none_match_hits(req: &HttpRequest, current: &StoredResource) -> bool {
-    let Some(v) = req.headers().get(header::IF_NONE_MATCH) else { return false };
+    let Some(v) = req.headers().get(header::IF_NONE_MATCH) else {
+        return false;
+    };
     let v = v.to_str().unwrap_or("");
     let tag = etag(current.revision);
-    v.split(',').map(str::trim).any(|t| t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/"))
+    v.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t.trim_start_matches("W/") == tag.trim_start_matches("W/"))
 }
 
 /// Render and project one resource into a response with `ETag` (and `Location` on 201).
@@ -97,7 +115,11 @@ fn resource_response(
     resp
 }
 
-fn query_projection(req: &HttpRequest, state: &AppState, schema: &ResourceSchema) -> ScimResult<(ListQuery, Projection)> {
+fn query_projection(
+    req: &HttpRequest,
+    state: &AppState,
+    schema: &ResourceSchema,
+) -> ScimResult<(ListQuery, Projection)> {
     let q = ListQuery::from_query_string(req.query_string(), state.settings.limits.max_page_size)?;
     let p = Projection::from_lists(&q.attributes, &q.excluded_attributes, schema)?;
     Ok((q, p))
@@ -118,10 +140,19 @@ async fn run_query(
     if let Some(f) = &filter {
         filter::validate_filter(f, schema)?;
     }
-    let sort_path = q.sort_by.as_deref().map(filter::parse_attr_path).transpose()?;
-    let lookup = filter.as_ref().and_then(|f| filter::equality_lookup(f, schema));
+    let sort_path = q
+        .sort_by
+        .as_deref()
+        .map(filter::parse_attr_path)
+        .transpose()?;
+    let lookup = filter
+        .as_ref()
+        .and_then(|f| filter::equality_lookup(f, schema));
     let with_rel = needs_relations(kind, projection, filter.as_ref(), schema);
-    let stored = state.store.list(DEFAULT_TENANT, kind, lookup.as_ref(), with_rel).await?;
+    let stored = state
+        .store
+        .list(DEFAULT_TENANT, kind, lookup.as_ref(), with_rel)
+        .await?;
     let base = state.base_url(req);
     let mut docs = Vec::with_capacity(stored.len());
     for res in &stored {
@@ -142,14 +173,28 @@ async fn run_query(
             let o = filter::compare_for_sort(a, b, path, schema);
             if q.descending { o.reverse() } else { o }
         });
-        docs = keyed.into_iter().filter_map(|v| match v { Value::Object(o) => Some(o), _ => None }).collect();
+        docs = keyed
+            .into_iter()
+            .filter_map(|v| match v {
+                Value::Object(o) => Some(o),
+                _ => None,
+            })
+            .collect();
     }
     Ok(docs)
 }
 
-fn paged_response(state: &AppState, q: &ListQuery, docs: Vec<(Map<String, Value>, Arc<ResourceSchema>)>, projections: &dyn Fn(ResourceKind) -> Projection) -> HttpResponse {
+fn paged_response(
+    state: &AppState,
+    q: &ListQuery,
+    docs: Vec<(Map<String, Value>, Arc<ResourceSchema>)>,
+    projections: &dyn Fn(ResourceKind) -> Projection,
+) -> HttpResponse {
     let total = docs.len();
-    let size = q.page_size(state.settings.limits.default_page_size, state.settings.limits.max_page_size);
+    let size = q.page_size(
+        state.settings.limits.default_page_size,
+        state.settings.limits.max_page_size,
+    );
     let items: Vec<Map<String, Value>> = page(docs, q.start_index, size)
         .into_iter()
         .map(|(mut d, schema)| {
@@ -160,7 +205,11 @@ fn paged_response(state: &AppState, q: &ListQuery, docs: Vec<(Map<String, Value>
     scim_json(StatusCode::OK, &list_response(total, q.start_index, items))
 }
 
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, segment: web::Path<String>) -> ScimResult<HttpResponse> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    segment: web::Path<String>,
+) -> ScimResult<HttpResponse> {
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
@@ -170,17 +219,37 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, segment: web::Pa
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search`.
-pub async fn search(req: HttpRequest, state: web::Data<AppState>, segment: web::Path<String>, payload: web::Payload) -> ScimResult<HttpResponse> {
+pub async fn search(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    segment: web::Path<String>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let kind = kind_from_segment(&segment)?;
     search_kinds(req, state, payload, &[kind]).await
 }
 
 /// `POST /.search`: both resource types, users first.
-pub async fn search_root(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload) -> ScimResult<HttpResponse> {
-    search_kinds(req, state, payload, &[ResourceKind::User, ResourceKind::Group]).await
+pub async fn search_root(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
+    search_kinds(
+        req,
+        state,
+        payload,
+        &[ResourceKind::User, ResourceKind::Group],
+    )
+    .await
 }
 
-async fn search_kinds(req: HttpRequest, state: web::Data<AppState>, payload: web::Payload, kinds: &[ResourceKind]) -> ScimResult<HttpResponse> {
+async fn search_kinds(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    payload: web::Payload,
+    kinds: &[ResourceKind],
+) -> ScimResult<HttpResponse> {
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
     let q = ListQuery::from_search_request(&body, state.settings.limits.max_page_size)?;
     let mut all = Vec::new();
@@ -193,22 +262,42 @@ async fn search_kinds(req: HttpRequest, state: web::Data<AppState>, payload: web
         projections.push((kind, projection));
     }
     let pick = |k: ResourceKind| {
-        projections.iter().find(|(pk, _)| *pk == k).map(|(_, p)| p.clone()).unwrap_or_default()
+        projections
+            .iter()
+            .find(|(pk, _)| *pk == k)
+            .map(|(_, p)| p.clone())
+            .unwrap_or_default()
     };
     Ok(paged_response(&state, &q, all, &pick))
 }
 
-pub async fn create(req: HttpRequest, state: web::Data<AppState>, segment: web::Path<String>, payload: web::Payload) -> ScimResult<HttpResponse> {
+pub async fn create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    segment: web::Path<String>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
     let doc = prepare_document(&body, &schema)?;
     let created = state.provisioner.create(DEFAULT_TENANT, kind, doc).await?;
-    Ok(resource_response(StatusCode::CREATED, &state, &req, &created, &projection))
+    Ok(resource_response(
+        StatusCode::CREATED,
+        &state,
+        &req,
+        &created,
+        &projection,
+    ))
 }
 
-async fn load(state: &AppState, kind: ResourceKind, id: &str, with_relations: bool) -> ScimResult<StoredResource> {
+async fn load(
+    state: &AppState,
+    kind: ResourceKind,
+    id: &str,
+    with_relations: bool,
+) -> ScimResult<StoredResource> {
     state
         .store
         .get(DEFAULT_TENANT, kind, id, with_relations)
@@ -216,7 +305,11 @@ async fn load(state: &AppState, kind: ResourceKind, id: &str, with_relations: bo
         .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.as_str())))
 }
 
-pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> ScimResult<HttpResponse> {
+pub async fn get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
@@ -230,21 +323,44 @@ pub async fn get(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(
         }
         return Ok(resp);
     }
-    Ok(resource_response(StatusCode::OK, &state, &req, &res, &projection))
+    Ok(resource_response(
+        StatusCode::OK,
+        &state,
+        &req,
+        &res,
+        &projection,
+    ))
 }
 
 /// Read, compute, commit; repeated when a concurrent writer got in between, so that two
 /// PATCHes adding members to one group both take effect.
-async fn write_loop<F>(state: &AppState, req: &HttpRequest, kind: ResourceKind, id: &str, membership: Membership, compute: F) -> ScimResult<StoredResource>
+async fn write_loop<F>(
+    state: &AppState,
+    req: &HttpRequest,
+    kind: ResourceKind,
+    id: &str,
+    membership: Membership,
+    compute: F,
+) -> ScimResult<StoredResource>
 where
     F: Fn(&StoredResource) -> ScimResult<Option<Map<String, Value>>>,
 {
-    let _writer = state.provisioner.locks.lock(&format!("{}/{id}", kind.as_str())).await;
+    let _writer = state
+        .provisioner
+        .locks
+        .lock(&format!("{}/{id}", kind.as_str()))
+        .await;
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let old = load(state, kind, id, true).await?;
         if_match_ok(req, &old)?;
-        let Some(new_doc) = compute(&old)? else { return Ok(old) };
-        match state.provisioner.update(DEFAULT_TENANT, &old, new_doc, membership).await {
+        let Some(new_doc) = compute(&old)? else {
+            return Ok(old);
+        };
+        match state
+            .provisioner
+            .update(DEFAULT_TENANT, &old, new_doc, membership)
+            .await
+        {
             Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
             other => return other,
         }
@@ -252,7 +368,12 @@ where
     Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
 }
 
-pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> ScimResult<HttpResponse> {
+pub async fn replace(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
@@ -267,13 +388,33 @@ pub async fn replace(req: HttpRequest, state: web::Data<AppState>, path: web::Pa
     let new_doc = prepare_document(&body, &schema)?;
     // A PUT without `members` keeps the membership (RFC 7644 §3.5.1 lets the server keep
     // omitted values); Okta's group PUT always sends the full list, which is diffed.
-    let mentions_members = body.as_object().is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")));
-    let membership = if mentions_members { Membership::Complete } else { Membership::Unchanged };
-    let updated = write_loop(&state, &req, kind, &id, membership, |_old| Ok(Some(new_doc.clone()))).await?;
-    Ok(resource_response(StatusCode::OK, &state, &req, &updated, &projection))
+    let mentions_members = body
+        .as_object()
+        .is_some_and(|o| o.keys().any(|k| k.eq_ignore_ascii_case("members")));
+    let membership = if mentions_members {
+        Membership::Complete
+    } else {
+        Membership::Unchanged
+    };
+    let updated = write_loop(&state, &req, kind, &id, membership, |_old| {
+        Ok(Some(new_doc.clone()))
+    })
+    .await?;
+    Ok(resource_response(
+        StatusCode::OK,
+        &state,
+        &req,
+        &updated,
+        &projection,
+    ))
 }
 
-pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>, payload: web::Payload) -> ScimResult<HttpResponse> {
+pub async fn patch(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
@@ -293,13 +434,27 @@ pub async fn patch(req: HttpRequest, state: web::Data<AppState>, path: web::Path
         }
         return Ok(resp);
     }
-    Ok(resource_response(StatusCode::OK, &state, &req, &updated, &projection))
+    Ok(resource_response(
+        StatusCode::OK,
+        &state,
+        &req,
+        &updated,
+        &projection,
+    ))
 }
 
-pub async fn delete(req: HttpRequest, state: web::Data<AppState>, path: web::Path<(String, String)>) -> ScimResult<HttpResponse> {
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
-    let _writer = state.provisioner.locks.lock(&format!("{}/{id}", kind.as_str())).await;
+    let _writer = state
+        .provisioner
+        .locks
+        .lock(&format!("{}/{id}", kind.as_str()))
+        .await;
     if req.headers().contains_key(header::IF_MATCH) {
         let current = load(&state, kind, &id, false).await?;
         if_match_ok(&req, &current)?;

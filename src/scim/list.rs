@@ -22,12 +22,17 @@ pub struct ListQuery {
 }
 
 fn split_list(s: &str) -> Vec<String> {
-    s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+    s.split(',')
+        .map(|p| p.trim().to_string())
+        .filter(|p| !p.is_empty())
+        .collect()
 }
 
 fn parse_int(name: &str, v: &str) -> ScimResult<i64> {
     v.trim().parse::<i64>().map_err(|_| {
-        ScimError::invalid_value(format!("query parameter {name} must be an integer, got {v:?}"))
+        ScimError::invalid_value(format!(
+            "query parameter {name} must be an integer, got {v:?}"
+        ))
     })
 }
 
@@ -45,12 +50,17 @@ impl ListQuery {
     /// From a raw query string. Names are matched case-insensitively; unknown parameters
     /// (Entra's `aadOptscim062020`, cache busters) are ignored; `+` and `%20` are spaces.
     pub fn from_query_string(qs: &str, max_page: usize) -> ScimResult<Self> {
-        let mut q = ListQuery { start_index: 1, ..Default::default() };
+        let mut q = ListQuery {
+            start_index: 1,
+            ..Default::default()
+        };
         for (k, v) in url::form_urlencoded::parse(qs.as_bytes()) {
             match k.to_ascii_lowercase().as_str() {
                 "filter" => q.filter = Some(v.into_owned()),
                 "startindex" => q.start_index = parse_int("startIndex", &v)?.max(1) as usize,
-                "count" => q.count = Some(parse_int("count", &v)?.clamp(0, max_page as i64) as usize),
+                "count" => {
+                    q.count = Some(parse_int("count", &v)?.clamp(0, max_page as i64) as usize)
+                }
                 "sortby" => q.sort_by = Some(v.trim().to_string()).filter(|s| !s.is_empty()),
                 "sortorder" => q.descending = parse_sort_order(&v)?,
                 "attributes" => q.attributes.extend(split_list(&v)),
@@ -66,14 +76,18 @@ impl ListQuery {
         let obj = body
             .as_object()
             .ok_or_else(|| ScimError::invalid_syntax("a SearchRequest must be a JSON object"))?;
-        let mut q = ListQuery { start_index: 1, ..Default::default() };
+        let mut q = ListQuery {
+            start_index: 1,
+            ..Default::default()
+        };
         for (k, v) in obj {
             let bad = |what: &str| ScimError::invalid_value(format!("{k} must be {what}"));
             match k.to_ascii_lowercase().as_str() {
                 "schemas" => {
                     let ok = v.as_array().is_some_and(|a| {
                         a.iter().any(|s| {
-                            s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
+                            s.as_str()
+                                .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
                         })
                     });
                     if !ok {
@@ -88,18 +102,27 @@ impl ListQuery {
                 }
                 "count" => {
                     q.count = Some(
-                        v.as_i64().ok_or_else(|| bad("an integer"))?.clamp(0, max_page as i64)
-                            as usize,
+                        v.as_i64()
+                            .ok_or_else(|| bad("an integer"))?
+                            .clamp(0, max_page as i64) as usize,
                     )
                 }
-                "sortby" => q.sort_by = Some(v.as_str().ok_or_else(|| bad("a string"))?.to_string()),
-                "sortorder" => q.descending = parse_sort_order(v.as_str().ok_or_else(|| bad("a string"))?)?,
+                "sortby" => {
+                    q.sort_by = Some(v.as_str().ok_or_else(|| bad("a string"))?.to_string())
+                }
+                "sortorder" => {
+                    q.descending = parse_sort_order(v.as_str().ok_or_else(|| bad("a string"))?)?
+                }
                 "attributes" | "excludedattributes" => {
                     let list: Vec<String> = match v {
                         Value::String(s) => split_list(s),
                         Value::Array(a) => a
                             .iter()
-                            .map(|x| x.as_str().map(str::to_string).ok_or_else(|| bad("a list of strings")))
+                            .map(|x| {
+                                x.as_str()
+                                    .map(str::to_string)
+                                    .ok_or_else(|| bad("a list of strings"))
+                            })
                             .collect::<ScimResult<_>>()?,
                         _ => return Err(bad("a list of strings")),
                     };
@@ -123,11 +146,19 @@ impl ListQuery {
 
 /// Select the page `[start_index, start_index + page_size)` (1-based) from the full result.
 pub fn page<T>(items: Vec<T>, start_index: usize, page_size: usize) -> Vec<T> {
-    items.into_iter().skip(start_index.saturating_sub(1)).take(page_size).collect()
+    items
+        .into_iter()
+        .skip(start_index.saturating_sub(1))
+        .take(page_size)
+        .collect()
 }
 
 /// A ListResponse. `Resources` is always present (Okta and Entra expect it, even empty).
-pub fn list_response(total: usize, start_index: usize, resources: Vec<Map<String, Value>>) -> Value {
+pub fn list_response(
+    total: usize,
+    start_index: usize,
+    resources: Vec<Map<String, Value>>,
+) -> Value {
     json!({
         "schemas": [LIST_RESPONSE_SCHEMA],
         "totalResults": total,

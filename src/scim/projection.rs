@@ -33,7 +33,10 @@ impl Projection {
     ) -> ScimResult<Self> {
         let split = |s: Option<&str>| -> Vec<String> {
             s.map(|s| {
-                s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty())
+                    .collect()
             })
             .unwrap_or_default()
         };
@@ -54,7 +57,10 @@ impl Projection {
             }
             Ok(out)
         };
-        Ok(Self { attributes: resolve_all(attributes)?, excluded: resolve_all(excluded)? })
+        Ok(Self {
+            attributes: resolve_all(attributes)?,
+            excluded: resolve_all(excluded)?,
+        })
     }
 
     /// Whether the resource's `members` (or `groups`) must be loaded at all.
@@ -84,7 +90,9 @@ impl Projection {
                 if let Some(Value::Object(inner)) = resource.get_mut(&key) {
                     let inner_keys: Vec<String> = inner.keys().cloned().collect();
                     for ik in inner_keys {
-                        let Some(def) = ext.attribute(&ik) else { continue };
+                        let Some(def) = ext.attribute(&ik) else {
+                            continue;
+                        };
                         let decision = if whole_requested {
                             decide(def, Some(&ext_id), &ik, &[], &self.excluded)
                         } else {
@@ -98,7 +106,9 @@ impl Projection {
                 }
                 continue;
             }
-            let Some(resolved) = schema.resolve(None, &key) else { continue };
+            let Some(resolved) = schema.resolve(None, &key) else {
+                continue;
+            };
             if resolved.in_extension {
                 continue;
             }
@@ -139,7 +149,9 @@ fn decide(
 ) -> Decision {
     let same = |s: &Selector| {
         s.extension.as_deref() == ext
-            && s.attr.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(name))
+            && s.attr
+                .as_deref()
+                .is_some_and(|a| a.eq_ignore_ascii_case(name))
     };
     match def.returned {
         Returned::Always => return Decision::Keep,
@@ -178,7 +190,9 @@ fn apply_decision(map: &mut Map<String, Value>, key: &str, def: &AttributeDef, d
         Decision::KeepSubs(subs) => {
             let keep = |k: &str| {
                 subs.iter().any(|s| s.eq_ignore_ascii_case(k))
-                    || def.sub_attribute(k).is_some_and(|d| d.returned == Returned::Always)
+                    || def
+                        .sub_attribute(k)
+                        .is_some_and(|d| d.returned == Returned::Always)
             };
             if let Some(v) = map.get_mut(key) {
                 retain_subs(v, &keep);
@@ -213,7 +227,11 @@ fn resolve(item: &str, schema: &ResourceSchema) -> ScimResult<Option<Selector>> 
         return Err(ScimError::invalid_value("attribute name too long"));
     }
     if let Some(ext) = schema.extension(item) {
-        return Ok(Some(Selector { extension: Some(ext.id.clone()), attr: None, sub: None }));
+        return Ok(Some(Selector {
+            extension: Some(ext.id.clone()),
+            attr: None,
+            sub: None,
+        }));
     }
     let (urn, rest) = match schema.split_urn(item) {
         Some((urn, rest)) => (Some(urn), rest),
@@ -223,7 +241,9 @@ fn resolve(item: &str, schema: &ResourceSchema) -> ScimResult<Option<Selector>> 
         Some((n, s)) => (n, Some(s)),
         None => (rest, None),
     };
-    let Some(resolved) = schema.resolve(urn, name) else { return Ok(None) };
+    let Some(resolved) = schema.resolve(urn, name) else {
+        return Ok(None);
+    };
     let sub = match sub {
         Some(s) => match resolved.def.sub_attribute(s) {
             Some(d) => Some(d.name.clone()),
@@ -280,13 +300,18 @@ mod tests {
         let u = project(Some("externalId"), None);
         let keys: Vec<&str> = u.keys().map(|k| k.as_str()).collect();
         assert_eq!(keys, vec!["schemas", "id", "externalId"]);
-        assert_eq!(u["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:User"]));
+        assert_eq!(
+            u["schemas"],
+            json!(["urn:ietf:params:scim:schemas:core:2.0:User"])
+        );
     }
 
     #[test]
     fn sub_attributes_and_extensions() {
         let u = project(
-            Some("NAME.givenName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department,emails.value"),
+            Some(
+                "NAME.givenName,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department,emails.value",
+            ),
             None,
         );
         assert_eq!(u["name"], json!({"givenName": "Barbara"}));
@@ -299,7 +324,12 @@ mod tests {
 
     #[test]
     fn excluded_attributes_never_remove_always() {
-        let u = project(None, Some("name,id,emails.primary,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"));
+        let u = project(
+            None,
+            Some(
+                "name,id,emails.primary,urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            ),
+        );
         assert!(!u.contains_key("name"));
         assert!(u.contains_key("id"));
         assert_eq!(u["emails"], json!([{"value": "b@x.com", "type": "work"}]));

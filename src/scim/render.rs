@@ -20,7 +20,11 @@ pub fn render(res: &StoredResource, schema: &ResourceSchema, base_url: &str) -> 
     let mut out = Map::new();
     let mut schemas = vec![Value::String(schema.core.id.clone())];
     for ext in &schema.extensions {
-        if res.doc.get(&ext.id).is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
+        if res
+            .doc
+            .get(&ext.id)
+            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+        {
             schemas.push(Value::String(ext.id.clone()));
         }
     }

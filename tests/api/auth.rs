@@ -4,7 +4,12 @@ use base64::Engine;
 #[tokio::test]
 async fn missing_or_wrong_token_is_401_with_scim_body() {
     let app = spawn_app().await;
-    for auth in [None, Some("Bearer wrong-token-wrong-token"), Some("Basic Zm9vOmJhcg=="), Some("garbage")] {
+    for auth in [
+        None,
+        Some("Bearer wrong-token-wrong-token"),
+        Some("Basic Zm9vOmJhcg=="),
+        Some("garbage"),
+    ] {
         let mut r = app.client.get(app.url("/Users"));
         if let Some(a) = auth {
             r = r.header("Authorization", a);
@@ -19,7 +24,13 @@ async fn missing_or_wrong_token_is_401_with_scim_body() {
 #[tokio::test]
 async fn every_endpoint_requires_auth() {
     let app = spawn_app().await;
-    for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/Groups", "/Users/x"] {
+    for path in [
+        "/ServiceProviderConfig",
+        "/Schemas",
+        "/ResourceTypes",
+        "/Groups",
+        "/Users/x",
+    ] {
         let (s, b) = json_of(app.client.get(app.url(path)).send().await.unwrap()).await;
         assert_error(s, &b, 401, None);
     }
@@ -33,7 +44,13 @@ async fn http_basic_credentials_work_when_configured() {
     })
     .await;
     let good = base64::engine::general_purpose::STANDARD.encode("okta:s3cret-password");
-    let resp = app.client.get(app.url("/Users")).header("Authorization", format!("Basic {good}")).send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/Users"))
+        .header("Authorization", format!("Basic {good}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let (s, b) = app.get("/ServiceProviderConfig").await;
     assert_eq!(s, 200);

@@ -14,7 +14,12 @@ async fn service_provider_config_is_truthful() {
     assert_eq!(b["etag"]["supported"], true);
     assert_eq!(b["sort"]["supported"], true);
     assert_eq!(b["authenticationSchemes"][0]["type"], "oauthbearertoken");
-    assert!(b["meta"]["location"].as_str().unwrap().ends_with("/scim/v2/ServiceProviderConfig"));
+    assert!(
+        b["meta"]["location"]
+            .as_str()
+            .unwrap()
+            .ends_with("/scim/v2/ServiceProviderConfig")
+    );
 }
 
 #[tokio::test]
@@ -23,13 +28,23 @@ async fn schemas_list_and_lookup() {
     let (s, b) = app.get("/Schemas").await;
     assert_eq!(s, 200);
     assert_eq!(b["totalResults"], 4);
-    let ids: Vec<&str> = b["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = b["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
     assert!(ids.contains(&"urn:ietf:params:scim:schemas:extension:tableau:3.0:User"));
     let (s, b) = app.get(&format!("/Schemas/{USER}")).await;
     assert_eq!(s, 200);
     assert_eq!(b["id"], USER);
     assert_eq!(b["meta"]["resourceType"], "Schema");
-    let user_name = b["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "userName").unwrap();
+    let user_name = b["attributes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == "userName")
+        .unwrap();
     assert_eq!(user_name["uniqueness"], "server");
     assert_eq!(user_name["caseExact"], false);
     let (s, b) = app.get("/Schemas/urn:nope").await;
@@ -53,7 +68,12 @@ async fn resource_types_list_and_lookup() {
 #[tokio::test]
 async fn discovery_endpoints_are_read_only() {
     let app = spawn_app().await;
-    for path in ["/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/ResourceTypes/User"] {
+    for path in [
+        "/ServiceProviderConfig",
+        "/Schemas",
+        "/ResourceTypes",
+        "/ResourceTypes/User",
+    ] {
         for m in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
             let (s, b) = json_of(app.send(m.clone(), path, Some(json!({}))).await).await;
             assert_error(s, &b, 405, None);

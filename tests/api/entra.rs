@@ -24,14 +24,31 @@ async fn lifecycle(app: &TestApp, q: &str) {
     assert_eq!(s, 201, "{u}");
     let id = u["id"].as_str().unwrap().to_string();
     let sep = if q.is_empty() { "?" } else { "&" };
-    let (_, b) = app.get(&format!("/Users{q}{sep}filter={}", urlencode("userName eq \"Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee\""))).await;
+    let (_, b) = app
+        .get(&format!(
+            "/Users{q}{sep}filter={}",
+            urlencode("userName eq \"Test_User_00aa00aa-bb11-cc22-dd33-44ee44ee44ee\"")
+        ))
+        .await;
     assert_eq!(b["totalResults"], 1);
-    let (_, b) = app.get(&format!("/Users{q}{sep}filter=externalId+eq+%220a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef%22")).await;
+    let (_, b) = app
+        .get(&format!(
+            "/Users{q}{sep}filter=externalId+eq+%220a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef%22"
+        ))
+        .await;
     assert_eq!(b["totalResults"], 1);
     let (_, b) = app.get(&format!("/Users{q}{sep}filter={}", urlencode("emails[type eq \"work\"].value eq \"test_user_11bb11bb-cc22-dd33-ee44-55ff55ff55ff@testuser.com\""))).await;
     assert_eq!(b["totalResults"], 1);
-    let (s, b) = app.get(&format!("/Users{q}{sep}filter={}", urlencode("userName eq \"non-existent user\""))).await;
-    assert_eq!((s, b["totalResults"].as_u64(), b["Resources"].clone()), (200, Some(0), json!([])));
+    let (s, b) = app
+        .get(&format!(
+            "/Users{q}{sep}filter={}",
+            urlencode("userName eq \"non-existent user\"")
+        ))
+        .await;
+    assert_eq!(
+        (s, b["totalResults"].as_u64(), b["Resources"].clone()),
+        (200, Some(0), json!([]))
+    );
     let (s, b) = app.get(&format!("/Users/5171a35d82074e068ce2{q}")).await;
     assert_error(s, &b, 404, None);
     let (s, _) = app.delete(&format!("/Users/{id}{q}")).await;
@@ -59,23 +76,43 @@ async fn user_updates_default_shapes() {
     assert_eq!(b["emails"][0]["value"], "updatedEmail@microsoft.com");
     assert_eq!(b["emails"].as_array().unwrap().len(), 1);
     assert_eq!(b["name"]["familyName"], "updatedFamilyName");
-    assert_eq!(b["name"]["formatted"], "givenName familyName", "stored as sent");
+    assert_eq!(
+        b["name"]["formatted"], "givenName familyName",
+        "stored as sent"
+    );
     // Add on a valuePath whose element does not exist yet creates it.
-    let (s, b) = app.patch(&path, json!({"schemas": [PATCH_OP], "Operations": [
+    let (s, b) = app
+        .patch(
+            &path,
+            json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "Add", "path": "phoneNumbers[type eq \"mobile\"].value", "value": "+1 555 0100"},
         {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Seattle"},
-        {"op": "Add", "path": "nickName", "value": "Babs"}]})).await;
+        {"op": "Add", "path": "nickName", "value": "Babs"}]}),
+        )
+        .await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b["phoneNumbers"], json!([{"type": "mobile", "value": "+1 555 0100"}]));
+    assert_eq!(
+        b["phoneNumbers"],
+        json!([{"type": "mobile", "value": "+1 555 0100"}])
+    );
     assert_eq!(b["addresses"][0]["locality"], "Seattle");
     assert_eq!(b["nickName"], "Babs");
     // E6: single-valued replace.
     let (s, b) = app.patch(&path, json!({"schemas": [PATCH_OP], "Operations": [{"op": "Replace", "path": "userName", "value": "5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com"}]})).await;
-    assert_eq!((s, b["userName"].as_str()), (200, Some("5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com")));
+    assert_eq!(
+        (s, b["userName"].as_str()),
+        (
+            200,
+            Some("5b50642d-79fc-4410-9e90-4c077cdd1a59@testuser.com")
+        )
+    );
     // E17: manager as a bare string under the URN path; returned as an object.
     let (s, b) = app.patch(&path, json!({"schemas": [PATCH_OP], "Operations": [{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "2c2f6fb8-254f-492e-b7fe-c09c5a61c8a2"}]})).await;
     assert_eq!(s, 200, "{b}");
-    assert_eq!(b[ENTERPRISE]["manager"]["value"], "2c2f6fb8-254f-492e-b7fe-c09c5a61c8a2");
+    assert_eq!(
+        b[ENTERPRISE]["manager"]["value"],
+        "2c2f6fb8-254f-492e-b7fe-c09c5a61c8a2"
+    );
     // E7: disable with the string "False" (default) and re-enable with "True".
     let (s, b) = app.patch(&path, json!({"Operations": [{"op": "Replace", "path": "active", "value": "False"}], "schemas": [PATCH_OP]})).await;
     assert_eq!((s, &b["active"]), (200, &json!(false)));
@@ -123,7 +160,9 @@ async fn group_lifecycle_default_and_flagged() {
     // E10, E11.
     let (_, g) = app.get(&format!("{path}?excludedAttributes=members")).await;
     assert!(g.get("members").is_none());
-    let (_, l) = app.get("/Groups?excludedAttributes=members&filter=displayName+eq+%22EDU+All+personal%22").await;
+    let (_, l) = app
+        .get("/Groups?excludedAttributes=members&filter=displayName+eq+%22EDU+All+personal%22")
+        .await;
     assert_eq!(l["totalResults"], 1);
     assert!(l["Resources"][0].get("members").is_none());
     // E13: add members with "$ref": null.

@@ -2,7 +2,14 @@ use crate::helpers::*;
 use serde_json::{Value, json};
 
 fn member_ids(b: &Value) -> Vec<String> {
-    let mut v: Vec<String> = b["members"].as_array().map(|a| a.iter().map(|m| m["value"].as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    let mut v: Vec<String> = b["members"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|m| m["value"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
     v.sort();
     v
 }
@@ -20,11 +27,18 @@ async fn group_with_members_and_computed_user_groups() {
     assert!(b["members"][0].get("display").is_none());
     assert_eq!(b["members"][0]["type"], "User");
     let (_, u) = app.get(&format!("/Users/{alice}")).await;
-    assert_eq!(u["groups"], json!([{"value": gid, "$ref": format!("{}/Groups/{gid}", app.base_url), "display": "Sales", "type": "direct"}]));
-    let (s, b) = app.get(&format!("/Groups/{gid}?excludedAttributes=members")).await;
+    assert_eq!(
+        u["groups"],
+        json!([{"value": gid, "$ref": format!("{}/Groups/{gid}", app.base_url), "display": "Sales", "type": "direct"}])
+    );
+    let (s, b) = app
+        .get(&format!("/Groups/{gid}?excludedAttributes=members"))
+        .await;
     assert_eq!(s, 200);
     assert!(b.get("members").is_none());
-    let (_, b) = app.get(&format!("/Groups?filter=displayName%20eq%20%22sales%22&excludedAttributes=members")).await;
+    let (_, b) = app
+        .get("/Groups?filter=displayName%20eq%20%22sales%22&excludedAttributes=members")
+        .await;
     assert_eq!(b["totalResults"], 1);
     assert!(b["Resources"][0].get("members").is_none());
 }
@@ -33,14 +47,24 @@ async fn group_with_members_and_computed_user_groups() {
 async fn display_name_is_unique_case_insensitively() {
     let app = spawn_app().await;
     app.create_group("Tableau Admins", &[]).await;
-    let (s, b) = app.post("/Groups", json!({"schemas": [GROUP], "displayName": "TABLEAU admins"})).await;
+    let (s, b) = app
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "TABLEAU admins"}),
+        )
+        .await;
     assert_error(s, &b, 409, Some("uniqueness"));
 }
 
 #[tokio::test]
 async fn unknown_member_is_invalid_value() {
     let app = spawn_app().await;
-    let (s, b) = app.post("/Groups", json!({"schemas": [GROUP], "displayName": "G", "members": [{"value": "nope"}]})).await;
+    let (s, b) = app
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "G", "members": [{"value": "nope"}]}),
+        )
+        .await;
     assert_error(s, &b, 400, Some("invalidValue"));
 }
 
@@ -114,6 +138,11 @@ async fn put_group_diffs_membership() {
     assert_eq!(member_ids(&g), vec![b_.clone()]);
     assert_eq!(g["displayName"], "PutGroup renamed");
     // A PUT without members keeps them.
-    let (_, g) = app.put(&format!("/Groups/{gid}"), json!({"schemas": [GROUP], "displayName": "PutGroup"})).await;
+    let (_, g) = app
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"schemas": [GROUP], "displayName": "PutGroup"}),
+        )
+        .await;
     assert_eq!(member_ids(&g), vec![b_]);
 }

@@ -22,15 +22,21 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut settings = Settings::default();
-    settings.listen = "127.0.0.1:0".into();
-    settings.data_dir = dir.path().to_path_buf();
+    let mut settings = Settings {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.path().to_path_buf(),
+        ..Default::default()
+    };
     settings.auth.tokens = vec![TOKEN.into()];
     configure(&mut settings);
     let app = Application::build(settings).await.expect("app builds");
     let base_url = app.base_url();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base_url, client: Client::new(), _dir: dir }
+    TestApp {
+        base_url,
+        client: Client::new(),
+        _dir: dir,
+    }
 }
 
 impl TestApp {
@@ -39,7 +45,9 @@ impl TestApp {
     }
 
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path)).bearer_auth(TOKEN)
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(TOKEN)
     }
 
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>) -> Response {
@@ -69,7 +77,10 @@ impl TestApp {
     /// Create a user and return its id.
     pub async fn create_user(&self, user_name: &str) -> String {
         let (status, body) = self
-            .post("/Users", json!({"schemas": [USER], "userName": user_name, "active": true}))
+            .post(
+                "/Users",
+                json!({"schemas": [USER], "userName": user_name, "active": true}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().expect("id").to_string()
@@ -78,7 +89,10 @@ impl TestApp {
     pub async fn create_group(&self, name: &str, members: &[&str]) -> String {
         let members: Vec<Value> = members.iter().map(|m| json!({"value": m})).collect();
         let (status, body) = self
-            .post("/Groups", json!({"schemas": [GROUP], "displayName": name, "members": members}))
+            .post(
+                "/Groups",
+                json!({"schemas": [GROUP], "displayName": name, "members": members}),
+            )
             .await;
         assert_eq!(status, 201, "{body}");
         body["id"].as_str().expect("id").to_string()
@@ -105,7 +119,10 @@ pub async fn json_of(resp: Response) -> (u16, Value) {
     if text.is_empty() {
         return (status, Value::Null);
     }
-    assert!(ct.starts_with(SCIM), "content-type {ct:?} for {status} {text}");
+    assert!(
+        ct.starts_with(SCIM),
+        "content-type {ct:?} for {status} {text}"
+    );
     (status, serde_json::from_str(&text).expect("JSON body"))
 }
 
@@ -118,5 +135,8 @@ pub fn assert_error(status: u16, body: &Value, want_status: u16, scim_type: Opti
         Some(t) => assert_eq!(body["scimType"], json!(t), "{body}"),
         None => assert!(body.get("scimType").is_none(), "{body}"),
     }
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
 }

@@ -27,21 +27,42 @@ async fn oin_user_lifecycle() {
     // O0: test connector configuration.
     let (s, b) = app.get("/Users?startIndex=1&count=2").await;
     assert_eq!(s, 200);
-    assert_eq!((b["totalResults"].as_u64(), b["startIndex"].as_u64(), b["itemsPerPage"].as_u64()), (Some(0), Some(1), Some(0)));
+    assert_eq!(
+        (
+            b["totalResults"].as_u64(),
+            b["startIndex"].as_u64(),
+            b["itemsPerPage"].as_u64()
+        ),
+        (Some(0), Some(1), Some(0))
+    );
     let (s, _) = app.get("/Groups?startIndex=1&count=100").await;
     assert_eq!(s, 200);
     // O1: existence check in both encodings, then create.
-    let (s, b) = app.get("/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100").await;
+    let (s, b) = app
+        .get("/Users?filter=userName%20eq%20%22test.user%40okta.local%22&startIndex=1&count=100")
+        .await;
     assert_eq!((s, b["totalResults"].as_u64()), (200, Some(0)));
-    let (s, b) = app.post("/Users", okta_user("test.user@okta.local", "00ujl29u0le5T6Aj10h7")).await;
+    let (s, b) = app
+        .post(
+            "/Users",
+            okta_user("test.user@okta.local", "00ujl29u0le5T6Aj10h7"),
+        )
+        .await;
     assert_eq!(s, 201, "{b}");
     let id = b["id"].as_str().unwrap().to_string();
     assert_eq!(b["active"], true);
     assert!(b.get("password").is_none());
-    let (_, b) = app.get("/Users?filter=userName+eq+%22test.user%40okta.local%22&startIndex=1&count=100").await;
+    let (_, b) = app
+        .get("/Users?filter=userName+eq+%22test.user%40okta.local%22&startIndex=1&count=100")
+        .await;
     assert_eq!(b["totalResults"], 1);
     // Duplicate create is a 409.
-    let (s, b) = app.post("/Users", okta_user("test.user@okta.local", "00ujl29u0le5T6Aj10h7")).await;
+    let (s, b) = app
+        .post(
+            "/Users",
+            okta_user("test.user@okta.local", "00ujl29u0le5T6Aj10h7"),
+        )
+        .await;
     assert_error(s, &b, 409, Some("uniqueness"));
     // O2: GET then full PUT echoing id, meta, groups.
     let (_, mut read) = app.get(&format!("/Users/{id}")).await;
@@ -57,7 +78,12 @@ async fn oin_user_lifecycle() {
     let (s, b) = app.patch(&format!("/Users/{id}"), json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": false}}]})).await;
     assert_eq!(s, 200);
     assert_eq!(b["active"], false);
-    let (_, b) = app.get(&format!("/Users?filter={}", urlencode("userName eq \"test.user@okta.local\""))).await;
+    let (_, b) = app
+        .get(&format!(
+            "/Users?filter={}",
+            urlencode("userName eq \"test.user@okta.local\"")
+        ))
+        .await;
     assert_eq!(b["Resources"][0]["active"], false);
     let (_, b) = app.patch(&format!("/Users/{id}"), json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "value": {"active": true}}]})).await;
     assert_eq!(b["active"], true);
@@ -68,7 +94,12 @@ async fn group_push() {
     let app = spawn_app().await;
     let u1 = app.create_user("u1@okta.local").await;
     let u2 = app.create_user("u2@okta.local").await;
-    let (s, g) = app.post("/Groups", json!({"schemas": [GROUP], "displayName": "Test SCIMv2", "members": []})).await;
+    let (s, g) = app
+        .post(
+            "/Groups",
+            json!({"schemas": [GROUP], "displayName": "Test SCIMv2", "members": []}),
+        )
+        .await;
     assert_eq!(s, 201, "{g}");
     let gid = g["id"].as_str().unwrap().to_string();
     let path = format!("/Groups/{gid}");
@@ -79,9 +110,14 @@ async fn group_push() {
     let (s, _) = app.patch(&path, json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "add", "path": "members", "value": [{"value": u1, "display": "u1@okta.local"}, {"value": u2, "display": "u2@okta.local"}]}]})).await;
     assert_eq!(s, 204);
-    let (s, _) = app.patch(&path, json!({"schemas": [PATCH_OP], "Operations": [
+    let (s, _) = app
+        .patch(
+            &path,
+            json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "remove", "path": format!("members[value eq \"{u1}\"]")},
-        {"op": "add", "path": "members", "value": [{"value": u2, "display": "u2@okta.local"}]}]})).await;
+        {"op": "add", "path": "members", "value": [{"value": u2, "display": "u2@okta.local"}]}]}),
+        )
+        .await;
     assert_eq!(s, 204);
     let (_, g) = app.get(&path).await;
     assert_eq!(g["members"].as_array().unwrap().len(), 1);
@@ -101,7 +137,9 @@ async fn group_push() {
 #[tokio::test]
 async fn custom_app_put_only() {
     let app = spawn_app().await;
-    let (_, u) = app.post("/Users", okta_user("aiw@okta.local", "00uaiw")).await;
+    let (_, u) = app
+        .post("/Users", okta_user("aiw@okta.local", "00uaiw"))
+        .await;
     let uid = u["id"].as_str().unwrap().to_string();
     // Deactivation through PUT with active false.
     let mut body = okta_user("aiw@okta.local", "00uaiw");
@@ -114,7 +152,12 @@ async fn custom_app_put_only() {
     assert_eq!(s, 200, "{g}");
     assert_eq!(g["displayName"], "AIW Group 2");
     assert_eq!(g["members"][0]["value"], uid.as_str());
-    let (s, g) = app.put(&format!("/Groups/{gid}"), json!({"schemas": [GROUP], "displayName": "AIW Group 2", "members": []})).await;
+    let (s, g) = app
+        .put(
+            &format!("/Groups/{gid}"),
+            json!({"schemas": [GROUP], "displayName": "AIW Group 2", "members": []}),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(g["members"], json!([]));
 }
@@ -122,7 +165,8 @@ async fn custom_app_put_only() {
 #[tokio::test]
 async fn runscope_spec_test() {
     let app = spawn_app().await;
-    app.post("/Users", okta_user("seed@okta.local", "00useed")).await;
+    app.post("/Users", okta_user("seed@okta.local", "00useed"))
+        .await;
     let (s, b) = app.get("/Users?count=1&startIndex=1").await;
     assert_eq!(s, 200);
     let r0 = &b["Resources"][0];
@@ -131,14 +175,32 @@ async fn runscope_spec_test() {
     }
     assert!(r0["name"]["familyName"].is_string() && r0["emails"][0]["value"].is_string());
     // Literal spaces and quotes, as Runscope sends them (reqwest encodes them).
-    let resp = app.request(Method::GET, "/Users?filter=userName eq \"nobody@okta.local\"").send().await.unwrap();
+    let resp = app
+        .request(
+            Method::GET,
+            "/Users?filter=userName eq \"nobody@okta.local\"",
+        )
+        .send()
+        .await
+        .unwrap();
     let (s, b) = json_of(resp).await;
     assert_eq!((s, b["totalResults"].as_u64()), (200, Some(0)));
     let (s, b) = app.get("/Users/010101001010101011001010101011").await;
     assert_error(s, &b, 404, None);
-    let (s, _) = app.get(&format!("/Users?filter={}", urlencode("userName eq \"SEED@OKTA.LOCAL\""))).await;
+    let (s, _) = app
+        .get(&format!(
+            "/Users?filter={}",
+            urlencode("userName eq \"SEED@OKTA.LOCAL\"")
+        ))
+        .await;
     assert_eq!(s, 200);
-    let resp = app.client.get(app.url("/Users?filter=userName%20eq%20%22x%22")).header("Authorization", "non-token").send().await.unwrap();
+    let resp = app
+        .client
+        .get(app.url("/Users?filter=userName%20eq%20%22x%22"))
+        .header("Authorization", "non-token")
+        .send()
+        .await
+        .unwrap();
     let (s, b) = json_of(resp).await;
     assert_error(s, &b, 401, None);
 }

@@ -30,7 +30,10 @@ async fn create_returns_201_with_location_meta_and_etag() {
     assert_eq!(b["meta"]["created"], b["meta"]["lastModified"]);
     assert_eq!(b["userName"], "Bjensen@Example.com", "original case kept");
     assert!(b.get("password").is_none(), "password is never returned");
-    assert_eq!(b[ENTERPRISE]["manager"]["value"], "26118915-6090-4610-87e4-49d8ca9f808d");
+    assert_eq!(
+        b[ENTERPRISE]["manager"]["value"],
+        "26118915-6090-4610-87e4-49d8ca9f808d"
+    );
     assert_eq!(b["schemas"], json!([USER, ENTERPRISE]));
 }
 
@@ -38,14 +41,21 @@ async fn create_returns_201_with_location_meta_and_etag() {
 async fn user_name_is_unique_case_insensitively() {
     let app = spawn_app().await;
     app.create_user("bjensen@example.com").await;
-    let (s, b) = app.post("/Users", json!({"schemas": [USER], "userName": "BJENSEN@example.com"})).await;
+    let (s, b) = app
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "BJENSEN@example.com"}),
+        )
+        .await;
     assert_error(s, &b, 409, Some("uniqueness"));
 }
 
 #[tokio::test]
 async fn missing_user_name_is_invalid_value() {
     let app = spawn_app().await;
-    let (s, b) = app.post("/Users", json!({"schemas": [USER], "displayName": "x"})).await;
+    let (s, b) = app
+        .post("/Users", json!({"schemas": [USER], "displayName": "x"}))
+        .await;
     assert_error(s, &b, 400, Some("invalidValue"));
 }
 
@@ -68,11 +78,14 @@ async fn put_replaces_and_ignores_read_only_keys() {
     let app = spawn_app().await;
     let id = app.create_user("put@example.com").await;
     let (s, b) = app
-        .put(&format!("/Users/{id}"), json!({
-            "schemas": [USER], "id": "someone-else", "meta": {"version": "W/\"x\""},
-            "groups": [{"value": "g"}],
-            "userName": "put@example.com", "displayName": "Put Person", "active": "False",
-        }))
+        .put(
+            &format!("/Users/{id}"),
+            json!({
+                "schemas": [USER], "id": "someone-else", "meta": {"version": "W/\"x\""},
+                "groups": [{"value": "g"}],
+                "userName": "put@example.com", "displayName": "Put Person", "active": "False",
+            }),
+        )
         .await;
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["id"], id.as_str());
@@ -101,17 +114,41 @@ async fn etags_give_412_and_304() {
     let path = format!("/Users/{id}");
     let resp = app.send(Method::GET, &path, None).await;
     let etag = resp.headers()["etag"].to_str().unwrap().to_string();
-    let resp = app.request(Method::GET, &path).header("If-None-Match", &etag).send().await.unwrap();
+    let resp = app
+        .request(Method::GET, &path)
+        .header("If-None-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 304);
     let patch = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "E"}]});
-    let resp = app.request(Method::PATCH, &path).header("If-Match", "W/\"999\"").header("Content-Type", SCIM).body(patch.to_string()).send().await.unwrap();
+    let resp = app
+        .request(Method::PATCH, &path)
+        .header("If-Match", "W/\"999\"")
+        .header("Content-Type", SCIM)
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap();
     let (s, b) = json_of(resp).await;
     assert_error(s, &b, 412, None);
-    let resp = app.request(Method::PATCH, &path).header("If-Match", &etag).header("Content-Type", SCIM).body(patch.to_string()).send().await.unwrap();
+    let resp = app
+        .request(Method::PATCH, &path)
+        .header("If-Match", &etag)
+        .header("Content-Type", SCIM)
+        .body(patch.to_string())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let new_etag = resp.headers()["etag"].to_str().unwrap().to_string();
     assert_ne!(new_etag, etag);
-    let resp = app.request(Method::DELETE, &path).header("If-Match", &etag).send().await.unwrap();
+    let resp = app
+        .request(Method::DELETE, &path)
+        .header("If-Match", &etag)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 412);
 }
 
@@ -130,7 +167,12 @@ async fn seed(app: &TestApp, n: usize) -> Vec<String> {
 }
 
 fn ids(b: &Value) -> Vec<String> {
-    b["Resources"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()).collect()
+    b["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -138,7 +180,14 @@ async fn paging_is_stable_and_follows_the_rfc() {
     let app = spawn_app().await;
     let all = seed(&app, 12).await;
     let (_, b) = app.get("/Users?startIndex=1&count=5").await;
-    assert_eq!((b["totalResults"].as_u64(), b["itemsPerPage"].as_u64(), b["startIndex"].as_u64()), (Some(12), Some(5), Some(1)));
+    assert_eq!(
+        (
+            b["totalResults"].as_u64(),
+            b["itemsPerPage"].as_u64(),
+            b["startIndex"].as_u64()
+        ),
+        (Some(12), Some(5), Some(1))
+    );
     assert_eq!(ids(&b), all[0..5]);
     let (_, b) = app.get("/Users?startIndex=11&count=5").await;
     assert_eq!(ids(&b), all[10..12]);
@@ -170,15 +219,27 @@ async fn filters_from_rfc_and_idps() {
     let (_, b) = app.get(&q("userName Eq \"nobody\"")).await;
     assert_eq!(count(&b), 0, "no match is 200 with an empty list");
     assert_eq!(b["Resources"], json!([]));
-    let (_, b) = app.get(&q("title eq \"Engineer\" and emails co \"corp.com\"")).await;
+    let (_, b) = app
+        .get(&q("title eq \"Engineer\" and emails co \"corp.com\""))
+        .await;
     assert_eq!(count(&b), 2, "users 6 and 8");
-    let (_, b) = app.get(&q("emails[type eq \"work\"].value eq \"user07@corp.com\"")).await;
+    let (_, b) = app
+        .get(&q("emails[type eq \"work\"].value eq \"user07@corp.com\""))
+        .await;
     assert_eq!(count(&b), 1);
-    let (_, b) = app.get(&q("not (title eq \"Engineer\") and userName sw \"user0\"")).await;
+    let (_, b) = app
+        .get(&q("not (title eq \"Engineer\") and userName sw \"user0\""))
+        .await;
     assert_eq!(count(&b), 5);
-    let (_, b) = app.get(&q("urn:ietf:params:scim:schemas:core:2.0:User:userName sw \"USER1\"")).await;
+    let (_, b) = app
+        .get(&q(
+            "urn:ietf:params:scim:schemas:core:2.0:User:userName sw \"USER1\"",
+        ))
+        .await;
     assert_eq!(count(&b), 0);
-    let (_, b) = app.get(&q("meta.lastModified gt \"2011-05-13T04:42:34Z\"")).await;
+    let (_, b) = app
+        .get(&q("meta.lastModified gt \"2011-05-13T04:42:34Z\""))
+        .await;
     assert_eq!(count(&b), 10);
     let (_, b) = app.get(&q("userName eq \"a \\\"quoted\\\" name\"")).await;
     assert_eq!(count(&b), 0);
@@ -192,9 +253,24 @@ async fn filters_from_rfc_and_idps() {
 async fn sorting_and_projection() {
     let app = spawn_app().await;
     seed(&app, 4).await;
-    let (_, b) = app.get("/Users?sortBy=userName&sortOrder=descending&attributes=userName").await;
-    let names: Vec<&str> = b["Resources"].as_array().unwrap().iter().map(|r| r["userName"].as_str().unwrap()).collect();
-    assert_eq!(names, ["user03@example.com", "user02@example.com", "user01@example.com", "user00@example.com"]);
+    let (_, b) = app
+        .get("/Users?sortBy=userName&sortOrder=descending&attributes=userName")
+        .await;
+    let names: Vec<&str> = b["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "user03@example.com",
+            "user02@example.com",
+            "user01@example.com",
+            "user00@example.com"
+        ]
+    );
     let r0 = &b["Resources"][0];
     assert!(r0.get("id").is_some() && r0.get("emails").is_none() && r0.get("meta").is_none());
     let (_, b) = app.get("/Users?excludedAttributes=emails,title").await;
@@ -212,7 +288,12 @@ async fn search_endpoints() {
     assert_eq!(s, 200, "{b}");
     assert_eq!(b["totalResults"], 3);
     assert_eq!(b["itemsPerPage"], 2);
-    let (s, b) = app.post("/.search", json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]})).await;
+    let (s, b) = app
+        .post(
+            "/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(b["totalResults"], 4);
 }
