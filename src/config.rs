@@ -102,7 +102,12 @@ impl Settings {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").map(|k| {
+        // TABLEAU_SCIM_CONFIG names the file (a CLI flag's variable) and TABLEAU_SCIM_TEST_*
+        // configure the test suite: neither is a setting.
+        let env = Env::prefixed(ENV_PREFIX)
+            .ignore(&["CONFIG"])
+            .filter(|k| !k.as_str().to_ascii_uppercase().starts_with("TEST_"));
+        figment = figment.merge(env.split("__").map(|k| {
             // `TABLEAU_SCIM_AUTH__TOKENS` → `auth.tokens`; keys are lower-case in the file.
             k.as_str().to_ascii_lowercase().into()
         }));

@@ -433,7 +433,7 @@ fn group_members_value_paths() {
     );
     assert_eq!(
         eval_on(
-            r#"members[display co "mandy"] and displayName eq "TOUR GUIDES""#,
+            r#"members[type eq "user"] and displayName eq "TOUR GUIDES""#,
             &group,
             s
         ),

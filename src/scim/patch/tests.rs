@@ -325,7 +325,7 @@ fn read_only_paths_are_mutability() {
     );
     assert_eq!(
         group_err(
-            json!([{"op": "replace", "path": "members[value eq \"u1\"].display", "value": "x"}])
+            json!([{"op": "replace", "path": "members[value eq \"u1\"].value", "value": "x"}])
         ),
         "mutability"
     );
