@@ -2,15 +2,15 @@
 //! and (behind its own lock) the fault table. Each request holds the lock for a few
 //! microseconds of map work only, never across an await.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 use serde::Serialize;
 
 use super::config::{ConnectedApp, SimConfig, parse_api_version};
-use super::directory::{Directory, DirectorySnapshot};
+use super::directory::{Directory, DirectorySnapshot, GroupSnapshot, SeatUsage};
 use super::faults::{FaultCounts, FaultRule, FaultTable};
-use super::model::SiteRole;
+use super::model::{SiteRole, User};
 use super::sessions::Sessions;
 
 /// The site this simulator serves.
@@ -47,8 +47,13 @@ pub struct SimState {
 pub struct SimSnapshot {
     pub site: SiteInfo,
     pub api_version: String,
-    #[serde(flatten)]
-    pub directory: DirectorySnapshot,
+    /// Users in name order (case-insensitive).
+    pub users: Vec<User>,
+    /// Groups in name order, All Users included, each with its member LUIDs.
+    pub groups: Vec<GroupSnapshot>,
+    /// Seats used and their limit, per licence tier.
+    pub seats: BTreeMap<&'static str, SeatUsage>,
+    /// Open sessions.
     pub sessions: usize,
     pub faults: Vec<FaultRule>,
     pub injected_faults: FaultCounts,
@@ -118,7 +123,14 @@ impl SimState {
     }
 
     pub fn snapshot(&self) -> SimSnapshot {
-        let (directory, sessions) = {
+        let (
+            DirectorySnapshot {
+                users,
+                groups,
+                seats,
+            },
+            sessions,
+        ) = {
             let inner = self.lock();
             (inner.directory.snapshot(), inner.sessions.count())
         };
@@ -126,7 +138,9 @@ impl SimState {
         SimSnapshot {
             site: self.site.clone(),
             api_version: self.api_version.clone(),
-            directory,
+            users,
+            groups,
+            seats,
             sessions,
             faults: faults.rules().to_vec(),
             injected_faults: faults.counts(),
