@@ -49,39 +49,82 @@ fn object_to_node(name: &str, map: Map<String, Value>, depth: usize) -> ApiResul
 }
 
 /// Renders response children as one JSON object, e.g. `{"pagination":{…},"users":{"user":[…]}}`.
+/// Written straight into a string (no intermediate `Value`): list answers are the hot path.
 pub fn render(children: &[Node]) -> String {
-    let mut root = Map::new();
-    for child in children {
-        root.insert(child.name.clone(), node_to_value(child));
+    let mut out = String::with_capacity(64 + children.len() * 256);
+    out.push('{');
+    for (i, child) in children.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        write_str(&mut out, &child.name);
+        out.push(':');
+        write_node(&mut out, child);
     }
-    Value::Object(root).to_string()
+    out.push('}');
+    out
 }
 
-fn node_to_value(node: &Node) -> Value {
-    let mut map = Map::new();
+fn write_node(out: &mut String, node: &Node) {
     match &node.text {
         // `<summary>text</summary>` → `"summary":"text"`
-        Some(text) if node.attrs.is_empty() => return Value::String(text.clone()),
-        // `<productVersion build="…">2025.3.0</productVersion>` → `{"value":"2025.3.0","build":"…"}`
-        Some(text) => {
-            map.insert("value".to_owned(), Value::String(text.clone()));
+        Some(text) if node.attrs.is_empty() => return write_str(out, text),
+        _ => {}
+    }
+    out.push('{');
+    let mut first = true;
+    let mut key = |out: &mut String, k: &str| {
+        if !std::mem::take(&mut first) {
+            out.push(',');
         }
-        None => {}
+        write_str(out, k);
+        out.push(':');
+    };
+    // `<productVersion build="…">2025.3.0</productVersion>` → `{"value":"2025.3.0","build":"…"}`
+    if let Some(text) = &node.text {
+        key(out, "value");
+        write_str(out, text);
     }
     for (k, v) in &node.attrs {
-        map.insert(k.clone(), Value::String(v.clone()));
+        key(out, k);
+        write_str(out, v);
     }
     if node.is_list {
-        if let Some(first) = node.children.first() {
-            let items = node.children.iter().map(node_to_value).collect();
-            map.insert(first.name.clone(), Value::Array(items));
+        if let Some(first_child) = node.children.first() {
+            key(out, &first_child.name);
+            out.push('[');
+            for (i, child) in node.children.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_node(out, child);
+            }
+            out.push(']');
         }
     } else {
         for child in &node.children {
-            map.insert(child.name.clone(), node_to_value(child));
+            key(out, &child.name);
+            write_node(out, child);
         }
     }
-    Value::Object(map)
+    out.push('}');
+}
+
+/// A JSON string literal with JSON escaping.
+fn write_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
 }
 
 #[cfg(test)]
@@ -108,6 +151,10 @@ mod tests {
         let node = parse(br#"{"user":{"name":"x","n":3}}"#).unwrap();
         assert_eq!(node.find("user").unwrap().get("n"), Some("3"));
         assert!(parse(b"[1]").is_err());
+        let tricky = Node::new("user").attr("name", "a\"b\\c\nd\u{1}");
+        let rendered = render(&[tricky]);
+        let back: Value = serde_json::from_str(&rendered).unwrap();
+        assert_eq!(back["user"]["name"], "a\"b\\c\nd\u{1}");
         assert!(parse(b"{").is_err());
     }
 }
