@@ -14,7 +14,10 @@ use serde_json::{Value, json};
 use tableau_scim::sim::{self, SimConfig};
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 struct Target {
@@ -71,7 +74,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..SimConfig::default()
     })
     .await?;
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency)
+        .build()?;
     let signin: Value = http
         .post(format!("{}/auth/signin", sim.api_url()))
         .header("Accept", "application/json")
@@ -83,16 +88,27 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let credentials = &signin["credentials"];
     let target = Target {
         http,
-        base: format!("{}/sites/{}", sim.api_url(), credentials["site"]["id"].as_str().unwrap_or_default()),
+        base: format!(
+            "{}/sites/{}",
+            sim.api_url(),
+            credentials["site"]["id"].as_str().unwrap_or_default()
+        ),
         token: credentials["token"].as_str().unwrap_or_default().to_owned(),
     };
     let t = &target;
     println!("simulator: {workers} worker threads, in-process client on the same machine");
 
-    scenario("POST users (Add User)", requests, concurrency, |i| async move {
-        let body = json!({"user": {"name": format!("bench{i:06}@example.com"), "siteRole": "Viewer"}});
-        t.send(t.http.post(format!("{}/users", t.base)).json(&body)).await
-    })
+    scenario(
+        "POST users (Add User)",
+        requests,
+        concurrency,
+        |i| async move {
+            let body =
+                json!({"user": {"name": format!("bench{i:06}@example.com"), "siteRole": "Viewer"}});
+            t.send(t.http.post(format!("{}/users", t.base)).json(&body))
+                .await
+        },
+    )
     .await;
     let users = sim.state().snapshot().users.len();
     scenario(
@@ -101,14 +117,27 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         concurrency,
         |i| async move {
             let page = i % 10 + 1;
-            t.send(t.http.get(format!("{}/users?pageSize=100&pageNumber={page}", t.base))).await
+            t.send(
+                t.http
+                    .get(format!("{}/users?pageSize=100&pageNumber={page}", t.base)),
+            )
+            .await
         },
     )
     .await;
-    scenario("GET users?filter=name:eq:… (index)", requests, concurrency, |i| async move {
-        let name = format!("bench{:06}@example.com", i % requests.max(1));
-        t.send(t.http.get(format!("{}/users?filter=name:eq:{name}", t.base))).await
-    })
+    scenario(
+        "GET users?filter=name:eq:… (index)",
+        requests,
+        concurrency,
+        |i| async move {
+            let name = format!("bench{:06}@example.com", i % requests.max(1));
+            t.send(
+                t.http
+                    .get(format!("{}/users?filter=name:eq:{name}", t.base)),
+            )
+            .await
+        },
+    )
     .await;
     sim.stop().await;
     Ok(())

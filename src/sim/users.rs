@@ -294,7 +294,10 @@ pub fn list(ctx: &Ctx<'_>) -> ApiResult<Reply> {
             .take(range.len())
             .map(|u| user_node(u, &query.fields))
             .collect();
-        return Ok(Reply::ok(vec![pagination(&query, total), Node::list("users", nodes)]));
+        return Ok(Reply::ok(vec![
+            pagination(&query, total),
+            Node::list("users", nodes),
+        ]));
     }
     // `name:eq:x` (what a provisioning client sends most) is answered from the name index.
     let mut matches: Vec<&User> = match query.exact("name") {
