@@ -64,12 +64,13 @@ pub use state::{SimSnapshot, SimState, SiteInfo};
 /// Largest request body accepted (bulk membership calls carry many ids).
 const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
-/// A simulator running in the background of the current Tokio runtime.
+/// A simulator running in the background of the current Tokio runtime. Dropping it stops the
+/// server without waiting; [`RunningSim::stop`] waits for in-flight requests to finish.
 pub struct RunningSim {
     addr: SocketAddr,
     state: Arc<SimState>,
     handle: ServerHandle,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
 impl RunningSim {
@@ -102,9 +103,20 @@ impl RunningSim {
     }
 
     /// Stops accepting, finishes in-flight requests, and waits for the server to end.
-    pub async fn stop(self) {
+    pub async fn stop(mut self) {
         self.handle.stop(true).await;
-        let _ = self.task.await;
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for RunningSim {
+    fn drop(&mut self) {
+        if self.task.is_some() {
+            // The stop command is sent at once; not awaiting it is fine when nobody waits.
+            drop(self.handle.stop(false));
+        }
     }
 }
 
@@ -131,6 +143,6 @@ pub async fn spawn(config: SimConfig) -> std::io::Result<RunningSim> {
         addr,
         state,
         handle,
-        task,
+        task: Some(task),
     })
 }

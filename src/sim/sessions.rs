@@ -49,8 +49,14 @@ pub struct Sessions {
     /// JWT ids already used, with their expiry (seconds since the epoch): a replay is refused.
     used_jtis: HashMap<String, i64>,
     idle_timeout: Duration,
+    /// Table sizes at which expired sessions / JWT ids are next swept (amortised O(1)).
+    sweep_sessions_at: usize,
+    sweep_jtis_at: usize,
     rng: fastrand::Rng,
 }
+
+/// Tables smaller than this are never swept.
+const MIN_SWEEP: usize = 1024;
 
 impl Sessions {
     pub fn new(idle_timeout: Duration, seed: u64) -> Self {
@@ -59,6 +65,8 @@ impl Sessions {
             token_of_pat: HashMap::new(),
             used_jtis: HashMap::new(),
             idle_timeout,
+            sweep_sessions_at: MIN_SWEEP,
+            sweep_jtis_at: MIN_SWEEP,
             rng: fastrand::Rng::with_seed(seed),
         }
     }
@@ -69,6 +77,9 @@ impl Sessions {
 
     /// Opens a session and returns its token. A PAT's earlier session is invalidated.
     pub fn open(&mut self, user_id: &str, kind: SessionKind) -> String {
+        if self.by_token.len() >= self.sweep_sessions_at {
+            self.sweep_idle();
+        }
         let token: String = (0..32).map(|_| self.rng.alphanumeric()).collect();
         if let SessionKind::PersonalAccessToken(name) = &kind
             && let Some(old) = self.token_of_pat.insert(name.clone(), token.clone())
@@ -103,6 +114,18 @@ impl Sessions {
         }
         session.last_used = now;
         Ok(session.clone())
+    }
+
+    /// Forgets idle sessions, so clients that never sign out do not grow the table forever.
+    fn sweep_idle(&mut self) {
+        let now = Instant::now();
+        let timeout = self.idle_timeout;
+        self.by_token
+            .retain(|_, s| now.duration_since(s.last_used) <= timeout);
+        let live = &self.by_token;
+        self.token_of_pat
+            .retain(|_, token| live.contains_key(token));
+        self.sweep_sessions_at = (self.by_token.len() * 2).max(MIN_SWEEP);
     }
 
     pub fn close(&mut self, token: &str) -> bool {
@@ -146,8 +169,11 @@ impl Sessions {
 
     /// Records a JWT id; false when it was seen before and has not expired yet.
     pub fn claim_jti(&mut self, jti: &str, exp: i64, now: i64) -> bool {
-        self.used_jtis.retain(|_, e| *e >= now);
-        if self.used_jtis.contains_key(jti) {
+        if self.used_jtis.len() >= self.sweep_jtis_at {
+            self.used_jtis.retain(|_, e| *e >= now);
+            self.sweep_jtis_at = (self.used_jtis.len() * 2).max(MIN_SWEEP);
+        }
+        if self.used_jtis.get(jti).is_some_and(|exp| *exp >= now) {
             return false;
         }
         self.used_jtis.insert(jti.to_owned(), exp);
@@ -179,6 +205,20 @@ mod tests {
         let t = s.open("u", SessionKind::Password);
         std::thread::sleep(Duration::from_millis(2));
         assert_eq!(s.touch(Some(&t)).unwrap_err().code, 401002);
+    }
+
+    #[test]
+    fn idle_sessions_and_old_jtis_are_swept_as_tables_grow() {
+        let mut s = Sessions::new(Duration::ZERO, 1);
+        for _ in 0..MIN_SWEEP {
+            s.open("u", SessionKind::Password);
+        }
+        std::thread::sleep(Duration::from_millis(2));
+        s.open("u", SessionKind::Password);
+        assert_eq!(s.count(), 1);
+        assert!(s.claim_jti("a", 100, 50));
+        assert!(!s.claim_jti("a", 100, 60), "replay before expiry");
+        assert!(s.claim_jti("a", 300, 200), "an expired id may come back");
     }
 
     #[test]
