@@ -189,3 +189,80 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     sim.stop().await;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        sim: SimArgs,
+    }
+
+    fn config(args: &[&str]) -> anyhow::Result<SimConfig> {
+        let mut argv = vec!["sim"];
+        argv.extend_from_slice(args);
+        Wrapper::try_parse_from(argv)?.sim.into_config()
+    }
+
+    #[test]
+    fn flags_become_a_config() {
+        let c = config(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--site",
+            "acme",
+            "--api-version",
+            "3.21",
+            "--pat",
+            "bridge:se:cret",
+            "--connected-app",
+            "cid:sid:s3cret",
+            "--seats",
+            "Creator=2",
+            "--seats",
+            "viewer=10",
+            "--fault",
+            "POST:/api/**=429:0.5",
+            "--seed",
+            "9",
+            "--token-idle-timeout",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(c.site_content_url, "acme");
+        assert_eq!(c.api_version, "3.21");
+        assert!(
+            c.users.is_empty(),
+            "explicit credentials replace the defaults"
+        );
+        assert_eq!(c.pats[0].secret, "se:cret");
+        assert_eq!(c.connected_apps[0].secret_id, "sid");
+        assert_eq!(
+            c.seats,
+            vec![(LicenceTier::Creator, 2), (LicenceTier::Viewer, 10)]
+        );
+        assert_eq!(c.faults.len(), 1);
+        assert_eq!((c.seed, c.token_idle_timeout), (9, Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn defaults_and_bad_flags() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.users[0].name, "admin");
+        assert_eq!(c.listen.port(), 8090);
+        for bad in [
+            &["--pat", "no-secret"][..],
+            &["--connected-app", "a:b"],
+            &["--seats", "Gold=1"],
+            &["--seats", "Creator=many"],
+            &["--fault", "nonsense"],
+            &["--api-version", "three"],
+        ] {
+            assert!(config(bad).is_err(), "{bad:?}");
+        }
+    }
+}
