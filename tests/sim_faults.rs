@@ -273,3 +273,48 @@ async fn control_api_dumps_state_and_manages_sessions_and_seats() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn in_process_controls_match_the_control_api() {
+    let sim = start_default().await;
+    let client = Client::pat(&sim).await;
+    let owner = client.add_user("lee@example.com", "Creator").await;
+    assert_eq!(
+        sim.state()
+            .set_owns_content("lee@example.com", true)
+            .unwrap(),
+        owner
+    );
+    assert_eq!(
+        sim.state()
+            .set_owns_content("nobody", true)
+            .unwrap_err()
+            .code,
+        404002
+    );
+    assert_eq!(
+        code(&client.delete(&format!("users/{owner}")).await.1),
+        "409003"
+    );
+
+    sim.state()
+        .add_fault(FaultRule::parse("GET:/api/**=503:1").unwrap());
+    assert_eq!(code(&client.get("users").await.1), "503000");
+    sim.state()
+        .replace_faults(vec![FaultRule::parse("GET:/api/**=429:1").unwrap()]);
+    assert_eq!(code(&client.get("users").await.1), "429000");
+    sim.state().clear_faults();
+
+    sim.state()
+        .set_seats(tableau_scim::sim::LicenceTier::Viewer, Some(0));
+    let (_, body) = client
+        .post(
+            "users",
+            json!({"user": {"name": "nv", "siteRole": "Viewer"}}),
+        )
+        .await;
+    assert_eq!(body["user"]["siteRole"], "Unlicensed");
+    assert_eq!(sim.state().end_all_sessions(), 1);
+    assert_eq!(code(&client.get("users").await.1), "401002");
+    sim.stop().await;
+}

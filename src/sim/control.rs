@@ -40,7 +40,7 @@ pub fn handle(state: &SimState, method: &str, path: &str, body: &[u8]) -> HttpRe
         ("GET", ["_sim", "faults"]) => faults_view(state),
         ("POST" | "PUT", ["_sim", "faults"]) => set_faults(state, body, method == "PUT"),
         ("DELETE", ["_sim", "faults"]) => {
-            state.faults().clear();
+            state.clear_faults();
             faults_view(state)
         }
         (m @ ("PUT" | "DELETE"), ["_sim", "users", who, "content"]) => {
@@ -48,7 +48,7 @@ pub fn handle(state: &SimState, method: &str, path: &str, body: &[u8]) -> HttpRe
         }
         ("PUT", ["_sim", "seats"]) => set_seats(state, body),
         ("DELETE", ["_sim", "sessions"]) => {
-            let ended = state.lock().sessions.close_all();
+            let ended = state.end_all_sessions();
             answer(StatusCode::OK, json!({ "ended": ended }))
         }
         _ => problem(
@@ -91,13 +91,11 @@ fn set_faults(state: &SimState, body: &[u8], replace: bool) -> HttpResponse {
         Ok(rules) => rules,
         Err(why) => return problem(StatusCode::BAD_REQUEST, why),
     };
-    {
-        let mut faults = state.faults();
-        if replace {
-            faults.clear();
-        }
+    if replace {
+        state.replace_faults(rules);
+    } else {
         for rule in rules {
-            faults.add(rule);
+            state.add_fault(rule);
         }
     }
     faults_view(state)
@@ -105,16 +103,8 @@ fn set_faults(state: &SimState, body: &[u8], replace: bool) -> HttpResponse {
 
 fn mark_content_owner(state: &SimState, who: &str, owns: bool) -> HttpResponse {
     let who = percent_encoding::percent_decode_str(who).decode_utf8_lossy();
-    let mut inner = state.lock();
-    let id = match inner.directory.user(&who) {
-        Ok(user) => user.id.clone(),
-        Err(_) => match inner.directory.user_by_name(&who) {
-            Some(user) => user.id.clone(),
-            None => return problem(StatusCode::NOT_FOUND, format!("no user '{who}'")),
-        },
-    };
-    match inner.directory.set_owns_content(&id, owns) {
-        Ok(()) => answer(StatusCode::OK, json!({ "id": id, "ownsContent": owns })),
+    match state.set_owns_content(&who, owns) {
+        Ok(id) => answer(StatusCode::OK, json!({ "id": id, "ownsContent": owns })),
         Err(e) => problem(StatusCode::NOT_FOUND, e.detail),
     }
 }
@@ -145,12 +135,10 @@ fn set_seats(state: &SimState, body: &[u8]) -> HttpResponse {
         };
         changes.push((tier, limit));
     }
-    let mut inner = state.lock();
     for (tier, limit) in changes {
-        inner.directory.set_seats(tier, limit);
+        state.set_seats(tier, limit);
     }
-    let seats = inner.directory.snapshot().seats;
-    answer(StatusCode::OK, json!({ "seats": seats }))
+    answer(StatusCode::OK, json!({ "seats": state.snapshot().seats }))
 }
 
 /// An answer that never completes: the body fails before anything is written, so actix closes

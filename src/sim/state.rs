@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use super::config::{ConnectedApp, SimConfig, parse_api_version};
 use super::directory::{Directory, DirectorySnapshot, GroupSnapshot, SeatUsage};
+use super::errors::ApiError;
 use super::faults::{FaultCounts, FaultRule, FaultTable};
-use super::model::{SiteRole, User};
+use super::model::{LicenceTier, SiteRole, User};
 use super::sessions::Sessions;
 
 /// The site this simulator serves.
@@ -120,6 +121,48 @@ impl SimState {
 
     pub fn faults(&self) -> MutexGuard<'_, FaultTable> {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    // ---- in-process equivalents of the `/_sim/` control API ----
+
+    /// Marks (or unmarks) a user, by LUID or name, as owning content: Remove User then answers
+    /// 409003 unless `mapAssetsTo` is given. Returns the user's LUID.
+    pub fn set_owns_content(&self, user: &str, owns: bool) -> Result<String, ApiError> {
+        let mut inner = self.lock();
+        let dir = &mut inner.directory;
+        let id = match dir.user(user) {
+            Ok(u) => u.id.clone(),
+            Err(e) => dir.user_by_name(user).map(|u| u.id.clone()).ok_or(e)?,
+        };
+        dir.set_owns_content(&id, owns)?;
+        Ok(id)
+    }
+
+    /// Sets (`Some`) or lifts (`None`) the seat limit of a licence tier.
+    pub fn set_seats(&self, tier: LicenceTier, limit: Option<usize>) {
+        self.lock().directory.set_seats(tier, limit);
+    }
+
+    pub fn add_fault(&self, rule: FaultRule) {
+        self.faults().add(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.faults().clear();
+    }
+
+    /// Replaces all fault rules at once (no request sees the table half-changed).
+    pub fn replace_faults(&self, rules: Vec<FaultRule>) {
+        let mut faults = self.faults();
+        faults.clear();
+        for rule in rules {
+            faults.add(rule);
+        }
+    }
+
+    /// Ends every session (clients get 401002 and must sign in again); returns how many.
+    pub fn end_all_sessions(&self) -> usize {
+        self.lock().sessions.close_all()
     }
 
     pub fn snapshot(&self) -> SimSnapshot {
