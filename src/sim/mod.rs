@@ -15,7 +15,7 @@
 //! let sim = sim::spawn(SimConfig::default().with_site("acme")).await?;
 //! let base = sim.url();                // "http://127.0.0.1:PORT"
 //! let api = sim.api_url();             // "http://127.0.0.1:PORT/api/3.27"
-//! let site = sim.site_content_url();   // "acme"
+//! let site = sim.site_content_url().to_owned(); // "acme"
 //! // … drive it over HTTP, then look inside:
 //! let snapshot = sim.state().snapshot();
 //! assert!(snapshot.users.iter().any(|u| u.name == "admin"));
@@ -23,6 +23,10 @@
 //! # let _ = (base, api, site);
 //! # Ok(()) }
 //! ```
+//!
+//! At run time [`SimState`] (from `sim.state()`) also offers the in-process versions of the
+//! `/_sim/` control API: `set_owns_content`, `set_seats`, `add_fault`, `replace_faults`,
+//! `clear_faults`, `end_all_sessions`.
 //!
 //! `SimConfig::default()` has an administrator `admin` / `admin-password`, a PAT `sim-pat` /
 //! `sim-pat-secret` and a connected app `sim-client` / `sim-secret-id` / `sim-secret-value`.
