@@ -23,7 +23,7 @@ fn object_to_node(name: &str, map: Map<String, Value>, depth: usize) -> ApiResul
     if depth > MAX_DEPTH {
         return Err(ApiError::malformed_payload());
     }
-    let mut node = Node::new(name);
+    let mut node = Node::new(name.to_owned());
     for (key, value) in map {
         match value {
             Value::Object(inner) => node.children.push(object_to_node(&key, inner, depth + 1)?),
@@ -39,9 +39,9 @@ fn object_to_node(name: &str, map: Map<String, Value>, depth: usize) -> ApiResul
                     }
                 }
             }
-            Value::String(s) => node.attrs.push((key, s)),
-            Value::Bool(b) => node.attrs.push((key, b.to_string())),
-            Value::Number(n) => node.attrs.push((key, n.to_string())),
+            Value::String(s) => node.attrs.push((key.into(), s)),
+            Value::Bool(b) => node.attrs.push((key.into(), b.to_string())),
+            Value::Number(n) => node.attrs.push((key.into(), n.to_string())),
             Value::Null => {}
         }
     }

@@ -5,11 +5,17 @@
 //! array under the singular name (`{"users":{"user":[…]}}`, `{}` when empty). Handlers build and
 //! read this one tree, so the two formats can never drift apart.
 
+use std::borrow::Cow;
+
+/// Element and attribute names: static in responses (no allocation on the hot list path),
+/// owned when parsed from a request.
+pub type Name = Cow<'static, str>;
+
 /// One element: attributes in insertion order, then child elements, or text (error summary).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Node {
-    pub name: String,
-    pub attrs: Vec<(String, String)>,
+    pub name: Name,
+    pub attrs: Vec<(Name, String)>,
     pub children: Vec<Node>,
     pub text: Option<String>,
     /// A plural wrapper (`users`, `groups`): JSON renders its children as an array.
@@ -17,7 +23,7 @@ pub struct Node {
 }
 
 impl Node {
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Name>) -> Self {
         Self {
             name: name.into(),
             ..Self::default()
@@ -25,7 +31,7 @@ impl Node {
     }
 
     /// A plural wrapper such as `<users>`.
-    pub fn list(name: impl Into<String>, children: Vec<Node>) -> Self {
+    pub fn list(name: impl Into<Name>, children: Vec<Node>) -> Self {
         Self {
             name: name.into(),
             children,
@@ -34,7 +40,7 @@ impl Node {
         }
     }
 
-    pub fn text_element(name: impl Into<String>, text: impl Into<String>) -> Self {
+    pub fn text_element(name: impl Into<Name>, text: impl Into<String>) -> Self {
         Self {
             name: name.into(),
             text: Some(text.into()),
@@ -42,12 +48,12 @@ impl Node {
         }
     }
 
-    pub fn attr(mut self, key: &str, value: impl Into<String>) -> Self {
-        self.attrs.push((key.to_owned(), value.into()));
+    pub fn attr(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.attrs.push((Cow::Borrowed(key), value.into()));
         self
     }
 
-    pub fn attr_opt(self, key: &str, value: Option<impl Into<String>>) -> Self {
+    pub fn attr_opt(self, key: &'static str, value: Option<impl Into<String>>) -> Self {
         match value {
             Some(v) => self.attr(key, v),
             None => self,

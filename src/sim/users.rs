@@ -115,15 +115,11 @@ pub fn user_node(user: &User, fields: &Fields) -> Node {
 
 /// The short form used by Add User to Group and group member lists.
 pub fn user_summary(user: &User) -> Node {
-    user_node(
-        user,
-        &Fields::Named(vec![
-            "id".into(),
-            "name".into(),
-            "siteRole".into(),
-            "externalAuthUserId".into(),
-        ]),
-    )
+    Node::new("user")
+        .attr("id", user.id.clone())
+        .attr("name", user.name.clone())
+        .attr("siteRole", user.site_role.as_str())
+        .attr("externalAuthUserId", "")
 }
 
 pub fn pagination(query: &ListQuery, total: usize) -> Node {

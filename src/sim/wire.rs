@@ -105,12 +105,12 @@ fn check_keys(
     let unknown = node
         .attrs
         .iter()
-        .map(|(k, _)| k.as_str())
+        .map(|(k, _)| k.as_ref())
         .find(|k| !attrs.contains(k))
         .or_else(|| {
             node.children
                 .iter()
-                .map(|c| c.name.as_str())
+                .map(|c| c.name.as_ref())
                 .find(|k| !children.contains(k))
         });
     match (unknown, format) {

@@ -67,7 +67,8 @@ fn element(start: &BytesStart<'_>) -> ApiResult<Node> {
         let value = attr
             .normalized_value(XmlVersion::Implicit1_0)
             .map_err(|_| ApiError::malformed_payload())?;
-        node.attrs.push((local_name(key), value.into_owned()));
+        node.attrs
+            .push((local_name(key).into(), value.into_owned()));
     }
     Ok(node)
 }
