@@ -85,50 +85,32 @@ pub async fn dispatch(req: HttpRequest, body: Bytes, state: Data<SimState>) -> H
         .headers()
         .get("x-tableau-auth")
         .and_then(|v| v.to_str().ok());
-    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let result = route(
-        &state,
-        method,
-        path,
-        &segments,
-        req.query_string(),
-        &body,
-        Format::of_request(&req),
+    let ctx = Ctx {
+        state: &state,
+        // Set by `route` once the path's version is known.
+        version: (0, 0),
+        query: req.query_string(),
+        body: &body,
+        request_format: Format::of_request(&req),
         token,
-    );
+        site: None,
+    };
+    let result = route(ctx, method, path);
     match result {
         Ok(reply) => render_reply(reply, format, &state.api_version),
         Err(error) => render_error(&error, format, &state.api_version),
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn route(
-    state: &SimState,
-    method: &str,
-    path: &str,
-    segments: &[&str],
-    query: &str,
-    body: &[u8],
-    request_format: Format,
-    token: Option<&str>,
-) -> ApiResult<Reply> {
+fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> {
     let unknown = || ApiError::unknown_resource(path.strip_prefix("/api").unwrap_or(path));
-    let ["api", version, rest @ ..] = segments else {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let ["api", version, rest @ ..] = segments.as_slice() else {
         return Err(unknown());
     };
-    let version = parse_api_version(version)
-        .filter(|v| *v >= (2, 0) && *v <= state.api_version_parsed)
+    ctx.version = parse_api_version(version)
+        .filter(|v| *v >= (2, 0) && *v <= ctx.state.api_version_parsed)
         .ok_or_else(unknown)?;
-    let mut ctx = Ctx {
-        state,
-        version,
-        query,
-        body,
-        request_format,
-        token,
-        site: None,
-    };
     let wrong_method = || Err(ApiError::method_not_allowed(method));
     match rest {
         [info] if info.eq_ignore_ascii_case("serverinfo") => match method {
