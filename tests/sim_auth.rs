@@ -37,7 +37,11 @@ async fn server_info_needs_no_sign_in_and_reports_versions() {
         .await
         .unwrap();
     assert_eq!(newer.status(), StatusCode::NOT_FOUND);
-    assert_eq!(code(&newer.json().await.unwrap()), "404003");
+    // Tableau's JSON error: summary, detail, code (a string), in that order.
+    assert_eq!(
+        newer.text().await.unwrap(),
+        r#"{"error":{"summary":"Resource Not Found","detail":"Unknown resource '/3.28/serverinfo' specified in URI.","code":"404003"}}"#
+    );
     sim.stop().await;
 }
 
