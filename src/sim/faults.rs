@@ -347,4 +347,13 @@ mod tests {
         assert_eq!(run(1), run(1));
         assert!(run(1).iter().any(|p| *p) && run(1).iter().any(|p| !*p));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_and_matching_never_panic(spec in "\\PC{0,60}", pattern in "[a-z*/]{0,20}", path in "[a-z/]{0,20}") {
+            let _ = FaultRule::parse(&spec);
+            let _ = path_matches(&pattern, &path);
+            let _ = wildcard_match(&pattern, &path);
+        }
+    }
 }

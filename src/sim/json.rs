@@ -157,4 +157,11 @@ mod tests {
         assert_eq!(back["user"]["name"], "a\"b\\c\nd\u{1}");
         assert!(parse(b"{").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_text(text in "\\PC{0,200}") {
+            let _ = parse(text.as_bytes());
+        }
+    }
 }

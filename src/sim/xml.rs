@@ -151,4 +151,11 @@ mod tests {
         assert!(doc.contains("ts-api_3_27.xsd"));
         assert!(doc.contains("<user name=\"&lt;x&gt;\"/>"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse(&bytes);
+        }
+    }
 }
