@@ -344,10 +344,10 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn never_panics_on_any_query(query in "\\PC{0,120}", total in 0usize..5000) {
-            if let Ok(q) = ListQuery::parse(&query, FIELDS, &["name"]) {
-                if let Ok(range) = q.page_range(total) {
-                    proptest::prop_assert!(range.start <= range.end && range.end <= total);
-                }
+            if let Ok(q) = ListQuery::parse(&query, FIELDS, &["name"])
+                && let Ok(range) = q.page_range(total)
+            {
+                proptest::prop_assert!(range.start <= range.end && range.end <= total);
             }
         }
     }
