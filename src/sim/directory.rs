@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use serde::Serialize;
 
 use super::errors::{ApiError, ApiResult};
+use super::licences::{SeatUsage, Seats};
 use super::model::{Group, LicenceTier, SiteRole, User};
 
 pub const ALL_USERS_GROUP: &str = "All Users";
@@ -35,8 +36,7 @@ pub struct Directory {
     members: HashMap<String, BTreeMap<String, String>>,
     groups_of_user: HashMap<String, BTreeSet<String>>,
     all_users_id: String,
-    seats: HashMap<LicenceTier, usize>,
-    seats_used: HashMap<LicenceTier, usize>,
+    seats: Seats,
     ids: fastrand::Rng,
 }
 
@@ -58,19 +58,12 @@ pub struct GroupSnapshot {
     pub member_ids: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize)]
-pub struct SeatUsage {
-    pub used: usize,
-    /// `None` = unlimited.
-    pub limit: Option<usize>,
-}
-
 fn key(name: &str) -> String {
     name.to_lowercase()
 }
 
 impl Directory {
-    pub fn new(seats: HashMap<LicenceTier, usize>, seed: u64) -> Self {
+    pub fn new(seed: u64) -> Self {
         let mut dir = Self {
             users: HashMap::new(),
             user_by_name: BTreeMap::new(),
@@ -79,8 +72,7 @@ impl Directory {
             members: HashMap::new(),
             groups_of_user: HashMap::new(),
             all_users_id: String::new(),
-            seats,
-            seats_used: HashMap::new(),
+            seats: Seats::default(),
             ids: fastrand::Rng::with_seed(seed),
         };
         let id = dir.new_luid();
@@ -132,27 +124,6 @@ impl Directory {
         self.users.len()
     }
 
-    fn has_seat(&self, tier: LicenceTier) -> bool {
-        match self.seats.get(&tier) {
-            Some(limit) => self.seats_used.get(&tier).copied().unwrap_or(0) < *limit,
-            None => true,
-        }
-    }
-
-    fn take_seat(&mut self, role: SiteRole) {
-        if let Some(tier) = role.tier() {
-            *self.seats_used.entry(tier).or_insert(0) += 1;
-        }
-    }
-
-    fn release_seat(&mut self, role: SiteRole) {
-        if let Some(tier) = role.tier()
-            && let Some(used) = self.seats_used.get_mut(&tier)
-        {
-            *used = used.saturating_sub(1);
-        }
-    }
-
     /// Add User: 409000 when the name is taken; silently Unlicensed when the role's tier has
     /// no seat left (as Tableau does; the caller must read `siteRole` back).
     pub fn add_user(
@@ -165,12 +136,13 @@ impl Directory {
         if self.user_by_name.contains_key(&key(name)) {
             return Err(ApiError::user_exists());
         }
-        let role = match role.tier() {
-            Some(tier) if !self.has_seat(tier) => SiteRole::Unlicensed,
-            _ => role,
+        let role = if self.seats.available_for(role) {
+            role
+        } else {
+            SiteRole::Unlicensed
         };
         let id = self.new_luid();
-        self.take_seat(role);
+        self.seats.take(role);
         let user = User {
             id: id.clone(),
             name: name.to_owned(),
@@ -193,16 +165,15 @@ impl Directory {
         let current = self.user(id)?.site_role;
         if let Some(role) = update.site_role
             && role.tier() != current.tier()
-            && let Some(tier) = role.tier()
-            && !self.has_seat(tier)
+            && !self.seats.available_for(role)
         {
             return Err(ApiError::licence_capacity(role.as_str()));
         }
         if let Some(role) = update.site_role
             && role != current
         {
-            self.release_seat(current);
-            self.take_seat(role);
+            self.seats.release(current);
+            self.seats.take(role);
         }
         let user = self
             .users
@@ -269,7 +240,7 @@ impl Directory {
             )?;
             return Err(ApiError::user_owns_content());
         }
-        self.release_seat(role);
+        self.seats.release(role);
         self.users.remove(id);
         self.user_by_name.remove(&name);
         for group in self.groups_of_user.remove(id).unwrap_or_default() {
@@ -460,10 +431,7 @@ impl Directory {
     // ---- licences and snapshot ----
 
     pub fn set_seats(&mut self, tier: LicenceTier, limit: Option<usize>) {
-        match limit {
-            Some(n) => self.seats.insert(tier, n),
-            None => self.seats.remove(&tier),
-        };
+        self.seats.set_limit(tier, limit);
     }
 
     pub fn snapshot(&self) -> DirectorySnapshot {
@@ -479,24 +447,10 @@ impl Directory {
                     .collect(),
             })
             .collect();
-        let seats = [
-            LicenceTier::Creator,
-            LicenceTier::Explorer,
-            LicenceTier::Viewer,
-        ]
-        .into_iter()
-        .map(|tier| {
-            let usage = SeatUsage {
-                used: self.seats_used.get(&tier).copied().unwrap_or(0),
-                limit: self.seats.get(&tier).copied(),
-            };
-            (tier.as_str(), usage)
-        })
-        .collect();
         DirectorySnapshot {
             users: self.users().cloned().collect(),
             groups,
-            seats,
+            seats: self.seats.usage(),
         }
     }
 }
@@ -506,7 +460,11 @@ mod tests {
     use super::*;
 
     fn dir(seats: &[(LicenceTier, usize)]) -> Directory {
-        Directory::new(seats.iter().copied().collect(), 7)
+        let mut dir = Directory::new(7);
+        for (tier, n) in seats {
+            dir.set_seats(*tier, Some(*n));
+        }
+        dir
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod errors;
 mod faults;
 mod groups;
 mod json;
+mod licences;
 mod model;
 mod node;
 mod query;
@@ -59,9 +60,10 @@ use actix_web::{App, HttpServer, web};
 
 pub use cli::{SimArgs, run_cli};
 pub use config::{ConnectedApp, PasswordUser, PersonalAccessToken, SimConfig};
-pub use directory::{DirectorySnapshot, GroupSnapshot, SeatUsage};
+pub use directory::{DirectorySnapshot, GroupSnapshot};
 pub use errors::ApiError;
 pub use faults::{FaultCounts, FaultEffect, FaultRule};
+pub use licences::SeatUsage;
 pub use model::{Group, LicenceTier, SiteRole, User};
 pub use state::{SimSnapshot, SimState, SiteInfo};
 

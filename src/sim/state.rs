@@ -8,9 +8,10 @@ use std::sync::{Mutex, MutexGuard};
 use serde::Serialize;
 
 use super::config::{ConnectedApp, SimConfig, parse_api_version};
-use super::directory::{Directory, DirectorySnapshot, GroupSnapshot, SeatUsage};
+use super::directory::{Directory, DirectorySnapshot, GroupSnapshot};
 use super::errors::ApiError;
 use super::faults::{FaultCounts, FaultRule, FaultTable};
+use super::licences::SeatUsage;
 use super::model::{LicenceTier, SiteRole, User};
 use super::sessions::Sessions;
 
@@ -65,7 +66,7 @@ impl SimState {
         let api_version_parsed = parse_api_version(&config.api_version)
             .ok_or_else(|| format!("invalid API version '{}'", config.api_version))?;
         // Administrators exist before seat limits apply, so they never end up Unlicensed.
-        let mut directory = Directory::new(HashMap::new(), config.seed);
+        let mut directory = Directory::new(config.seed);
         let site_id = directory.new_luid();
         for admin in &config.users {
             let id = ensure_admin(&mut directory, &admin.name)?;
