@@ -16,11 +16,12 @@ fi
 
 cargo build -q --bin tableau-scim
 log="$(mktemp)"
-export SIM_SITE="tsc-site" SIM_PAT_NAME="tsc-pat" SIM_PAT_SECRET="tsc-pat-secret" SIM_ADMIN="tsc-admin@example.com"
+export SIM_SITE="tsc-site" SIM_PAT_NAME="tsc-pat" SIM_PAT_SECRET="tsc-pat-secret"
+export SIM_ADMIN="tsc-admin@example.com" SIM_ADMIN_PASSWORD="tsc-admin-password"
 export SIM_APP_CLIENT_ID="tsc-client" SIM_APP_SECRET_ID="tsc-secret-id" SIM_APP_SECRET="tsc-secret-value-0123456789abcdef"
 
 target/debug/tableau-scim sim --listen 127.0.0.1:0 --site "$SIM_SITE" \
-    --pat "$SIM_PAT_NAME:$SIM_PAT_SECRET" --user "$SIM_ADMIN:admin-password" \
+    --pat "$SIM_PAT_NAME:$SIM_PAT_SECRET" --user "$SIM_ADMIN:$SIM_ADMIN_PASSWORD" \
     --connected-app "$SIM_APP_CLIENT_ID:$SIM_APP_SECRET_ID:$SIM_APP_SECRET" >"$log" 2>&1 &
 sim_pid=$!
 trap 'kill "$sim_pid" 2>/dev/null || true; rm -f "$log"' EXIT

@@ -7,7 +7,7 @@ Environment (run.sh sets it):
   SIM_URL            http://127.0.0.1:PORT
   SIM_SITE           site content URL ("" = default site)
   SIM_PAT_NAME, SIM_PAT_SECRET
-  SIM_ADMIN          name of a site administrator (the JWT `sub`)
+  SIM_ADMIN, SIM_ADMIN_PASSWORD   a site administrator (also the JWT `sub`)
   SIM_APP_CLIENT_ID, SIM_APP_SECRET_ID, SIM_APP_SECRET
 """
 
@@ -28,6 +28,7 @@ SITE = os.environ.get("SIM_SITE", "")
 PAT_NAME = os.environ["SIM_PAT_NAME"]
 PAT_SECRET = os.environ["SIM_PAT_SECRET"]
 ADMIN = os.environ["SIM_ADMIN"]
+ADMIN_PASSWORD = os.environ["SIM_ADMIN_PASSWORD"]
 APP_CLIENT_ID = os.environ["SIM_APP_CLIENT_ID"]
 APP_SECRET_ID = os.environ["SIM_APP_SECRET_ID"]
 APP_SECRET = os.environ["SIM_APP_SECRET"]
@@ -119,6 +120,20 @@ def new_pat_sign_in_invalidates_the_old_session():
     second = pat_server()
     expect_code("401002", lambda: first.users.get())
     second.users.get()
+    second.auth.sign_out()
+
+
+@case
+def password_sign_in_and_sessions_coexist():
+    first, second = new_server(), new_server()
+    first.auth.sign_in(TSC.TableauAuth(ADMIN, ADMIN_PASSWORD, site_id=SITE))
+    second.auth.sign_in(TSC.TableauAuth(ADMIN, ADMIN_PASSWORD, site_id=SITE))
+    first.users.get()
+    second.users.get()
+    me = first.users.get_by_id(first.user_id)
+    assert me.name == ADMIN and me.site_role == "SiteAdministratorCreator", (me.name, me.site_role)
+    assert me.last_login is not None
+    first.auth.sign_out()
     second.auth.sign_out()
 
 
