@@ -66,7 +66,10 @@ where
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let requests = env_usize("SIM_BENCH_REQUESTS", 5000);
+    // `cargo bench` passes `--bench`; anything else (`cargo test --all-targets`) gets a quick
+    // smoke run, so test runs stay fast.
+    let benchmarking = std::env::args().any(|a| a == "--bench");
+    let requests = env_usize("SIM_BENCH_REQUESTS", if benchmarking { 5000 } else { 50 });
     let concurrency = env_usize("SIM_BENCH_CONCURRENCY", 32);
     let workers = env_usize("SIM_BENCH_WORKERS", 2);
     let sim = sim::spawn(SimConfig {
@@ -144,7 +147,6 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // `cargo bench` passes flags such as `--bench`; this harness has no options of its own.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
