@@ -114,12 +114,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     )
     .await;
     let users = sim.state().snapshot().users.len();
+    let pages = users.div_ceil(100).max(1);
     scenario(
         &format!("GET users?pageSize=100 ({users} users)"),
         requests,
         concurrency,
         |i| async move {
-            let page = i % 10 + 1;
+            let page = i % pages + 1;
             t.send(
                 t.http
                     .get(format!("{}/users?pageSize=100&pageNumber={page}", t.base)),
