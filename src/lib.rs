@@ -5,4 +5,5 @@ pub mod config;
 pub mod http;
 pub mod provision;
 pub mod scim;
+pub mod sim;
 pub mod store;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
 use tableau_scim::http::auth::token_hash_string;
+use tableau_scim::sim::{SimArgs, run_cli};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,8 @@ enum Command {
     /// Run the SCIM server on a throw-away SQLite store with a generated token, and print how
     /// to reach it.
     Demo(DemoArgs),
+    /// Run the Tableau REST API simulator (see docs/simulator.md).
+    Sim(SimArgs),
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
     HashToken {
         /// The token; read from standard input when omitted (keeps it out of shell history).
@@ -81,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
+        Command::Sim(args) => run_cli(args).await,
         Command::HashToken { token } => {
             let token = match token {
                 Some(t) => t,
