@@ -23,6 +23,9 @@ pub enum ErrorKind {
     Unauthorized,
     Forbidden,
     NotFound,
+    /// A conflict with the target system's state that is not a uniqueness clash (e.g. no
+    /// Tableau licence left); RFC 7644 defines no `scimType` for it.
+    Conflict,
     MethodNotAllowed,
     NotAcceptable,
     PreconditionFailed,
@@ -51,6 +54,7 @@ impl ErrorKind {
             Unauthorized => (401, None),
             Forbidden => (403, None),
             NotFound => (404, None),
+            Conflict => (409, None),
             MethodNotAllowed => (405, None),
             NotAcceptable => (406, None),
             PreconditionFailed => (412, None),
