@@ -1,7 +1,9 @@
 //! Applying one PATCH operation to a resource document (RFC 7644 §3.5.2.1-3), in place.
 //! The caller works on a copy and discards it on error, which is what makes a request atomic.
 
-use super::element::{denotes, element_from_filter, enforce_single_primary};
+use super::element::{
+    ElementIndex, element_from_filter, enforce_single_primary, remove_denoted, remove_indices,
+};
 use super::request::{OpKind, PatchOperation};
 use super::target::{KeyTarget, PathTarget, Target, resolve_key, resolve_path};
 use super::value::coerce_attribute;
@@ -226,13 +228,18 @@ fn append_new(
     items: Vec<Value>,
 ) -> (Vec<Value>, Vec<usize>) {
     let mut touched = Vec::new();
+    let mut index = ElementIndex::new(def, &list);
     for item in items {
-        match list.iter().position(|e| denotes(def, e, &item)) {
+        match index.find(&list, &item) {
             Some(i) => {
-                merge_into(&mut list[i], item);
+                // Merging keeps `value`, so the element's index entry stays right.
+                if let Some(e) = list.get_mut(i) {
+                    merge_into(e, item);
+                }
                 touched.push(i);
             }
             None => {
+                index.insert(list.len(), &item);
                 list.push(item);
                 touched.push(list.len() - 1);
             }
@@ -269,7 +276,7 @@ fn remove_listed(c: &mut Doc, def: &AttributeDef, listed: &Value) -> ScimResult<
     };
     let listed = into_items(listed);
     let mut list = take_list(c, def);
-    list.retain(|e| !listed.iter().any(|l| denotes(def, e, l)));
+    remove_denoted(def, &mut list, &listed);
     put_list(c, def, list, &[]);
     Ok(())
 }
@@ -333,9 +340,7 @@ fn apply_filtered(
     match (kind, sub) {
         (OpKind::Remove, None) => {
             // No match is success: the state the client asked for already holds.
-            for &i in matched.iter().rev() {
-                list.remove(i);
-            }
+            remove_indices(&mut list, &matched);
         }
         (_, Some(sub)) if !matched.is_empty() => {
             for &i in &matched {
@@ -347,18 +352,21 @@ fn apply_filtered(
         (_, None) if !matched.is_empty() => {
             let new = single_element(def, value)?;
             let constraints = element_from_filter(filter, def).unwrap_or_default();
-            for &i in matched.iter().rev() {
-                match (&new, kind) {
-                    (None, _) => {
-                        list.remove(i);
+            match (new, kind) {
+                // Replacing matched elements with nothing removes them.
+                (None, _) => remove_indices(&mut list, &matched),
+                (Some(n), OpKind::Add) => {
+                    for &i in &matched {
+                        merge_into(&mut list[i], n.clone());
                     }
-                    (Some(n), OpKind::Add) => merge_into(&mut list[i], n.clone()),
-                    (Some(n), _) => {
-                        // The replacement keeps what the filter said about the element, so
-                        // `addresses[type eq "work"]` stays the work address.
-                        let mut replacement = Value::Object(constraints.clone());
-                        merge_into(&mut replacement, n.clone());
-                        list[i] = replacement;
+                }
+                (Some(n), _) => {
+                    // The replacement keeps what the filter said about the element, so
+                    // `addresses[type eq "work"]` stays the work address.
+                    let mut replacement = Value::Object(constraints);
+                    merge_into(&mut replacement, n);
+                    for &i in &matched {
+                        list[i] = replacement.clone();
                     }
                 }
             }
@@ -432,18 +440,15 @@ fn set_sub_in(
 /// or without its `value` where the attribute has one, is no element at all.
 fn drop_hollow(def: &AttributeDef, list: &mut Vec<Value>, indices: &[usize]) {
     let value_key = def.sub_attribute("value").map(|d| d.name.as_str());
-    let mut sorted: Vec<usize> = indices.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    for &i in sorted.iter().rev() {
-        let hollow = match list.get(i) {
+    let hollow: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|&i| match list.get(i) {
             Some(Value::Object(o)) => o.is_empty() || value_key.is_some_and(|k| !o.contains_key(k)),
             _ => false,
-        };
-        if hollow {
-            list.remove(i);
-        }
-    }
+        })
+        .collect();
+    remove_indices(list, &hollow);
 }
 
 /// The one element a filtered add/replace without a sub-attribute carries.
