@@ -73,6 +73,13 @@ pub(crate) fn apply_value_object(
                 apply_to_extension(doc, kind, ext, Some(v), schema)?;
                 continue;
             }
+            if key.eq_ignore_ascii_case(&schema.core.id) {
+                // Core attributes nested under the core URN, like an extension's: same thing.
+                if v.is_object() {
+                    apply_value_object(doc, kind, v, None, schema)?;
+                }
+                continue;
+            }
         }
         match resolve_key(key, scope, schema) {
             KeyTarget::Attribute(target) => apply_to_target(doc, kind, &target, Some(v))?,

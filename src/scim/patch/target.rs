@@ -64,10 +64,13 @@ pub(crate) fn resolve_path<'s>(
             ))
         })?),
     };
-    if parsed.filter.is_some() && !(def.multi_valued && def.attr_type == AttrType::Complex) {
-        return Err(ScimError::invalid_path(format!(
-            "a value filter needs a multi-valued complex attribute (path '{path}')"
-        )));
+    if let Some(filter) = &parsed.filter {
+        if !(def.multi_valued && def.attr_type == AttrType::Complex) {
+            return Err(ScimError::invalid_path(format!(
+                "a value filter needs a multi-valued complex attribute (path '{path}')"
+            )));
+        }
+        check_filter_names(filter, def, path)?;
     }
     Ok(PathTarget::Attribute(Target {
         ext: resolved.in_extension.then_some(resolved.schema),
@@ -75,6 +78,32 @@ pub(crate) fn resolve_path<'s>(
         sub,
         filter: parsed.filter,
     }))
+}
+
+/// Every name inside a value filter must be a sub-attribute of the filtered attribute. The
+/// evaluator would let an unknown name match nothing, which for a PATCH would turn a typo into
+/// a silent no-op (remove) or a created element (add); a client error is more useful.
+fn check_filter_names(filter: &Filter, def: &AttributeDef, path: &str) -> ScimResult<()> {
+    match filter {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            check_filter_names(a, def, path)?;
+            check_filter_names(b, def, path)
+        }
+        Filter::Not(inner) => check_filter_names(inner, def, path),
+        Filter::Present(p) | Filter::Compare(p, _, _) => {
+            if p.urn.is_none() && p.sub.is_none() && def.sub_attribute(&p.name).is_some() {
+                Ok(())
+            } else {
+                Err(ScimError::invalid_path(format!(
+                    "'{}' has no sub-attribute '{}' (path '{path}')",
+                    def.name, p.name
+                )))
+            }
+        }
+        Filter::ValuePath(..) => Err(ScimError::invalid_path(format!(
+            "value filters do not nest (path '{path}')"
+        ))),
+    }
 }
 
 /// What one key of a path-less `value` object names.

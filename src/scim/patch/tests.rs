@@ -347,6 +347,8 @@ fn unknown_paths_are_invalid_path() {
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nosuch",
         "displayName[value eq \"x\"]",
         "emails[type eq \"work\"",
+        "emails[nosuch eq \"x\"].value",
+        "emails[emails.type eq \"work\"].value",
     ] {
         assert_eq!(
             user_err(json!([{"op": "replace", "path": path, "value": "x"}])),
@@ -745,4 +747,14 @@ fn group_rename_with_id_in_value() {
     );
     assert_eq!(doc["displayName"], json!("Test SCIMv2"));
     assert_eq!(doc["id"], json!("g-1"));
+}
+
+#[test]
+fn pathless_core_urn_object_is_read_as_core_attributes() {
+    let doc = patch_user(json!([{"op": "replace", "value": {
+        "urn:ietf:params:scim:schemas:core:2.0:User": {"displayName": "B", "id": "x"}
+    }}]));
+    assert_eq!(doc["displayName"], json!("B"));
+    assert_eq!(doc["id"], json!("u-1"));
+    assert!(doc.get(USER_SCHEMA).is_none());
 }
