@@ -269,3 +269,25 @@ fn group_rename_with_id_in_value() {
     assert_eq!(doc["displayName"], json!("Test SCIMv2"));
     assert_eq!(doc["id"], json!("g-1"));
 }
+
+#[test]
+fn replace_filtered_element_with_null_removes_it() {
+    let doc =
+        patch_user(json!([{"op": "replace", "path": "emails[type eq \"home\"]", "value": null}]));
+    assert_eq!(doc["emails"].as_array().map(Vec::len), Some(1));
+    assert_eq!(doc["emails"][0]["type"], json!("work"));
+}
+
+#[test]
+fn remove_members_with_bare_string_values() {
+    let doc = patch_group(json!([{"op": "remove", "path": "members", "value": "u2"}]));
+    assert_eq!(member_ids(&doc), vec!["u1"]);
+    let doc = patch_group(json!([{"op": "remove", "path": "members", "value": ["u1", "u2"]}]));
+    assert!(doc.get("members").is_none());
+}
+
+#[test]
+fn remove_with_empty_value_list_removes_nothing() {
+    let doc = patch_group(json!([{"op": "Remove", "path": "members", "value": []}]));
+    assert_eq!(member_ids(&doc), vec!["u1", "u2"]);
+}
