@@ -1,5 +1,5 @@
-//! Filter evaluation against resource documents (RFC 7644 §3.4.2.2), the index lookup a filter
-//! allows, and `sortBy` ordering (§3.4.2.3).
+//! Filter evaluation against resource documents (RFC 7644 §3.4.2.2). The index lookup a filter
+//! allows is in `lookup.rs`, `sortBy` ordering in `sort.rs`; both are re-exported here.
 //!
 //! Semantics chosen where the RFC leaves room (each is tested):
 //! - An attribute the schema does not define (or a sub-attribute its parent does not have)
@@ -30,12 +30,15 @@
 use super::ast::{AttrPath, CompareOp, Filter};
 use crate::scim::error::ScimError;
 use crate::scim::schema::{AttrType, AttributeDef, ResourceSchema};
-use crate::store::IndexedLookup;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+// Part of this module's API as specified; they live in files of their own.
+pub use super::lookup::equality_lookup;
+pub use super::sort::compare_for_sort;
 
 /// Does `resource` (the document as rendered to clients) match `filter`?
 pub fn matches(
@@ -46,6 +49,13 @@ pub fn matches(
     let scope = Scope::Resource(schema);
     validate(filter, scope)?;
     Ok(eval(filter, resource, scope))
+}
+
+/// The schema-only checks `matches` performs (operand types, ordering on boolean/binary,
+/// nested value paths), for callers that must reject an invalid filter even when there is no
+/// resource to evaluate it on: a list over an empty store must still answer 400, not 200.
+pub fn validate_filter(filter: &Filter, schema: &ResourceSchema) -> Result<(), ScimError> {
+    validate(filter, Scope::Resource(schema))
 }
 
 /// Does one element of the multi-valued (or single complex) attribute `attr` match the inner
@@ -64,7 +74,7 @@ pub fn matches_element(
 /// Where the paths of a filter are resolved: at the top of a resource, or inside one element
 /// of a value path.
 #[derive(Clone, Copy)]
-enum Scope<'s> {
+pub(super) enum Scope<'s> {
     Resource(&'s ResourceSchema),
     Element(&'s AttributeDef),
 }
@@ -93,7 +103,7 @@ fn element_def<'s>(path: &AttrPath, attr: &'s AttributeDef) -> Option<&'s Attrib
 }
 
 /// Resolve a path to its definition and the JSON node holding its value (None when absent).
-fn locate<'s, 'v>(
+pub(super) fn locate<'s, 'v>(
     path: &AttrPath,
     doc: &'v Value,
     scope: Scope<'s>,
@@ -132,14 +142,14 @@ pub(crate) fn get_ci<'v>(doc: &'v Value, key: &str) -> Option<&'v Value> {
 }
 
 /// How to get from an attribute's node to the values an operator compares.
-struct Access<'s> {
+pub(super) struct Access<'s> {
     /// The definition of the compared values (the sub-attribute's, when there is one).
-    leaf: &'s AttributeDef,
+    pub(super) leaf: &'s AttributeDef,
     /// The sub-attribute to read from each element or object.
-    key: Option<&'s str>,
+    pub(super) key: Option<&'s str>,
 }
 
-fn access<'s>(top: &'s AttributeDef, sub: Option<&str>) -> Option<Access<'s>> {
+pub(super) fn access<'s>(top: &'s AttributeDef, sub: Option<&str>) -> Option<Access<'s>> {
     match sub {
         Some(sub) => {
             if top.attr_type != AttrType::Complex {
@@ -355,7 +365,9 @@ enum Operand<'a> {
     Str(Cow<'a, str>),
     Bool(bool),
     Num(&'a serde_json::Number),
-    Time(OffsetDateTime, Cow<'a, str>),
+    /// The instant, unless the operand is not RFC 3339 (then only co/sw/ew can match), and
+    /// the text for co/sw/ew.
+    Time(Option<OffsetDateTime>, Cow<'a, str>),
 }
 
 impl<'a> Operand<'a> {
@@ -370,8 +382,7 @@ impl<'a> Operand<'a> {
             (AttrType::DateTime, Value::String(s)) => {
                 // eq on a non-RFC 3339 string passes validation and simply matches nothing,
                 // except through co/sw/ew, which compare text.
-                let t = parse_time(s).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-                Some(Operand::Time(t, fold(s, case_exact(leaf))))
+                Some(Operand::Time(parse_time(s), fold(s, case_exact(leaf))))
             }
             _ => None,
         }
@@ -380,7 +391,8 @@ impl<'a> Operand<'a> {
     fn test(&self, op: CompareOp, stored: &Value, leaf: &AttributeDef) -> bool {
         match self {
             Operand::Str(want) => match stored {
-                Value::String(s) => string_op(op, &fold(s, case_exact(leaf)), want),
+                Value::String(s) if case_exact(leaf) => string_op(op, s, want),
+                Value::String(s) => folded_op(op, s, want),
                 _ => false,
             },
             Operand::Bool(want) => {
@@ -403,8 +415,8 @@ impl<'a> Operand<'a> {
                     CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
                         string_op(op, &fold(s, case_exact(leaf)), text)
                     }
-                    _ => match (parse_time(s), parse_time(text)) {
-                        (Some(got), Some(_)) => {
+                    _ => match (parse_time(s), want) {
+                        (Some(got), Some(want)) => {
                             ordering_op(op, Some(got.cmp(want))).unwrap_or(false)
                         }
                         _ => false,
@@ -440,6 +452,22 @@ fn string_op(op: CompareOp, got: &str, want: &str) -> bool {
     }
 }
 
+/// `string_op` on `fold(got)` and an already folded `want`, without allocating for the
+/// operators that can stream (eq, sw, orderings): list requests evaluate this on every
+/// candidate document. Comparing chars orders like comparing UTF-8 bytes.
+fn folded_op(op: CompareOp, got: &str, want: &str) -> bool {
+    if op == CompareOp::Eq && got.is_ascii() {
+        // ASCII folds to ASCII, and `want` is folded: byte-wise case-insensitive equality.
+        return got.eq_ignore_ascii_case(want);
+    }
+    let mut folded = got.chars().flat_map(char::to_lowercase);
+    match op {
+        CompareOp::Co | CompareOp::Ew => string_op(op, &fold(got, false), want),
+        CompareOp::Sw => want.chars().all(|w| folded.next() == Some(w)),
+        _ => ordering_op(op, Some(folded.cmp(want.chars()))).unwrap_or(false),
+    }
+}
+
 /// Integers compare exactly; anything involving a decimal compares as f64.
 fn cmp_numbers(a: &serde_json::Number, b: &serde_json::Number) -> Option<Ordering> {
     if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
@@ -451,14 +479,14 @@ fn cmp_numbers(a: &serde_json::Number, b: &serde_json::Number) -> Option<Orderin
     a.as_f64()?.partial_cmp(&b.as_f64()?)
 }
 
-fn case_exact(def: &AttributeDef) -> bool {
+pub(super) fn case_exact(def: &AttributeDef) -> bool {
     // Binary values are base64 text; case matters whatever the schema says.
     def.case_exact || def.attr_type == AttrType::Binary
 }
 
 /// Unicode lower-casing for caseExact=false attributes; borrows when nothing changes (the
 /// common all-lower-case ASCII value).
-fn fold(s: &str, exact: bool) -> Cow<'_, str> {
+pub(super) fn fold(s: &str, exact: bool) -> Cow<'_, str> {
     if exact || (s.is_ascii() && !s.bytes().any(|b| b.is_ascii_uppercase())) {
         Cow::Borrowed(s)
     } else {
@@ -476,168 +504,10 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-fn parse_time(s: &str) -> Option<OffsetDateTime> {
+pub(super) fn parse_time(s: &str) -> Option<OffsetDateTime> {
     OffsetDateTime::parse(s, &Rfc3339).ok()
 }
 
-/// The index lookup that narrows the candidates for `filter`, if any: an equality on `id`,
-/// `userName`, `externalId`, `displayName` or `emails.value` (also written `emails eq`,
-/// `emails[value eq "x"]`, or Entra's `emails[type eq "work"].value eq "x"`), alone or as one
-/// side of an `and`. The store returns a superset; the caller still evaluates the whole filter
-/// on each candidate, so the lookup only has to be implied by the filter, never equivalent.
-pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<IndexedLookup> {
-    match filter {
-        Filter::Compare(path, CompareOp::Eq, Value::String(s)) => {
-            let r = schema.resolve(path.urn.as_deref(), &path.name)?;
-            if r.in_extension {
-                return None;
-            }
-            let name = r.def.name.as_str();
-            match path.sub.as_deref() {
-                None => match name {
-                    "id" => Some(IndexedLookup::Id(s.clone())),
-                    "userName" => Some(IndexedLookup::UserName(s.clone())),
-                    "externalId" => Some(IndexedLookup::ExternalId(s.clone())),
-                    "displayName" => Some(IndexedLookup::DisplayName(s.clone())),
-                    // `emails eq "x"` compares the `value` sub-attribute.
-                    "emails" => Some(IndexedLookup::EmailValue(s.clone())),
-                    _ => None,
-                },
-                Some(sub) if name == "emails" && sub.eq_ignore_ascii_case("value") => {
-                    Some(IndexedLookup::EmailValue(s.clone()))
-                }
-                Some(_) => None,
-            }
-        }
-        Filter::ValuePath(path, inner) if path.sub.is_none() => {
-            let r = schema.resolve(path.urn.as_deref(), &path.name)?;
-            if r.in_extension || r.def.name != "emails" {
-                return None;
-            }
-            email_value_in(inner).map(IndexedLookup::EmailValue)
-        }
-        Filter::And(l, r) => {
-            let (l, r) = (equality_lookup(l, schema), equality_lookup(r, schema));
-            match (l, r) {
-                (Some(a), Some(b)) => Some(if selectivity(&a) <= selectivity(&b) {
-                    a
-                } else {
-                    b
-                }),
-                (a, b) => a.or(b),
-            }
-        }
-        _ => None,
-    }
-}
-
-/// `value eq "x"` inside an emails value filter, alone or under `and`.
-fn email_value_in(inner: &Filter) -> Option<String> {
-    match inner {
-        Filter::Compare(path, CompareOp::Eq, Value::String(s))
-            if path.urn.is_none()
-                && path.sub.is_none()
-                && path.name.eq_ignore_ascii_case("value") =>
-        {
-            Some(s.clone())
-        }
-        Filter::And(l, r) => email_value_in(l).or_else(|| email_value_in(r)),
-        _ => None,
-    }
-}
-
-/// Lower is narrower: unique keys first.
-fn selectivity(l: &IndexedLookup) -> u8 {
-    match l {
-        IndexedLookup::Id(_) => 0,
-        IndexedLookup::UserName(_) => 1,
-        IndexedLookup::ExternalId(_) => 2,
-        IndexedLookup::EmailValue(_) => 3,
-        IndexedLookup::DisplayName(_) => 4,
-    }
-}
-
-/// `sortBy` order of two resources (RFC 7644 §3.4.2.3) in ascending order: by the value at
-/// `path` (for a multi-valued attribute, the primary element's, else the first's), strings by
-/// the attribute's caseExact, dateTimes chronologically, numbers numerically. Resources
-/// without a value sort after all others; for `descending` the caller reverses the result,
-/// which puts them first, as the RFC specifies. An unknown attribute orders everything equal,
-/// leaving a stable sort's input order.
-pub fn compare_for_sort(
-    a: &Value,
-    b: &Value,
-    path: &AttrPath,
-    schema: &ResourceSchema,
-) -> Ordering {
-    let Some(def) = schema.resolve(path.urn.as_deref(), &path.name) else {
-        return Ordering::Equal;
-    };
-    let Some(acc) = access(def.def, path.sub.as_deref()) else {
-        return Ordering::Equal;
-    };
-    let key = |doc: &Value| -> Option<SortKey> {
-        let node = locate(path, doc, Scope::Resource(schema))?.1?;
-        let node = match node {
-            Value::Array(items) => items
-                .iter()
-                .find(|e| get_ci(e, "primary").is_some_and(|p| p == &Value::Bool(true)))
-                .or_else(|| items.first())?,
-            v => v,
-        };
-        let v = match acc.key {
-            Some(k) => get_ci(node, k)?,
-            None => node,
-        };
-        SortKey::new(v, acc.leaf)
-    };
-    match (key(a), key(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
-    }
-}
-
-#[derive(PartialEq, PartialOrd)]
-enum SortKey {
-    Bool(bool),
-    Num(f64),
-    Time(OffsetDateTime),
-    Str(String),
-}
-
-impl SortKey {
-    fn new(v: &Value, leaf: &AttributeDef) -> Option<Self> {
-        Some(match v {
-            Value::Bool(b) => SortKey::Bool(*b),
-            Value::Number(n) => SortKey::Num(n.as_f64()?),
-            Value::String(s) => match leaf.attr_type {
-                AttrType::DateTime => match parse_time(s) {
-                    Some(t) => SortKey::Time(t),
-                    None => SortKey::Str(s.clone()),
-                },
-                _ => SortKey::Str(fold(s, case_exact(leaf)).into_owned()),
-            },
-            _ => return None,
-        })
-    }
-
-    fn rank(&self) -> u8 {
-        match self {
-            SortKey::Bool(_) => 0,
-            SortKey::Num(_) => 1,
-            SortKey::Time(_) => 2,
-            SortKey::Str(_) => 3,
-        }
-    }
-
-    /// Total order: values of different kinds (a malformed document) order by kind.
-    fn cmp(&self, other: &Self) -> Ordering {
-        match (self, other) {
-            (SortKey::Num(x), SortKey::Num(y)) => x.total_cmp(y),
-            _ => self
-                .partial_cmp(other)
-                .unwrap_or_else(|| self.rank().cmp(&other.rank())),
-        }
-    }
-}
+#[cfg(test)]
+#[path = "eval_tests.rs"]
+mod tests;

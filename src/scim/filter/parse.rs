@@ -175,7 +175,10 @@ impl<'a> Parser<'a> {
 
     /// The word (run of [`is_word`] bytes) at the cursor, without consuming it.
     fn peek_word(&self) -> &'a str {
-        let end = self.bytes[self.pos..]
+        let end = self
+            .bytes
+            .get(self.pos..)
+            .unwrap_or(&[])
             .iter()
             .position(|&b| !is_word(b))
             .map_or(self.bytes.len(), |n| self.pos + n);
@@ -232,11 +235,15 @@ impl<'a> Parser<'a> {
         let word = self.peek_word();
         if word.eq_ignore_ascii_case("not") {
             self.pos += word.len();
+            if self.peek() == Some(b'[') {
+                // `not[...]`: a value path on an attribute called `not`.
+                self.pos = start;
+                return self.attr_expr(in_value_path);
+            }
             self.skip_ws();
             if self.peek() == Some(b'(') {
-                self.enter()?;
+                // `not (...)` is one level of nesting: the group counts it.
                 let inner = self.group(in_value_path)?;
-                self.depth -= 1;
                 return Ok(Filter::Not(Box::new(inner)));
             }
             // `not eq "x"`: an attribute that happens to be called `not`. Anything else after

@@ -96,3 +96,7 @@ impl Display for PatchPath {
         Ok(())
     }
 }
+
+#[cfg(test)]
+#[path = "print_tests.rs"]
+mod tests;

@@ -1,0 +1,172 @@
+//! Which store index can narrow the candidates of a filter (the store indexes `id`,
+//! `userName`, `externalId`, `displayName` and `emails.value`; see `crate::store`).
+
+use super::ast::{CompareOp, Filter};
+use crate::scim::schema::ResourceSchema;
+use crate::store::IndexedLookup;
+use serde_json::Value;
+
+/// The index lookup that narrows the candidates for `filter`, if any: an equality on `id`,
+/// `userName`, `externalId`, `displayName` or `emails.value` (also written `emails eq`,
+/// `emails[value eq "x"]`, or Entra's `emails[type eq "work"].value eq "x"`), alone or as one
+/// side of an `and`. The store returns a superset; the caller still evaluates the whole filter
+/// on each candidate, so the lookup only has to be implied by the filter, never equivalent.
+pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<IndexedLookup> {
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, Value::String(s)) => {
+            let r = schema.resolve(path.urn.as_deref(), &path.name)?;
+            if r.in_extension {
+                return None;
+            }
+            let name = r.def.name.as_str();
+            match path.sub.as_deref() {
+                None => match name {
+                    "id" => Some(IndexedLookup::Id(s.clone())),
+                    "userName" => Some(IndexedLookup::UserName(s.clone())),
+                    "externalId" => Some(IndexedLookup::ExternalId(s.clone())),
+                    "displayName" => Some(IndexedLookup::DisplayName(s.clone())),
+                    // `emails eq "x"` compares the `value` sub-attribute.
+                    "emails" => Some(IndexedLookup::EmailValue(s.clone())),
+                    _ => None,
+                },
+                Some(sub) if name == "emails" && sub.eq_ignore_ascii_case("value") => {
+                    Some(IndexedLookup::EmailValue(s.clone()))
+                }
+                Some(_) => None,
+            }
+        }
+        Filter::ValuePath(path, inner) if path.sub.is_none() => {
+            let r = schema.resolve(path.urn.as_deref(), &path.name)?;
+            if r.in_extension || r.def.name != "emails" {
+                return None;
+            }
+            email_value_in(inner).map(IndexedLookup::EmailValue)
+        }
+        Filter::And(l, r) => {
+            let (l, r) = (equality_lookup(l, schema), equality_lookup(r, schema));
+            match (l, r) {
+                (Some(a), Some(b)) => Some(if selectivity(&a) <= selectivity(&b) {
+                    a
+                } else {
+                    b
+                }),
+                (a, b) => a.or(b),
+            }
+        }
+        _ => None,
+    }
+}
+
+/// `value eq "x"` inside an emails value filter, alone or under `and`.
+fn email_value_in(inner: &Filter) -> Option<String> {
+    match inner {
+        Filter::Compare(path, CompareOp::Eq, Value::String(s))
+            if path.urn.is_none()
+                && path.sub.is_none()
+                && path.name.eq_ignore_ascii_case("value") =>
+        {
+            Some(s.clone())
+        }
+        Filter::And(l, r) => email_value_in(l).or_else(|| email_value_in(r)),
+        _ => None,
+    }
+}
+
+/// Lower is narrower: unique keys first.
+fn selectivity(l: &IndexedLookup) -> u8 {
+    match l {
+        IndexedLookup::Id(_) => 0,
+        IndexedLookup::UserName(_) => 1,
+        IndexedLookup::ExternalId(_) => 2,
+        IndexedLookup::EmailValue(_) => 3,
+        IndexedLookup::DisplayName(_) => 4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::filter::parse::parse_filter;
+    use crate::scim::schema::SchemaRegistry;
+
+    fn user_schema() -> &'static ResourceSchema {
+        &SchemaRegistry::builtin().user
+    }
+
+    fn group_schema() -> &'static ResourceSchema {
+        &SchemaRegistry::builtin().group
+    }
+
+    #[test]
+    fn equality_lookup_finds_indexed_equalities() {
+        let s = user_schema();
+        let lookup = |f: &str| parse_filter(f).ok().and_then(|f| equality_lookup(&f, s));
+        assert_eq!(
+            lookup(r#"userName eq "Bob""#),
+            Some(IndexedLookup::UserName("Bob".into()))
+        );
+        assert_eq!(
+            lookup(r#"USERNAME Eq "Bob""#),
+            Some(IndexedLookup::UserName("Bob".into()))
+        );
+        assert_eq!(
+            lookup(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Bob""#),
+            Some(IndexedLookup::UserName("Bob".into()))
+        );
+        assert_eq!(lookup(r#"id eq "1""#), Some(IndexedLookup::Id("1".into())));
+        assert_eq!(
+            lookup(r#"externalId eq "e""#),
+            Some(IndexedLookup::ExternalId("e".into()))
+        );
+        assert_eq!(
+            lookup(r#"displayName eq "d""#),
+            Some(IndexedLookup::DisplayName("d".into()))
+        );
+        for f in [
+            r#"emails.value eq "a@b.c""#,
+            r#"emails eq "a@b.c""#,
+            r#"emails[value eq "a@b.c"]"#,
+            r#"emails[type eq "work"].value eq "a@b.c""#,
+            r#"emails[type eq "work" and value eq "a@b.c"]"#,
+        ] {
+            assert_eq!(
+                lookup(f),
+                Some(IndexedLookup::EmailValue("a@b.c".into())),
+                "{f}"
+            );
+        }
+        // The narrowest side of an `and` wins.
+        assert_eq!(
+            lookup(r#"displayName eq "d" and userName eq "u" and active eq true"#),
+            Some(IndexedLookup::UserName("u".into()))
+        );
+        assert_eq!(
+            lookup(r#"active eq true and externalId eq "e""#),
+            Some(IndexedLookup::ExternalId("e".into()))
+        );
+        // Nothing an index can answer alone.
+        for f in [
+            r#"userName eq "a" or userName eq "b""#,
+            r#"not (userName eq "a")"#,
+            r#"userName ne "a""#,
+            r#"userName sw "a""#,
+            r#"userName eq 5"#,
+            r#"emails[value eq "a" or type eq "work"]"#,
+            r#"emails.type eq "work""#,
+            r#"name.givenName eq "a""#,
+            r#"employeeNumber eq "1""#,
+            r#"phoneNumbers.value eq "1""#,
+        ] {
+            assert_eq!(lookup(f), None, "{f}");
+        }
+        // Groups have no userName or emails.
+        let g = group_schema();
+        let glookup = |f: &str| parse_filter(f).ok().and_then(|f| equality_lookup(&f, g));
+        assert_eq!(
+            glookup(r#"displayName eq "G""#),
+            Some(IndexedLookup::DisplayName("G".into()))
+        );
+        assert_eq!(glookup(r#"userName eq "u""#), None);
+        assert_eq!(glookup(r#"emails.value eq "u""#), None);
+    }
+}
