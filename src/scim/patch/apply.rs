@@ -256,12 +256,18 @@ fn append_new(
 }
 
 /// Replace on a complex attribute merges sub-attributes (RFC 7644 §3.5.2.3), except for a
-/// reference (a value with a `value` sub-attribute, like `manager`): a new `value` names a
-/// different object, so its old `$ref`/`display` must not survive.
+/// reference (a value with a `value` sub-attribute, like `manager`) to a different object: its
+/// old `$ref` must not survive. The same `value` again (Entra re-sends `manager` every cycle)
+/// merges, so that a repeated PATCH changes nothing.
 fn merge_complex(c: &mut Doc, def: &AttributeDef, new: Value) {
-    let is_reference = new.as_object().is_some_and(|o| o.contains_key("value"));
+    let new_value = new.get("value");
     match get_ci_mut(c, &def.name) {
-        Some(existing) if existing.is_object() && !is_reference => merge_into(existing, new),
+        Some(existing)
+            if existing.is_object()
+                && (new_value.is_none() || existing.get("value") == new_value) =>
+        {
+            merge_into(existing, new)
+        }
         _ => insert_canonical(c, &def.name, new),
     }
 }

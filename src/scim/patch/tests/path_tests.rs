@@ -272,3 +272,19 @@ fn tableau_site_roles_multi_valued_extension() {
         json!([{"value": "Creator"}])
     );
 }
+
+#[test]
+fn resending_the_same_manager_keeps_its_ref() {
+    let mut user = base_user();
+    user.insert(
+        ENTERPRISE_USER_SCHEMA.into(),
+        json!({"manager": {"value": "m1", "$ref": "https://x/Users/m1"}}),
+    );
+    let out = apply_patch(
+        &user,
+        &body(json!([{"op": "Replace", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": "m1"}])),
+        user_schema(),
+    )
+    .unwrap();
+    assert_eq!(out[ENTERPRISE_USER_SCHEMA], user[ENTERPRISE_USER_SCHEMA]);
+}
