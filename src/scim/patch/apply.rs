@@ -1,7 +1,9 @@
 //! Applying one PATCH operation to a resource document (RFC 7644 §3.5.2.1-3), in place.
 //! The caller works on a copy and discards it on error, which is what makes a request atomic.
 
-use super::element::{denotes, element_from_filter, enforce_single_primary};
+use super::element::{
+    ElementIndex, element_from_filter, enforce_single_primary, remove_denoted, remove_indices,
+};
 use super::request::{OpKind, PatchOperation};
 use super::target::{KeyTarget, PathTarget, Target, resolve_key, resolve_path};
 use super::value::coerce_attribute;
@@ -69,6 +71,13 @@ pub(crate) fn apply_value_object(
             }
             if let Some(ext) = schema.extension(key) {
                 apply_to_extension(doc, kind, ext, Some(v), schema)?;
+                continue;
+            }
+            if key.eq_ignore_ascii_case(&schema.core.id) {
+                // Core attributes nested under the core URN, like an extension's: same thing.
+                if v.is_object() {
+                    apply_value_object(doc, kind, v, None, schema)?;
+                }
                 continue;
             }
         }
@@ -226,13 +235,18 @@ fn append_new(
     items: Vec<Value>,
 ) -> (Vec<Value>, Vec<usize>) {
     let mut touched = Vec::new();
+    let mut index = ElementIndex::new(def, &list);
     for item in items {
-        match list.iter().position(|e| denotes(def, e, &item)) {
+        match index.find(&list, &item) {
             Some(i) => {
-                merge_into(&mut list[i], item);
+                // Merging keeps `value`, so the element's index entry stays right.
+                if let Some(e) = list.get_mut(i) {
+                    merge_into(e, item);
+                }
                 touched.push(i);
             }
             None => {
+                index.insert(list.len(), &item);
                 list.push(item);
                 touched.push(list.len() - 1);
             }
@@ -242,12 +256,18 @@ fn append_new(
 }
 
 /// Replace on a complex attribute merges sub-attributes (RFC 7644 §3.5.2.3), except for a
-/// reference (a value with a `value` sub-attribute, like `manager`): a new `value` names a
-/// different object, so its old `$ref`/`display` must not survive.
+/// reference (a value with a `value` sub-attribute, like `manager`) to a different object: its
+/// old `$ref` must not survive. The same `value` again (Entra re-sends `manager` every cycle)
+/// merges, so that a repeated PATCH changes nothing.
 fn merge_complex(c: &mut Doc, def: &AttributeDef, new: Value) {
-    let is_reference = new.as_object().is_some_and(|o| o.contains_key("value"));
+    let new_value = new.get("value");
     match get_ci_mut(c, &def.name) {
-        Some(existing) if existing.is_object() && !is_reference => merge_into(existing, new),
+        Some(existing)
+            if existing.is_object()
+                && (new_value.is_none() || existing.get("value") == new_value) =>
+        {
+            merge_into(existing, new)
+        }
         _ => insert_canonical(c, &def.name, new),
     }
 }
@@ -269,7 +289,7 @@ fn remove_listed(c: &mut Doc, def: &AttributeDef, listed: &Value) -> ScimResult<
     };
     let listed = into_items(listed);
     let mut list = take_list(c, def);
-    list.retain(|e| !listed.iter().any(|l| denotes(def, e, l)));
+    remove_denoted(def, &mut list, &listed);
     put_list(c, def, list, &[]);
     Ok(())
 }
@@ -333,9 +353,7 @@ fn apply_filtered(
     match (kind, sub) {
         (OpKind::Remove, None) => {
             // No match is success: the state the client asked for already holds.
-            for &i in matched.iter().rev() {
-                list.remove(i);
-            }
+            remove_indices(&mut list, &matched);
         }
         (_, Some(sub)) if !matched.is_empty() => {
             for &i in &matched {
@@ -347,18 +365,21 @@ fn apply_filtered(
         (_, None) if !matched.is_empty() => {
             let new = single_element(def, value)?;
             let constraints = element_from_filter(filter, def).unwrap_or_default();
-            for &i in matched.iter().rev() {
-                match (&new, kind) {
-                    (None, _) => {
-                        list.remove(i);
+            match (new, kind) {
+                // Replacing matched elements with nothing removes them.
+                (None, _) => remove_indices(&mut list, &matched),
+                (Some(n), OpKind::Add) => {
+                    for &i in &matched {
+                        merge_into(&mut list[i], n.clone());
                     }
-                    (Some(n), OpKind::Add) => merge_into(&mut list[i], n.clone()),
-                    (Some(n), _) => {
-                        // The replacement keeps what the filter said about the element, so
-                        // `addresses[type eq "work"]` stays the work address.
-                        let mut replacement = Value::Object(constraints.clone());
-                        merge_into(&mut replacement, n.clone());
-                        list[i] = replacement;
+                }
+                (Some(n), _) => {
+                    // The replacement keeps what the filter said about the element, so
+                    // `addresses[type eq "work"]` stays the work address.
+                    let mut replacement = Value::Object(constraints);
+                    merge_into(&mut replacement, n);
+                    for &i in &matched {
+                        list[i] = replacement.clone();
                     }
                 }
             }
@@ -432,18 +453,15 @@ fn set_sub_in(
 /// or without its `value` where the attribute has one, is no element at all.
 fn drop_hollow(def: &AttributeDef, list: &mut Vec<Value>, indices: &[usize]) {
     let value_key = def.sub_attribute("value").map(|d| d.name.as_str());
-    let mut sorted: Vec<usize> = indices.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    for &i in sorted.iter().rev() {
-        let hollow = match list.get(i) {
+    let hollow: Vec<usize> = indices
+        .iter()
+        .copied()
+        .filter(|&i| match list.get(i) {
             Some(Value::Object(o)) => o.is_empty() || value_key.is_some_and(|k| !o.contains_key(k)),
             _ => false,
-        };
-        if hollow {
-            list.remove(i);
-        }
-    }
+        })
+        .collect();
+    remove_indices(list, &hollow);
 }
 
 /// The one element a filtered add/replace without a sub-attribute carries.

@@ -5,6 +5,7 @@ use super::value::coerce_attribute;
 use crate::scim::filter::{CompareOp, Filter};
 use crate::scim::schema::{AttrType, AttributeDef};
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 
 /// Does `candidate` (a coerced element) denote the already stored `existing` element?
 ///
@@ -29,6 +30,95 @@ pub(crate) fn denotes(def: &AttributeDef, existing: &Value, candidate: &Value) -
         return same_value && !type_conflict;
     }
     c.iter().all(|(k, v)| e.get(k) == Some(v))
+}
+
+/// A hashable form of an element's `value`, consistent with [`denotes`]: elements that one
+/// denotes by value have the same key. `None` when the element has no `value` to index by.
+fn identity_key(def: &AttributeDef, element: &Value) -> Option<String> {
+    let value_def = def.sub_attribute("value")?;
+    let v = element.as_object()?.get(&value_def.name)?;
+    Some(match v {
+        Value::String(s) if !value_def.case_exact => s.to_ascii_lowercase(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+}
+
+/// Finds the stored element a value denotes without scanning the whole list: a group with
+/// tens of thousands of members gets members added and removed by the thousand.
+pub(crate) struct ElementIndex<'d> {
+    def: &'d AttributeDef,
+    by_key: HashMap<String, Vec<usize>>,
+}
+
+impl<'d> ElementIndex<'d> {
+    pub(crate) fn new(def: &'d AttributeDef, list: &[Value]) -> Self {
+        let mut index = Self {
+            def,
+            by_key: HashMap::with_capacity(list.len()),
+        };
+        for (i, e) in list.iter().enumerate() {
+            index.insert(i, e);
+        }
+        index
+    }
+
+    pub(crate) fn insert(&mut self, i: usize, element: &Value) {
+        if let Some(k) = identity_key(self.def, element) {
+            self.by_key.entry(k).or_default().push(i);
+        }
+    }
+
+    /// The first element of `list` (the list this index was built over) that `candidate`
+    /// denotes.
+    pub(crate) fn find(&self, list: &[Value], candidate: &Value) -> Option<usize> {
+        match identity_key(self.def, candidate) {
+            Some(k) => self
+                .by_key
+                .get(&k)?
+                .iter()
+                .copied()
+                .find(|&i| list.get(i).is_some_and(|e| denotes(self.def, e, candidate))),
+            None => list.iter().position(|e| denotes(self.def, e, candidate)),
+        }
+    }
+}
+
+/// Remove from `list` every element some value of `listed` denotes.
+pub(crate) fn remove_denoted(def: &AttributeDef, list: &mut Vec<Value>, listed: &[Value]) {
+    let mut keyed: HashMap<String, Vec<&Value>> = HashMap::new();
+    let mut unkeyed: Vec<&Value> = Vec::new();
+    for l in listed {
+        match identity_key(def, l) {
+            Some(k) => keyed.entry(k).or_default().push(l),
+            None => unkeyed.push(l),
+        }
+    }
+    list.retain(|e| {
+        let by_key = identity_key(def, e)
+            .and_then(|k| keyed.get(&k))
+            .is_some_and(|ls| ls.iter().any(|l| denotes(def, e, l)));
+        !(by_key || unkeyed.iter().any(|l| denotes(def, e, l)))
+    });
+}
+
+/// Remove the elements at `indices` (any order, duplicates allowed) in one pass.
+pub(crate) fn remove_indices(list: &mut Vec<Value>, indices: &[usize]) {
+    if indices.is_empty() {
+        return;
+    }
+    let mut doomed = vec![false; list.len()];
+    for &i in indices {
+        if let Some(d) = doomed.get_mut(i) {
+            *d = true;
+        }
+    }
+    let mut position = 0;
+    list.retain(|_| {
+        let keep = !doomed[position];
+        position += 1;
+        keep
+    });
 }
 
 fn same_scalar(def: &AttributeDef, a: &Value, b: &Value) -> bool {
@@ -98,7 +188,7 @@ pub(crate) fn enforce_single_primary(def: &AttributeDef, list: &mut [Value], tou
     let winner = touched
         .iter()
         .copied()
-        .find(|i| primaries.contains(i))
+        .find(|i| primaries.binary_search(i).is_ok())
         .unwrap_or(primaries[0]);
     for i in primaries {
         if i != winner

@@ -19,7 +19,7 @@
 //!   never stored. A path equal to an extension URN targets that whole extension object.
 //! - **add**: single-valued → set (as replace; Entra deprovisions with `Add active`);
 //!   multi-valued → append, where a value denoting an existing element (same `value`, see
-//!   [`element::denotes`]) is merged into it, so repeating an add changes nothing; complex →
+//!   `element::denotes`) is merged into it, so repeating an add changes nothing; complex →
 //!   merge sub-attributes.
 //! - **replace**: multi-valued → all values replaced; complex → merge, except a value carrying
 //!   `value` (a reference like `manager`) which replaces the whole object.
@@ -39,7 +39,7 @@
 //!   touch (`id`, `meta`, …) are kept as they were in the stored document.
 
 mod apply;
-pub mod element;
+mod element;
 pub mod request;
 mod target;
 pub(crate) mod value;

@@ -64,10 +64,13 @@ pub(crate) fn resolve_path<'s>(
             ))
         })?),
     };
-    if parsed.filter.is_some() && !(def.multi_valued && def.attr_type == AttrType::Complex) {
-        return Err(ScimError::invalid_path(format!(
-            "a value filter needs a multi-valued complex attribute (path '{path}')"
-        )));
+    if let Some(filter) = &parsed.filter {
+        if !(def.multi_valued && def.attr_type == AttrType::Complex) {
+            return Err(ScimError::invalid_path(format!(
+                "a value filter needs a multi-valued complex attribute (path '{path}')"
+            )));
+        }
+        check_filter_names(filter, def, path)?;
     }
     Ok(PathTarget::Attribute(Target {
         ext: resolved.in_extension.then_some(resolved.schema),
@@ -75,6 +78,32 @@ pub(crate) fn resolve_path<'s>(
         sub,
         filter: parsed.filter,
     }))
+}
+
+/// Every name inside a value filter must be a sub-attribute of the filtered attribute. The
+/// evaluator would let an unknown name match nothing, which for a PATCH would turn a typo into
+/// a silent no-op (remove) or a created element (add); a client error is more useful.
+fn check_filter_names(filter: &Filter, def: &AttributeDef, path: &str) -> ScimResult<()> {
+    match filter {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            check_filter_names(a, def, path)?;
+            check_filter_names(b, def, path)
+        }
+        Filter::Not(inner) => check_filter_names(inner, def, path),
+        Filter::Present(p) | Filter::Compare(p, _, _) => {
+            if p.urn.is_none() && p.sub.is_none() && def.sub_attribute(&p.name).is_some() {
+                Ok(())
+            } else {
+                Err(ScimError::invalid_path(format!(
+                    "'{}' has no sub-attribute '{}' (path '{path}')",
+                    def.name, p.name
+                )))
+            }
+        }
+        Filter::ValuePath(..) => Err(ScimError::invalid_path(format!(
+            "value filters do not nest (path '{path}')"
+        ))),
+    }
 }
 
 /// What one key of a path-less `value` object names.
@@ -100,7 +129,7 @@ pub(crate) fn resolve_key<'s>(
 ) -> KeyTarget<'s> {
     let (urn, rest) = match scope {
         Some(ext) => (Some(ext.id.as_str()), key),
-        None => match schema.split_urn(key) {
+        None => match split_schema_urn(key, schema) {
             Some((urn, rest)) => (Some(urn), rest),
             None if starts_with_ci(key, "urn:") => {
                 return KeyTarget::Verbatim {
@@ -142,6 +171,28 @@ pub(crate) fn resolve_key<'s>(
         def,
         sub,
         filter: None,
+    })
+}
+
+/// `urn:…:enterprise:2.0:User:manager` → (the schema's URN, `manager`). Like
+/// `ResourceSchema::split_urn`, but byte-wise: that one slices the key at the URN's length,
+/// which panics when a client puts a multi-byte character there.
+fn split_schema_urn<'s, 'k>(
+    key: &'k str,
+    schema: &'s ResourceSchema,
+) -> Option<(&'s str, &'k str)> {
+    schema.schemas().find_map(|s| {
+        let id = s.id.as_bytes();
+        let bytes = key.as_bytes();
+        let prefix_matches = bytes
+            .get(..id.len())
+            .is_some_and(|p| p.eq_ignore_ascii_case(id));
+        // The byte after the (ASCII) URN is an ASCII ':', so `id.len() + 1` is a char boundary.
+        if prefix_matches && bytes.get(id.len()) == Some(&b':') {
+            key.get(id.len() + 1..).map(|rest| (s.id.as_str(), rest))
+        } else {
+            None
+        }
     })
 }
 
@@ -210,6 +261,22 @@ mod tests {
         for p in ["nosuch", "name.nosuch", "userName.x", "urn:x:y:foo"] {
             let e = resolve_path(p, user()).unwrap_err();
             assert_eq!(e.scim_type(), Some("invalidPath"), "{p}");
+        }
+    }
+
+    #[test]
+    fn multi_byte_characters_at_the_urn_boundary_do_not_panic() {
+        let u = user();
+        for key in [
+            "urn:ietf:params:scim:schemas:core:2.0:Useé:x",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Useé",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User\u{e9}x",
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Usé",
+        ] {
+            assert!(matches!(
+                resolve_key(key, None, u),
+                KeyTarget::Verbatim { .. }
+            ));
         }
     }
 

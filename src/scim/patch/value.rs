@@ -19,6 +19,7 @@ use crate::scim::document::get_ci;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::schema::{AttrType, AttributeDef, Mutability};
 use serde_json::{Map, Number, Value};
+use std::collections::HashSet;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -35,6 +36,8 @@ pub(crate) fn coerce_attribute(def: &AttributeDef, value: &Value) -> ScimResult<
             other => vec![other],
         };
         let mut out: Vec<Value> = Vec::with_capacity(items.len());
+        // Exact duplicates are dropped; hashing their text keeps this linear for big lists.
+        let mut seen: HashSet<String> = HashSet::with_capacity(items.len());
         for item in items {
             if item.is_array() {
                 return Err(ScimError::invalid_value(format!(
@@ -43,7 +46,7 @@ pub(crate) fn coerce_attribute(def: &AttributeDef, value: &Value) -> ScimResult<
                 )));
             }
             if let Some(v) = coerce_element(def, item)?
-                && !out.contains(&v)
+                && seen.insert(v.to_string())
             {
                 out.push(v);
             }

@@ -133,13 +133,19 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
         "urn:ietf:params:scim:schemas:core:2.0:User:name.familyName",
         "urn:x",
         "urn:",
+        "urn:ietf:params:scim:schemas:core:2.0:Useé:x",
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Useé",
     ]);
+    // Free text too, so that multi-byte characters land anywhere in a URN-looking key.
+    let keys = prop_oneof![
+        4 => keys.prop_map(str::to_string),
+        1 => "(urn:ietf:params:scim:schemas:)?.{0,12}",
+    ];
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::vec((keys.clone(), inner), 0..6).prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-            )),
+            prop::collection::vec((keys.clone(), inner), 0..6)
+                .prop_map(|kv| Value::Object(kv.into_iter().collect())),
         ]
     })
 }
