@@ -120,6 +120,15 @@ impl Directory {
             .filter_map(|id| self.users.get(id))
     }
 
+    /// One page of users in name order. Skipping walks the name index only (no user lookups).
+    pub fn users_page(&self, start: usize, len: usize) -> impl Iterator<Item = &User> {
+        self.user_by_name
+            .values()
+            .skip(start)
+            .take(len)
+            .filter_map(|id| self.users.get(id))
+    }
+
     pub fn user_count(&self) -> usize {
         self.users.len()
     }

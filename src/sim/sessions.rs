@@ -71,10 +71,6 @@ impl Sessions {
         }
     }
 
-    pub fn set_idle_timeout(&mut self, timeout: Duration) {
-        self.idle_timeout = timeout;
-    }
-
     /// Opens a session and returns its token. A PAT's earlier session is invalidated.
     pub fn open(&mut self, user_id: &str, kind: SessionKind) -> String {
         if self.by_token.len() >= self.sweep_sessions_at {

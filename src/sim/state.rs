@@ -25,9 +25,9 @@ pub struct SiteInfo {
 }
 
 #[derive(Debug)]
-pub struct Inner {
-    pub directory: Directory,
-    pub sessions: Sessions,
+pub(crate) struct Inner {
+    pub(crate) directory: Directory,
+    pub(crate) sessions: Sessions,
 }
 
 /// Shared state of one running simulator.
@@ -35,10 +35,10 @@ pub struct Inner {
 pub struct SimState {
     pub site: SiteInfo,
     pub api_version: String,
-    pub api_version_parsed: (u32, u32),
+    pub(crate) api_version_parsed: (u32, u32),
     /// PAT name → (secret, owner LUID).
-    pub pats: HashMap<String, (String, String)>,
-    pub connected_apps: Vec<ConnectedApp>,
+    pub(crate) pats: HashMap<String, (String, String)>,
+    pub(crate) connected_apps: Vec<ConnectedApp>,
     inner: Mutex<Inner>,
     faults: Mutex<FaultTable>,
 }
@@ -116,11 +116,11 @@ impl SimState {
 
     /// The directory and sessions. A poisoned lock is taken over: every mutation leaves the
     /// maps consistent before anything can fail.
-    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn faults(&self) -> MutexGuard<'_, FaultTable> {
+    pub(crate) fn faults(&self) -> MutexGuard<'_, FaultTable> {
         self.faults.lock().unwrap_or_else(|p| p.into_inner())
     }
 

@@ -285,9 +285,7 @@ pub fn list(ctx: &Ctx<'_>) -> ApiResult<Reply> {
         let total = dir.user_count();
         let range = query.page_range(total)?;
         let nodes = dir
-            .users()
-            .skip(range.start)
-            .take(range.len())
+            .users_page(range.start, range.len())
             .map(|u| user_node(u, &query.fields))
             .collect();
         return Ok(Reply::ok(vec![
