@@ -80,6 +80,14 @@ pub struct AttributeDef {
 }
 
 impl AttributeDef {
+    /// Whether a PATCH `add` sets this multi-valued attribute instead of appending to it.
+    /// True only for the Tableau extension's `siteRoles`: a Tableau user holds exactly one
+    /// site role, so roles added over time must not pile up into a list where the highest
+    /// stale role would keep winning. Tableau's own SCIM service behaves the same way.
+    pub fn add_replaces_values(&self) -> bool {
+        self.multi_valued && self.name == "siteRoles"
+    }
+
     /// Sub-attribute by name, case-insensitively.
     pub fn sub_attribute(&self, name: &str) -> Option<&AttributeDef> {
         self.sub_attributes
@@ -242,11 +250,15 @@ impl ResourceSchema {
     pub fn split_urn<'n>(&self, full: &'n str) -> Option<(&str, &'n str)> {
         self.schemas().find_map(|s| {
             let id = s.id.as_str();
-            if full.len() > id.len()
-                && full[..id.len()].eq_ignore_ascii_case(id)
-                && full.as_bytes()[id.len()] == b':'
-            {
-                Some((id, &full[id.len() + 1..]))
+            // Compare bytes, not a `str` slice: the cut may fall inside a multi-byte character
+            // of client input. After a matching ASCII URN and ':' the rest is a char boundary.
+            let bytes = full.as_bytes();
+            let matches = bytes
+                .get(..id.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(id.as_bytes()))
+                && bytes.get(id.len()) == Some(&b':');
+            if matches {
+                full.get(id.len() + 1..).map(|rest| (id, rest))
             } else {
                 None
             }
@@ -381,5 +393,19 @@ mod tests {
         assert_eq!(urn, ENTERPRISE_USER_SCHEMA);
         assert_eq!(rest, "manager");
         assert!(reg.group.resolve(None, "members").unwrap().def.multi_valued);
+    }
+
+    #[test]
+    fn split_urn_survives_multi_byte_input() {
+        let user = &SchemaRegistry::builtin().user;
+        assert!(
+            user.split_urn("urn:ietf:params:scim:schemas:core:2.0:Useé:x")
+                .is_none()
+        );
+        assert!(user.split_urn("é").is_none());
+        assert_eq!(
+            user.split_urn("urn:ietf:params:scim:schemas:core:2.0:User:é"),
+            Some((USER_SCHEMA, "é"))
+        );
     }
 }

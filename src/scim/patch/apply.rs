@@ -212,7 +212,7 @@ fn apply_whole(
     };
     if def.multi_valued {
         let items = into_items(new);
-        let (list, touched) = if kind == OpKind::Replace {
+        let (list, touched) = if kind == OpKind::Replace || def.add_replaces_values() {
             let touched = (0..items.len()).collect();
             (items, touched)
         } else {

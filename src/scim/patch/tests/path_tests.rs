@@ -271,6 +271,23 @@ fn tableau_site_roles_multi_valued_extension() {
         doc["urn:ietf:params:scim:schemas:extension:tableau:3.0:User"]["siteRoles"],
         json!([{"value": "Creator"}])
     );
+    // A later add sets the role rather than accumulating roles (see add_replaces_values).
+    let doc = patch_user(json!([
+        {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:tableau:3.0:User:siteRoles",
+         "value": [{"value": "Creator", "primary": true}]},
+        {"op": "add", "path": "urn:ietf:params:scim:schemas:extension:tableau:3.0:User:siteRoles",
+         "value": [{"value": "Viewer"}]}
+    ]));
+    assert_eq!(
+        doc["urn:ietf:params:scim:schemas:extension:tableau:3.0:User"]["siteRoles"],
+        json!([{"value": "Viewer"}])
+    );
+    // `roles` keeps RFC semantics: Entra adds app roles one by one.
+    let doc = patch_user(json!([
+        {"op": "add", "path": "roles", "value": [{"value": "Creator"}]},
+        {"op": "add", "path": "roles", "value": [{"value": "Viewer"}]}
+    ]));
+    assert_eq!(doc["roles"].as_array().map(Vec::len), Some(2));
 }
 
 #[test]
