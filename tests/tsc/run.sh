@@ -7,12 +7,10 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 
-python="${PYTHON:-$root/.venv/bin/python}"
-if [ ! -x "$python" ]; then
-    python3 -m venv "$root/.venv"
-    "$root/.venv/bin/pip" install -q "tableauserverclient==0.42" "pyjwt>=2.8" requests
-    python="$root/.venv/bin/python"
+if [ -z "${PYTHON:-}" ]; then
+    "$root/scripts/venv.sh"
 fi
+python="${PYTHON:-$root/.venv/bin/python}"
 
 cargo build -q --bin tableau-scim
 log="$(mktemp)"
