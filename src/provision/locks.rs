@@ -45,15 +45,10 @@ mod tests {
         let other = tokio::time::timeout(Duration::from_millis(50), locks.lock("Group/2")).await;
         assert!(other.is_ok());
         let l2 = locks.clone();
-        let waiter = tokio::spawn(async move {
-            l2.lock("Group/1").await;
-        });
+        let waiter = tokio::spawn(async move { l2.lock("Group/1").await; });
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(!waiter.is_finished());
         drop(g);
-        tokio::time::timeout(Duration::from_secs(1), waiter)
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(1), waiter).await.unwrap().unwrap();
     }
 }

@@ -35,12 +35,8 @@ pub enum Membership {
 
 /// A member reference as written by a client: `{"value": id, "type": "User"|"Group"}`.
 /// `type` is optional (Okta sends only `value` and `display`); it is then looked up.
-fn member_refs(
-    doc: &mut Map<String, Value>,
-) -> ScimResult<Option<Vec<(String, Option<ResourceKind>)>>> {
-    let Some(members) = doc.remove("members") else {
-        return Ok(None);
-    };
+fn member_refs(doc: &mut Map<String, Value>) -> ScimResult<Option<Vec<(String, Option<ResourceKind>)>>> {
+    let Some(members) = doc.remove("members") else { return Ok(None) };
     let items = match members {
         Value::Array(items) => items,
         Value::Null => Vec::new(),
@@ -72,10 +68,7 @@ fn member_refs(
 
 impl Provisioner {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self {
-            store,
-            locks: ResourceLocks::default(),
-        }
+        Self { store, locks: ResourceLocks::default() }
     }
 
     /// Find the kind of an untyped member reference: a user id, else a group id.
@@ -88,25 +81,13 @@ impl Provisioner {
         if let Some(k) = kind {
             return Ok(k);
         }
-        if self
-            .store
-            .get(tenant, ResourceKind::User, id, false)
-            .await?
-            .is_some()
-        {
+        if self.store.get(tenant, ResourceKind::User, id, false).await?.is_some() {
             return Ok(ResourceKind::User);
         }
-        if self
-            .store
-            .get(tenant, ResourceKind::Group, id, false)
-            .await?
-            .is_some()
-        {
+        if self.store.get(tenant, ResourceKind::Group, id, false).await?.is_some() {
             return Ok(ResourceKind::Group);
         }
-        Err(ScimError::invalid_value(format!(
-            "member '{id}' is not a known User or Group"
-        )))
+        Err(ScimError::invalid_value(format!("member '{id}' is not a known User or Group")))
     }
 
     pub async fn create(
@@ -156,20 +137,14 @@ impl Provisioner {
                 .collect();
         }
         new_doc.remove("groups");
-        Ok(self
-            .store
-            .update(tenant, old.kind, &old.id, old.revision, &new_doc, &changes)
-            .await?)
+        Ok(self.store.update(tenant, old.kind, &old.id, old.revision, &new_doc, &changes).await?)
     }
 
     pub async fn delete(&self, tenant: &str, kind: ResourceKind, id: &str) -> ScimResult<()> {
         if self.store.delete(tenant, kind, id).await? {
             Ok(())
         } else {
-            Err(ScimError::not_found(format!(
-                "{} {id} not found",
-                kind.as_str()
-            )))
+            Err(ScimError::not_found(format!("{} {id} not found", kind.as_str())))
         }
     }
 }

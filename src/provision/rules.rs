@@ -178,11 +178,14 @@ fn multi_values(attr: Option<&Value>) -> impl Iterator<Item = &str> {
         })
 }
 
-/// Users whose desired role changes with their group memberships. Each entry is (user id,
-/// document, group names before, group names after); the result is (user id, new role) for
+/// A user affected by a membership change: (user id, document, group names before, group
+/// names after).
+pub type MembershipChange<'a> = (String, &'a Map<String, Value>, Vec<String>, Vec<String>);
+
+/// Users whose desired role changes with their group memberships: (user id, new role) for
 /// those whose role differs, in input order.
 pub fn role_changes(
-    users: &[(String, &Map<String, Value>, Vec<String>, Vec<String>)],
+    users: &[MembershipChange],
     policy: &ProvisionPolicy,
 ) -> Result<Vec<(String, SiteRole)>, ScimError> {
     let mut out = Vec::new();
