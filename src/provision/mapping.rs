@@ -57,9 +57,20 @@ pub fn email(user: &Map<String, Value>) -> Option<String> {
     pick.map(|(_, v)| v.clone())
 }
 
-/// The Tableau extension object, if the document has one.
+/// The URN under which Tableau's own SCIM service takes `siteRoles` (reference §8.3), without
+/// our schema's `:User` suffix. The scim layer keeps it as an unknown extension, verbatim.
+pub const TABLEAU_NATIVE_EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:tableau:3.0";
+
+/// The Tableau extension object, if the document has one: ours, else Tableau's own URN, so an
+/// IdP app mapped for Tableau's native SCIM works unchanged.
 pub fn tableau_extension(user: &Map<String, Value>) -> Option<&Map<String, Value>> {
-    user.get(TABLEAU_USER_SCHEMA).and_then(Value::as_object)
+    user.get(TABLEAU_USER_SCHEMA)
+        .or_else(|| {
+            user.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(TABLEAU_NATIVE_EXTENSION))
+                .map(|(_, v)| v)
+        })
+        .and_then(Value::as_object)
 }
 
 /// A string attribute of the Tableau extension (`authSetting`, `idpConfigurationId`), trimmed.

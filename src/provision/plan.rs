@@ -228,9 +228,8 @@ fn check_user_name(
     match policy.on_user_name_change {
         UserNameChange::Refuse => Err(ScimError::mutability(format!(
             "userName cannot change in Tableau: Tableau user names are immutable, so '{old}' cannot \
-             become '{new}'. Delete the user and create it again under the new name (its content \
-             goes to the configured content owner), or restore the old userName in the identity \
-             provider"
+             become '{new}'. Restore the old userName in the identity provider, or unassign the \
+             user and assign it again under the new name (a new Tableau user)"
         ))),
         UserNameChange::Recreate => Err(ScimError::new(
             ErrorKind::NotImplemented,
@@ -319,6 +318,12 @@ fn unique(ids: &[String]) -> Vec<String> {
         .collect()
 }
 
+#[cfg(test)]
+#[path = "plan_group_tests.rs"]
+mod group_tests;
+#[cfg(test)]
+#[path = "plan_prop_tests.rs"]
+mod prop_tests;
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;

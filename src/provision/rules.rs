@@ -100,8 +100,8 @@ impl ProvisionPolicy {
 
 /// The site role `user` should have, as a member of the groups named `group_names`.
 ///
-/// `active: false` → `Unlicensed` (content kept; `active: true` restores the computed role).
-/// Otherwise the first source that names a role decides, in DESIGN.md's order:
+/// `active: false` → `Unlicensed` (content kept; `active: true` restores the computed role),
+/// though an invalid extension `siteRoles` is still an error. Otherwise the first source that names a role decides, in DESIGN.md's order:
 /// 1. the Tableau extension's `siteRoles[].value` (what Tableau's own SCIM app sends); an
 ///    invalid value is an `invalidValue` error naming the valid roles, because this attribute
 ///    exists only to carry site roles;
@@ -119,10 +119,13 @@ pub fn desired_site_role(
     group_names: &[String],
     policy: &ProvisionPolicy,
 ) -> Result<SiteRole, ScimError> {
+    // Validated even for an inactive user, so that an invalid role is refused when it is
+    // written, not later on the reactivation that would first use it.
+    let explicit = extension_site_role(user)?;
     if !is_active(user) {
         return Ok(SiteRole::Unlicensed);
     }
-    if let Some(role) = extension_site_role(user)? {
+    if let Some(role) = explicit {
         return Ok(role);
     }
     if let Some(role) = entra_role(user) {

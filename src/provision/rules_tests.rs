@@ -71,6 +71,34 @@ fn inactive_wins_over_explicit_roles() {
 }
 
 #[test]
+fn invalid_site_role_is_refused_even_for_an_inactive_user() {
+    let mut d = with_site_roles(&["Publisher"]);
+    d.insert("active".into(), json!(false));
+    let err = desired_site_role(&d, &[], &ProvisionPolicy::default()).expect_err("legacy");
+    assert_eq!(err.kind, ErrorKind::InvalidValue);
+}
+
+#[test]
+fn tableau_native_extension_urn_is_read_too() {
+    let d = doc(
+        json!({"URN:ietf:params:scim:schemas:extension:tableau:3.0": {"siteRoles": [{"value": "Explorer"}]}}),
+    );
+    assert_eq!(
+        desired_site_role(&d, &[], &ProvisionPolicy::default()),
+        Ok(SiteRole::Explorer)
+    );
+    // Ours wins when both are there.
+    let d = doc(json!({
+        "urn:ietf:params:scim:schemas:extension:tableau:3.0": {"siteRoles": [{"value": "Explorer"}]},
+        TABLEAU_USER_SCHEMA: {"siteRoles": [{"value": "Creator"}]}
+    }));
+    assert_eq!(
+        desired_site_role(&d, &[], &ProvisionPolicy::default()),
+        Ok(SiteRole::Creator)
+    );
+}
+
+#[test]
 fn tableau_scim_shape_site_roles() {
     let d = doc(json!({TABLEAU_USER_SCHEMA: {"siteRoles": [{"value": "Creator"}]}}));
     assert_eq!(
