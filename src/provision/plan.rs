@@ -6,7 +6,7 @@
 //! mapping); `AddUser` and `CreateGroup` are the steps that create it.
 
 use super::mapping::{email, extension_string, full_name, user_name};
-use super::rules::{ProvisionPolicy, UserNameChange, desired_site_role};
+use super::rules::{ProvisionPolicy, UserNameChange, desired_site_role, extension_site_role};
 use super::site_role::SiteRole;
 use crate::scim::{ErrorKind, ScimError};
 use serde::{Deserialize, Serialize};
@@ -109,7 +109,13 @@ pub struct UserChange<'a> {
     pub new_role: Option<SiteRole>,
 }
 
+/// The steps for one user change; errors are the SCIM errors to answer with (nothing is then
+/// sent to Tableau or committed).
 pub fn plan_user(change: &UserChange, policy: &ProvisionPolicy) -> Result<Vec<Step>, ScimError> {
+    // The one guard for an invalid `siteRoles`, whichever way the engine computed the roles.
+    if let Some(new) = change.new {
+        extension_site_role(new)?;
+    }
     match (change.old, change.new) {
         (None, Some(new)) => plan_user_create(change, new, policy),
         (Some(old), Some(new)) => plan_user_update(change, old, new, policy),

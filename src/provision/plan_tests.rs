@@ -252,6 +252,26 @@ fn invalid_role_on_update_is_invalid_value() {
 }
 
 #[test]
+fn invalid_role_is_refused_even_when_the_engine_passes_roles() {
+    let old = okta_user();
+    let mut new = okta_user();
+    new.insert(
+        TABLEAU_USER_SCHEMA.into(),
+        json!({"siteRoles": [{"value": "Guest"}]}),
+    );
+    let change = UserChange {
+        id: "u1",
+        old: Some(&old),
+        new: Some(&new),
+        old_role: Some(SiteRole::Viewer),
+        new_role: Some(SiteRole::Viewer),
+    };
+    let err = plan_user(&change, &ProvisionPolicy::default()).expect_err("guest");
+    assert_eq!(err.kind, ErrorKind::InvalidValue);
+    assert!(err.detail.contains("cannot be assigned"), "{}", err.detail);
+}
+
+#[test]
 fn only_changed_fields_are_sent() {
     let old = okta_user();
     let mut new = okta_user();
