@@ -11,6 +11,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 pub mod locks;
+pub mod mapping;
+pub mod plan;
+pub mod rules;
+pub mod site_role;
 
 pub use locks::ResourceLocks;
 
