@@ -4,7 +4,8 @@
 use crate::config::Settings;
 use crate::http::auth::Credentials;
 use crate::http::{AppState, middleware, routes};
-use crate::provision::Provisioner;
+use crate::provision::{Engine, Provisioner};
+use crate::tableau::TableauClient;
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{self, Store};
 use actix_web::dev::{Server, ServerHandle};
@@ -14,6 +15,8 @@ use std::net::TcpListener;
 use std::sync::Arc;
 
 pub struct Application {
+    /// Resumes unfinished operations; stopped with the server.
+    worker: tokio::task::JoinHandle<()>,
     port: u16,
     host: String,
     base_path: String,
@@ -45,15 +48,33 @@ impl Application {
                  so that only your identity provider can call this server"
             );
         }
+        let tableau = match &settings.tableau {
+            Some(t) => Some(TableauClient::new(t.clone()).context("invalid [tableau] settings")?),
+            None => {
+                tracing::warn!("no [tableau] settings: resources are stored but not provisioned to Tableau");
+                None
+            }
+        };
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
+        let engine = Engine::new(
+            store.clone(),
+            tableau,
+            settings.provision.clone(),
+            settings.journal.clone(),
+        );
+        // SQLite has one writer process: every unfinished operation is ours to resume now.
+        // With PostgreSQL, another replica may be working on one; the worker resumes those
+        // that stop making progress.
+        let single_process = !settings.store_url().starts_with("postgres");
+        let worker = engine.spawn_worker(single_process);
         let settings = Arc::new(settings);
         let state = web::Data::new(AppState {
             basic_auth_enabled: settings.auth.basic_username.is_some(),
             settings: settings.clone(),
             registry: SchemaRegistry::builtin(),
-            provisioner: Provisioner::new(store.clone()),
+            provisioner: Provisioner::new(engine),
             store,
             credentials,
         });
@@ -69,6 +90,7 @@ impl Application {
         .listen(listener)?
         .run();
         Ok(Self {
+            worker,
             port: local.port(),
             host: local.ip().to_string(),
             base_path: settings.base_path.clone(),
@@ -95,7 +117,9 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        self.worker.abort();
+        result
     }
 }
 

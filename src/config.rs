@@ -2,6 +2,9 @@
 //! (`TABLEAU_SCIM_<KEY>`, nested keys joined with `__`), then command-line flags. Any secret
 //! can also come from a file (`<key>_file`), so it need not sit in the config or environment.
 
+use crate::provision::JournalSettings;
+use crate::provision::rules::ProvisionPolicy;
+use crate::tableau::TableauSettings;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -25,6 +28,13 @@ pub struct Settings {
     pub store: Option<String>,
     pub auth: AuthSettings,
     pub limits: LimitSettings,
+    /// The Tableau site to provision into; without it the server only stores resources.
+    #[serde(skip_serializing)]
+    pub tableau: Option<TableauSettings>,
+    /// Site roles, sign-in settings for new users, content owner, userName changes.
+    pub provision: ProvisionPolicy,
+    /// Deadline and recovery timing of the operation journal.
+    pub journal: JournalSettings,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -64,6 +74,9 @@ impl Default for Settings {
             store: None,
             auth: AuthSettings::default(),
             limits: LimitSettings::default(),
+            tableau: None,
+            provision: ProvisionPolicy::default(),
+            journal: JournalSettings::default(),
         }
     }
 }
@@ -133,6 +146,14 @@ impl Settings {
         if self.limits.max_body_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "limits.max_body_bytes must be at least 1024".into(),
+            ));
+        }
+        self.provision
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("provision: {e}")))?;
+        if self.journal.deadline_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "journal.deadline_secs must be at least 1".into(),
             ));
         }
         Ok(())

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
 use tableau_scim::http::auth::token_hash_string;
-use tableau_scim::sim::{SimArgs, run_cli};
+use tableau_scim::sim::{self, PersonalAccessToken, SimArgs, SimConfig, run_cli};
+use tableau_scim::tableau::{TableauAuth, TableauSettings};
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +58,16 @@ struct ServeArgs {
     /// Directory for the default SQLite database.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Tableau server URL, e.g. https://10ay.online.tableau.com (with --tableau-pat).
+    #[arg(long)]
+    tableau_url: Option<String>,
+    /// Tableau site content URL ("" for the Default site).
+    #[arg(long)]
+    tableau_site: Option<String>,
+    /// Personal access token NAME:SECRET the bridge signs in with. Prefer the config file or
+    /// TABLEAU_SCIM_TABLEAU__AUTH__SECRET: command lines are visible to other local users.
+    #[arg(long, value_name = "NAME:SECRET")]
+    tableau_pat: Option<String>,
 }
 
 #[derive(Args)]
@@ -70,6 +81,13 @@ struct DemoArgs {
     /// Directory for the SQLite store (a temporary directory when omitted).
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Listen address of the built-in Tableau simulator.
+    #[arg(long, default_value = "127.0.0.1:8090")]
+    sim_listen: String,
+    /// An extra simulator token NAME:SECRET for a person to look with (e.g. with
+    /// tableauserverclient); the bridge signs in with a token of its own.
+    #[arg(long, value_name = "NAME:SECRET")]
+    sim_pat: Option<String>,
 }
 
 fn init_tracing() {
@@ -116,9 +134,52 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.data_dir = d;
     }
     settings.auth.tokens.extend(args.tokens);
+    apply_tableau_flags(&mut settings, args.tableau_url, args.tableau_site, args.tableau_pat)?;
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
     app.run_until_stopped().await.context("server failed")
+}
+
+/// `--tableau-*` flags override (or create) the `[tableau]` settings.
+fn apply_tableau_flags(
+    settings: &mut Settings,
+    url: Option<String>,
+    site: Option<String>,
+    pat: Option<String>,
+) -> anyhow::Result<()> {
+    let pat = pat.map(|p| split_pair(&p, "--tableau-pat")).transpose()?;
+    match (&mut settings.tableau, url) {
+        (Some(t), url) => {
+            if let Some(u) = url {
+                t.url = u;
+            }
+            if let Some(s) = site {
+                t.site = s;
+            }
+            if let Some((name, secret)) = pat {
+                t.auth = TableauAuth::Pat { name, secret };
+            }
+        }
+        (None, Some(url)) => {
+            let Some((name, secret)) = pat else {
+                anyhow::bail!("--tableau-url needs --tableau-pat (or a [tableau.auth] section)");
+            };
+            settings.tableau = Some(TableauSettings::new(url, site.unwrap_or_default(), TableauAuth::Pat { name, secret }));
+        }
+        (None, None) => {
+            if pat.is_some() || site.is_some() {
+                anyhow::bail!("--tableau-site and --tableau-pat need --tableau-url");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn split_pair(value: &str, flag: &str) -> anyhow::Result<(String, String)> {
+    match value.split_once(':') {
+        Some((a, b)) if !a.is_empty() && !b.is_empty() => Ok((a.to_string(), b.to_string())),
+        _ => anyhow::bail!("{flag} takes NAME:SECRET"),
+    }
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
@@ -165,5 +226,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     tokio::signal::ctrl_c().await?;
     handle.stop(true).await;
     server.await??;
+    sim.stop().await;
     Ok(())
 }

@@ -35,6 +35,10 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
 
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(sha256(data))
+}
+
 /// `sha256:<hex>`, the form accepted in `auth.token_hashes`.
 pub fn token_hash_string(token: &str) -> String {
     format!("sha256:{}", hex::encode(sha256(token.as_bytes())))

@@ -16,7 +16,7 @@ use crate::scim::schema::{ResourceKind, ResourceSchema};
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use crate::store::{DEFAULT_TENANT, StoreError, StoredResource};
 use actix_web::http::{StatusCode, header};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -41,6 +41,49 @@ fn relation_attr(kind: ResourceKind) -> &'static str {
         ResourceKind::User => "groups",
         ResourceKind::Group => "members",
     }
+}
+
+/// The journal identity of a mutating request: credential label, method, path, a digest of
+/// the canonical body (keys sorted, so key order does not matter) and `Idempotency-Key`.
+fn request_meta(req: &HttpRequest, body: Option<&Value>) -> RequestMeta {
+    let principal = req.extensions().get::<Principal>().map(|p| p.label.clone()).unwrap_or_default();
+    let canonical = body.map(canonical_json).unwrap_or_default();
+    let idempotency_key = req
+        .headers()
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty() && v.len() <= 255);
+    RequestMeta {
+        tenant: DEFAULT_TENANT.to_string(),
+        principal,
+        method: req.method().to_string(),
+        path: req.path().to_string(),
+        body_digest: sha256_hex(canonical.as_bytes()),
+        idempotency_key,
+    }
+}
+
+/// JSON text with object keys sorted at every level.
+fn canonical_json(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => {
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort();
+                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&o[k]))).collect())
+            }
+            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}
+
+/// The resource a finished operation answers with (a replayed create of a since-deleted
+/// resource has none).
+fn finished_resource(f: Finished, kind: ResourceKind) -> ScimResult<StoredResource> {
+    f.resource.ok_or_else(|| ScimError::not_found(format!("the {} no longer exists", kind.as_str())))
 }
 
 /// Whether members (groups) or groups (users) must be loaded to answer.
@@ -282,9 +325,12 @@ pub async fn create(
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
     let doc = prepare_document(&body, &schema)?;
-    let created = state.provisioner.create(DEFAULT_TENANT, kind, doc).await?;
+    let meta = request_meta(&req, Some(&body));
+    let finished = state.provisioner.create(&meta, kind, doc).await?;
+    let status = StatusCode::from_u16(finished.status).unwrap_or(StatusCode::CREATED);
+    let created = finished_resource(finished, kind)?;
     Ok(resource_response(
-        StatusCode::CREATED,
+        status,
         &state,
         &req,
         &created,
@@ -337,6 +383,7 @@ pub async fn get(
 async fn write_loop<F>(
     state: &AppState,
     req: &HttpRequest,
+    body: &Value,
     kind: ResourceKind,
     id: &str,
     membership: Membership,
@@ -350,6 +397,7 @@ where
         .locks
         .lock(&format!("{}/{id}", kind.as_str()))
         .await;
+    let meta = request_meta(req, Some(body));
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let old = load(state, kind, id, true).await?;
         if_match_ok(req, &old)?;
@@ -358,11 +406,12 @@ where
         };
         match state
             .provisioner
-            .update(DEFAULT_TENANT, &old, new_doc, membership)
+            .update(&meta, &old, new_doc, membership)
             .await
         {
             Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
-            other => return other,
+            Err(e) => return Err(e),
+            Ok(f) => return finished_resource(f, kind),
         }
     }
     Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
@@ -396,7 +445,7 @@ pub async fn replace(
     } else {
         Membership::Unchanged
     };
-    let updated = write_loop(&state, &req, kind, &id, membership, |_old| {
+    let updated = write_loop(&state, &req, &body, kind, &id, membership, |_old| {
         Ok(Some(new_doc.clone()))
     })
     .await?;
@@ -420,7 +469,7 @@ pub async fn patch(
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
-    let updated = write_loop(&state, &req, kind, &id, Membership::Complete, |old| {
+    let updated = write_loop(&state, &req, &body, kind, &id, Membership::Complete, |old| {
         let current = patchable_document(old);
         let new_doc = apply_patch(&current, &body, &schema)?;
         // An identical repeated PATCH changes nothing and writes nothing.
@@ -455,10 +504,15 @@ pub async fn delete(
         .locks
         .lock(&format!("{}/{id}", kind.as_str()))
         .await;
-    if req.headers().contains_key(header::IF_MATCH) {
-        let current = load(&state, kind, &id, false).await?;
+    let meta = request_meta(&req, None);
+    for _ in 0..MAX_WRITE_ATTEMPTS {
+        let current = load(&state, kind, &id, true).await?;
         if_match_ok(&req, &current)?;
+        match state.provisioner.delete(&meta, &current).await {
+            Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+            Err(e) => return Err(e),
+            Ok(_) => return Ok(HttpResponse::NoContent().finish()),
+        }
     }
-    state.provisioner.delete(DEFAULT_TENANT, kind, &id).await?;
-    Ok(HttpResponse::NoContent().finish())
+    Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
 }

@@ -67,6 +67,27 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    const ALL: [ErrorKind; 22] = {
+        use ErrorKind::*;
+        [
+            InvalidFilter, TooMany, Uniqueness, Mutability, InvalidSyntax, InvalidPath, NoTarget,
+            InvalidValue, InvalidVersion, Sensitive, Unauthorized, Forbidden, NotFound, Conflict,
+            MethodNotAllowed, NotAcceptable, PreconditionFailed, PayloadTooLarge,
+            UnsupportedMediaType, NotImplemented, Unavailable, Internal,
+        ]
+    };
+
+    /// The kind a recorded error body stands for (the table read backwards).
+    pub fn from_status(status: u16, scim_type: Option<&str>) -> ErrorKind {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.status_and_type() == (status, scim_type))
+            .or_else(|| Self::ALL.into_iter().find(|k| k.status_and_type().0 == status))
+            .unwrap_or(ErrorKind::Internal)
+    }
+}
+
 /// A SCIM error: a kind plus a human-readable `detail` for the admin reading the IdP's log.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{detail}")]
@@ -179,6 +200,14 @@ mod tests {
         assert_eq!(b["status"], "409");
         assert_eq!(b["scimType"], "uniqueness");
         assert_eq!(b["schemas"][0], ERROR_SCHEMA);
+    }
+
+    #[test]
+    fn the_table_reads_backwards() {
+        for k in ErrorKind::ALL {
+            let (status, t) = k.status_and_type();
+            assert_eq!(ErrorKind::from_status(status, t), k);
+        }
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub struct ResourceTypeDef {
 }
 
 /// The kinds of resource this server stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
 pub enum ResourceKind {
     User,
     Group,

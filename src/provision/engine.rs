@@ -1,0 +1,383 @@
+//! The provisioning engine: every mutating SCIM request becomes one journaled operation —
+//! planned Tableau steps, executed in order, each outcome recorded — and its local effect is
+//! committed together with the operation's completion. Semantics (DESIGN.md, "Decisions"):
+//!
+//! - synchronous with a deadline: the request waits for the outcome up to `deadline`, then
+//!   gets 503 + `Retry-After` while the operation continues in the background;
+//! - a permanent Tableau error fails the operation, commits nothing locally, and becomes a SCIM
+//!   error naming Tableau's code and message;
+//! - a request whose key matches a running operation attaches to it; with an explicit
+//!   `Idempotency-Key`, a finished operation is replayed from the journal;
+//! - unfinished operations are resumed by a background worker and at start-up;
+//! - one writer per resource: the journal admits one running operation per resource.
+
+use super::errors::unfinished;
+use super::executor::{Executor, StepFailure};
+use super::intent::Intent;
+use super::plan::Step;
+use super::rules::ProvisionPolicy;
+use crate::scim::{ErrorKind, ScimError, ScimResult};
+use crate::store::{
+    NewOperation, Opened, Operation, OperationState, PlannedStep, StepState, Store, StoreError,
+    StoredResource,
+};
+use crate::tableau::TableauClient;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Timing of the journal; `[journal]` in the config.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JournalSettings {
+    /// Seconds a request waits for its operation before answering 503 (IdPs give up at 60).
+    pub deadline_secs: u64,
+    /// Seconds without progress after which another worker may resume an operation.
+    pub resume_after_secs: u64,
+    /// Seconds between background scans for unfinished operations.
+    pub worker_interval_secs: u64,
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        Self { deadline_secs: 25, resume_after_secs: 30, worker_interval_secs: 5 }
+    }
+}
+
+/// Who asked for a change, and what exactly: the identity of a mutating request.
+#[derive(Debug, Clone)]
+pub struct RequestMeta {
+    pub tenant: String,
+    /// A non-secret label of the credential (see `http::auth::Principal`).
+    pub principal: String,
+    pub method: String,
+    pub path: String,
+    /// Hex SHA-256 of the canonical request body.
+    pub body_digest: String,
+    /// The client's `Idempotency-Key` header, if any.
+    pub idempotency_key: Option<String>,
+}
+
+impl RequestMeta {
+    /// The key of the request in the journal: the client's, or a digest of who asked what.
+    fn journal_key(&self) -> String {
+        match &self.idempotency_key {
+            Some(k) => format!("explicit:{}:{k}", self.principal),
+            None => crate::http::auth::sha256_hex(
+                format!("{}\n{}\n{}\n{}", self.principal, self.method, self.path, self.body_digest).as_bytes(),
+            ),
+        }
+    }
+}
+
+/// The result of a finished operation, as the HTTP layer renders it.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub status: u16,
+    pub resource: Option<StoredResource>,
+}
+
+type Outcome = Result<Finished, ScimError>;
+
+/// A change ready to be journaled: its steps and what it commits.
+pub struct Prepared {
+    pub steps: Vec<Step>,
+    pub intent: Intent,
+}
+
+pub struct Engine {
+    store: Arc<dyn Store>,
+    tableau: Option<TableauClient>,
+    pub policy: ProvisionPolicy,
+    settings: JournalSettings,
+    /// Operations this process is executing, so a retried request can wait for the outcome.
+    running: Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>,
+}
+
+impl Engine {
+    pub fn new(
+        store: Arc<dyn Store>,
+        tableau: Option<TableauClient>,
+        policy: ProvisionPolicy,
+        settings: JournalSettings,
+    ) -> Arc<Self> {
+        Arc::new(Self { store, tableau, policy, settings, running: Mutex::new(HashMap::new()) })
+    }
+
+    pub fn tableau_enabled(&self) -> bool {
+        self.tableau.is_some()
+    }
+
+    fn deadline(&self) -> Duration {
+        Duration::from_secs(self.settings.deadline_secs)
+    }
+
+    /// Journal and execute a prepared change; answer within the deadline.
+    pub async fn submit(self: &Arc<Self>, meta: &RequestMeta, prepared: Prepared) -> Outcome {
+        let planned: Vec<PlannedStep> = prepared
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| PlannedStep {
+                idx: i as i64,
+                kind: s.kind().to_string(),
+                description: serde_json::to_value(s).unwrap_or_default(),
+            })
+            .collect();
+        let op = NewOperation {
+            tenant: meta.tenant.clone(),
+            id: uuid::Uuid::new_v4().to_string(),
+            idem_key: meta.journal_key(),
+            explicit_key: meta.idempotency_key.is_some(),
+            principal: meta.principal.clone(),
+            method: meta.method.clone(),
+            path: meta.path.clone(),
+            digest: meta.body_digest.clone(),
+            resource_kind: prepared.intent.commit.kind(),
+            resource_id: prepared.intent.commit.resource_id().to_string(),
+            intent: serde_json::to_value(&prepared.intent)
+                .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
+        };
+        match self.store.open_operation(&op, &planned).await? {
+            Opened::Created(op) => self.run_and_wait(op).await,
+            Opened::SameKey(existing) => {
+                if existing.explicit_key && existing.digest != op.digest {
+                    return Err(ScimError::invalid_value(
+                        "this Idempotency-Key was already used for a different request",
+                    ));
+                }
+                self.outcome_of(existing).await
+            }
+            Opened::ResourceBusy(other) => {
+                // Another writer (maybe another server) is changing this resource: wait for it,
+                // then let the caller re-read the resource and compute the change again.
+                let _ = self.outcome_of(other).await;
+                Err(ScimError::new(ErrorKind::PreconditionFailed, "resource busy; re-read"))
+            }
+        }
+    }
+
+    /// The outcome of an existing operation: attach while it runs, replay once finished.
+    async fn outcome_of(self: &Arc<Self>, op: Operation) -> Outcome {
+        match op.state {
+            OperationState::Running => self.attach(op).await,
+            OperationState::Succeeded => {
+                let resource = self.store.get(&op.tenant, op.resource_kind, &op.resource_id, true).await?;
+                Ok(Finished { status: op.response_status.unwrap_or(200), resource })
+            }
+            OperationState::Failed => Err(error_from_body(op.error_body.as_ref(), op.response_status)),
+        }
+    }
+
+    async fn attach(self: &Arc<Self>, op: Operation) -> Outcome {
+        let rx = self.running_receiver(&op.id);
+        match rx {
+            Some(rx) => self.wait(rx, &op.id).await,
+            None => {
+                // Not running here: another server has it, or a crash left it. Poll the journal;
+                // take it over when it makes no progress.
+                let deadline = tokio::time::Instant::now() + self.deadline();
+                loop {
+                    let Some(cur) = self.store.get_operation(&op.tenant, &op.id).await? else {
+                        return Err(ScimError::internal("journaled operation disappeared"));
+                    };
+                    if cur.state != OperationState::Running {
+                        return Box::pin(self.outcome_of(cur)).await;
+                    }
+                    if is_stale(&cur.updated, self.settings.resume_after_secs) {
+                        return self.resume_and_wait(cur).await;
+                    }
+                    if tokio::time::Instant::now() >= deadline {
+                        return Err(unfinished(&op.id));
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }
+    }
+
+    fn running_receiver(&self, op_id: &str) -> Option<watch::Receiver<Option<Outcome>>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner()).get(op_id).cloned()
+    }
+
+    async fn wait(&self, mut rx: watch::Receiver<Option<Outcome>>, op_id: &str) -> Outcome {
+        let waited = tokio::time::timeout(self.deadline(), rx.wait_for(|o| o.is_some())).await;
+        match waited {
+            Ok(Ok(o)) => o.clone().unwrap_or_else(|| Err(unfinished(op_id))),
+            Ok(Err(_)) | Err(_) => Err(unfinished(op_id)),
+        }
+    }
+
+    async fn resume_and_wait(self: &Arc<Self>, op: Operation) -> Outcome {
+        self.store.touch_operation(&op.tenant, &op.id).await?;
+        self.run_and_wait(op).await
+    }
+
+    /// Execute in a task of its own (it outlives an impatient request) and wait up to the
+    /// deadline for its outcome.
+    async fn run_and_wait(self: &Arc<Self>, op: Operation) -> Outcome {
+        let rx = self.spawn_run(op.clone());
+        self.wait(rx, &op.id).await
+    }
+
+    fn spawn_run(self: &Arc<Self>, op: Operation) -> watch::Receiver<Option<Outcome>> {
+        let (tx, rx) = watch::channel(None);
+        {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(existing) = running.get(&op.id) {
+                return existing.clone();
+            }
+            running.insert(op.id.clone(), rx.clone());
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let id = op.id.clone();
+            let outcome = engine.run(op).await;
+            if let Err(e) = &outcome
+                && e.kind == ErrorKind::Unavailable
+            {
+                tracing::warn!(op = %id, error = %e.detail, "operation unfinished; it will be resumed");
+            }
+            let _ = tx.send(Some(outcome));
+            engine.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        });
+        rx
+    }
+
+    /// Execute the pending steps of an operation, then commit it. Works the same for a fresh
+    /// operation and for one resumed after a crash: done steps are skipped and the LUIDs they
+    /// produced are reused.
+    async fn run(&self, op: Operation) -> Outcome {
+        let intent: Intent = serde_json::from_value(op.intent.clone())
+            .map_err(|e| ScimError::internal(format!("journaled intent unreadable: {e}")))?;
+        let mut luids: HashMap<String, String> = HashMap::new();
+        let mut pending: Vec<(i64, Step)> = Vec::new();
+        for s in &op.steps {
+            let step: Step = serde_json::from_value(s.description.clone())
+                .map_err(|e| ScimError::internal(format!("journaled step unreadable: {e}")))?;
+            if s.state == StepState::Done {
+                if let Some(l) = &s.luid {
+                    luids.insert(step.resource_id().to_string(), l.clone());
+                }
+            } else {
+                pending.push((s.idx, step));
+            }
+        }
+        if !pending.is_empty() {
+            let Some(client) = &self.tableau else {
+                return Err(ScimError::internal("operation has Tableau steps but Tableau is not configured"));
+            };
+            let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
+            exec.luids = luids;
+            for (idx, step) in pending {
+                let result = exec.run(&step).await;
+                self.store.record_step(&op.tenant, &op.id, idx, &result.outcome).await?;
+                match result.failure {
+                    None => {}
+                    Some(StepFailure::Transient(_)) => return Err(unfinished(&op.id)),
+                    Some(StepFailure::Permanent(err)) => {
+                        self.store.fail_operation(&op.tenant, &op.id, err.status(), &err.to_body()).await?;
+                        return Err(err);
+                    }
+                }
+            }
+            luids = exec.luids;
+        }
+        let luid = luids.get(intent.commit.resource_id()).cloned();
+        let commit = intent.commit.to_commit(luid);
+        match self.store.complete_operation(&op.tenant, &op.id, intent.status, &commit).await {
+            Ok(resource) => Ok(Finished { status: intent.status, resource }),
+            Err(StoreError::NotFound) => {
+                // Finished meanwhile by another worker: answer with its outcome.
+                match self.store.get_operation(&op.tenant, &op.id).await? {
+                    Some(cur) if cur.state != OperationState::Running => {
+                        self.finished_outcome(cur).await
+                    }
+                    _ => Err(ScimError::not_found("the resource no longer exists")),
+                }
+            }
+            Err(e @ (StoreError::Conflict { .. } | StoreError::UnknownMember(_) | StoreError::RevisionMismatch)) => {
+                let err = ScimError::from(e);
+                self.store.fail_operation(&op.tenant, &op.id, err.status(), &err.to_body()).await?;
+                Err(err)
+            }
+            Err(e) => Err(ScimError::from(e)),
+        }
+    }
+
+    async fn finished_outcome(&self, op: Operation) -> Outcome {
+        match op.state {
+            OperationState::Succeeded => {
+                let resource = self.store.get(&op.tenant, op.resource_kind, &op.resource_id, true).await?;
+                Ok(Finished { status: op.response_status.unwrap_or(200), resource })
+            }
+            _ => Err(error_from_body(op.error_body.as_ref(), op.response_status)),
+        }
+    }
+
+    /// Resume every unfinished operation not running here; at start-up `all` ignores how
+    /// recently they progressed (SQLite: this process is the only writer).
+    pub async fn resume_unfinished(self: &Arc<Self>, all: bool) -> ScimResult<usize> {
+        let ops = self.store.unfinished_operations(500).await?;
+        let mut resumed = 0;
+        for op in ops {
+            if self.running_receiver(&op.id).is_some() {
+                continue;
+            }
+            if !all && !is_stale(&op.updated, self.settings.resume_after_secs) {
+                continue;
+            }
+            if self.store.touch_operation(&op.tenant, &op.id).await.is_err() {
+                continue;
+            }
+            tracing::info!(op = %op.id, method = %op.method, path = %op.path, "resuming unfinished operation");
+            self.spawn_run(op);
+            resumed += 1;
+        }
+        Ok(resumed)
+    }
+
+    /// The background worker: resumes operations that stopped making progress.
+    pub fn spawn_worker(self: &Arc<Self>, resume_all_now: bool) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.resume_unfinished(resume_all_now).await {
+                tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
+            }
+            let interval = Duration::from_secs(engine.settings.worker_interval_secs.max(1));
+            loop {
+                tokio::time::sleep(interval).await;
+                if let Err(e) = engine.resume_unfinished(false).await {
+                    tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
+                }
+            }
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+/// An RFC 3339 timestamp more than `secs` seconds ago (unparseable counts as stale).
+fn is_stale(updated: &str, secs: u64) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(updated, &Rfc3339) {
+        Ok(t) => (time::OffsetDateTime::now_utc() - t).whole_seconds() >= secs as i64,
+        Err(_) => true,
+    }
+}
+
+/// Rebuild the SCIM error recorded for a failed operation.
+fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> ScimError {
+    let detail = body
+        .and_then(|b| b.get("detail"))
+        .and_then(|d| d.as_str())
+        .unwrap_or("the operation failed")
+        .to_string();
+    let scim_type = body.and_then(|b| b.get("scimType")).and_then(|t| t.as_str());
+    let status = status.unwrap_or(500);
+    ScimError::new(ErrorKind::from_status(status, scim_type), detail)
+}
