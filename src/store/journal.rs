@@ -192,7 +192,10 @@ pub enum ResourceCommit {
         tableau_luid: Option<String>,
     },
     /// Deleting a resource that no longer exists is not an error (as with `delete`).
-    Delete { kind: ResourceKind, id: String },
+    Delete {
+        kind: ResourceKind,
+        id: String,
+    },
     Nothing,
 }
 

@@ -260,9 +260,17 @@ async fn apply(
             doc,
             members,
             tableau_luid,
-        } => create_in(conn, tenant, *kind, id, doc, members, tableau_luid.as_deref())
-            .await
-            .map(Some),
+        } => create_in(
+            conn,
+            tenant,
+            *kind,
+            id,
+            doc,
+            members,
+            tableau_luid.as_deref(),
+        )
+        .await
+        .map(Some),
         ResourceCommit::Update {
             kind,
             id,
@@ -299,7 +307,15 @@ pub(super) async fn complete(
 ) -> StoreResult<Option<StoredResource>> {
     let mut tx = pool.begin().await?;
     // Dropping `tx` on an error rolls both back: the operation stays running.
-    finish(&mut tx, tenant, op_id, OperationState::Succeeded, status, None).await?;
+    finish(
+        &mut tx,
+        tenant,
+        op_id,
+        OperationState::Succeeded,
+        status,
+        None,
+    )
+    .await?;
     let resource = apply(&mut tx, tenant, commit).await?;
     tx.commit().await?;
     Ok(resource)
@@ -325,7 +341,11 @@ pub(super) async fn fail(
     .await
 }
 
-pub(super) async fn get(pool: &PgPool, tenant: &str, op_id: &str) -> StoreResult<Option<Operation>> {
+pub(super) async fn get(
+    pool: &PgPool,
+    tenant: &str,
+    op_id: &str,
+) -> StoreResult<Option<Operation>> {
     let mut conn = pool.acquire().await?;
     let row: Option<OperationRow> = sqlx::query_as(jsql::OPERATION)
         .bind(tenant)

@@ -98,7 +98,8 @@ pub(crate) const DELETE_EMAILS: &str =
 
 /// The first resource (in creation order) mirrored to a Tableau LUID; the partial LUID index
 /// answers it.
-pub(crate) const FIND_BY_LUID: &str = resource_select!("AND tableau_luid = $3 ORDER BY seq LIMIT 1");
+pub(crate) const FIND_BY_LUID: &str =
+    resource_select!("AND tableau_luid = $3 ORDER BY seq LIMIT 1");
 
 /// The LUID is not part of the SCIM document, so setting it changes neither revision nor
 /// `lastModified`.

@@ -63,10 +63,7 @@ async fn with_steps(
     }
     let seqs: Vec<i64> = operations.iter().map(|op| op.seq).collect();
     let seqs = serde_json::to_string(&seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let steps: Vec<StepRow> = sqlx::query_as(STEPS_OF)
-        .bind(seqs)
-        .fetch_all(conn)
-        .await?;
+    let steps: Vec<StepRow> = sqlx::query_as(STEPS_OF).bind(seqs).fetch_all(conn).await?;
     attach_steps(&mut operations, steps)?;
     Ok(operations)
 }
@@ -234,9 +231,17 @@ async fn apply(
             doc,
             members,
             tableau_luid,
-        } => create_in(conn, tenant, *kind, id, doc, members, tableau_luid.as_deref())
-            .await
-            .map(Some),
+        } => create_in(
+            conn,
+            tenant,
+            *kind,
+            id,
+            doc,
+            members,
+            tableau_luid.as_deref(),
+        )
+        .await
+        .map(Some),
         ResourceCommit::Update {
             kind,
             id,
@@ -273,7 +278,15 @@ pub(super) async fn complete(
 ) -> StoreResult<Option<StoredResource>> {
     let mut tx = write.begin().await?;
     // Dropping `tx` on an error rolls both back: the operation stays running.
-    finish(&mut tx, tenant, op_id, OperationState::Succeeded, status, None).await?;
+    finish(
+        &mut tx,
+        tenant,
+        op_id,
+        OperationState::Succeeded,
+        status,
+        None,
+    )
+    .await?;
     let resource = apply(&mut tx, tenant, commit).await?;
     tx.commit().await?;
     Ok(resource)
