@@ -3,59 +3,15 @@
 //! database URL). Each test works in a tenant of its own, so tests run in parallel on one shared
 //! PostgreSQL database without seeing each other's rows.
 
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use std::sync::Arc;
 use tableau_scim::scim::schema::ResourceKind::{self, Group, User};
 use tableau_scim::store::{
     GroupRef, IndexedLookup, Member, MemberChanges, Store, StoreError, StoredResource,
 };
 
-const POSTGRES_ENV: &str = "TABLEAU_SCIM_TEST_POSTGRES";
-
-/// A SQLite store in a fresh directory; the path has a missing parent to test its creation.
-async fn sqlite_store() -> (Arc<dyn Store>, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}/data/store.db", dir.path().display());
-    let store = tableau_scim::store::connect(&url)
-        .await
-        .expect("open sqlite store");
-    (store, dir)
-}
-
-async fn postgres_store() -> Option<Arc<dyn Store>> {
-    let url = std::env::var(POSTGRES_ENV).ok().filter(|u| !u.is_empty())?;
-    Some(
-        tableau_scim::store::connect(&url)
-            .await
-            .expect("open postgres store"),
-    )
-}
-
-macro_rules! store_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let (store, _dir) = super::sqlite_store().await;
-                    super::$name(store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    let Some(store) = super::postgres_store().await else {
-                        eprintln!("skipped: set {} to a PostgreSQL URL", super::POSTGRES_ENV);
-                        return;
-                    };
-                    super::$name(store).await;
-                }
-            )*
-        }
-    };
-}
+mod support;
+use support::{POSTGRES_ENV, new_id, obj, postgres_store, tenant};
 
 store_tests!(
     create_get_round_trip,
@@ -75,21 +31,6 @@ store_tests!(
 );
 
 // ---- helpers ----
-
-fn tenant() -> String {
-    format!("t-{}", uuid::Uuid::new_v4())
-}
-
-fn new_id() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-fn obj(value: Value) -> Map<String, Value> {
-    match value {
-        Value::Object(map) => map,
-        other => panic!("not an object: {other}"),
-    }
-}
 
 async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> StoredResource {
     store
@@ -196,6 +137,8 @@ async fn create_get_round_trip(store: Arc<dyn Store>) {
     assert_eq!(created.created, created.last_modified);
     assert_timestamp(&created.created);
     assert!(created.members.is_empty() && created.groups.is_empty());
+    // Not provisioned to Tableau yet.
+    assert_eq!(created.tableau_luid, None);
 
     for with_relations in [false, true] {
         let got = store

@@ -65,11 +65,15 @@ pub(crate) fn lookup_value(lookup: &super::IndexedLookup) -> String {
 /// Now, as stored: RFC 3339, UTC, millisecond precision, e.g. `2026-11-28T04:22:54.123Z`.
 /// Fixed width, so the strings also sort chronologically.
 pub(crate) fn now_timestamp() -> String {
+    timestamp(OffsetDateTime::now_utc())
+}
+
+/// A UTC instant as stored (see [`now_timestamp`]).
+pub(crate) fn timestamp(at: OffsetDateTime) -> String {
     let format =
         format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     // Formatting a UTC date with this description cannot fail (4-digit years until 9999).
-    OffsetDateTime::now_utc()
-        .format(&format)
+    at.format(&format)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
 }
 

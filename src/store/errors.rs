@@ -45,3 +45,20 @@ pub(crate) fn membership_error(err: sqlx::Error) -> StoreError {
         _ => StoreError::Database(err),
     }
 }
+
+/// Errors of inserting a plan: a step index already taken by a recorded step, or an operation
+/// that does not exist (the steps' foreign key).
+pub(crate) fn plan_error(err: sqlx::Error) -> StoreError {
+    if let sqlx::Error::Database(db) = &err {
+        if db.is_unique_violation() {
+            return StoreError::Conflict {
+                attribute: "step",
+                value: db.message().to_owned(),
+            };
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::NotFound;
+        }
+    }
+    StoreError::Database(err)
+}

@@ -22,6 +22,8 @@ pub struct StoredResource {
     pub last_modified: String,
     /// Incremented on every write; used for optimistic concurrency (not exposed as the ETag).
     pub revision: i64,
+    /// The Tableau user or group this resource is mirrored to, once provisioned.
+    pub tableau_luid: Option<String>,
     /// For groups, when loaded with relations: the members, in insertion order.
     pub members: Vec<Member>,
     /// For users, when loaded with relations: the groups the user is a direct member of.
@@ -148,15 +150,120 @@ pub trait Store: Send + Sync + 'static {
         lookup: Option<&IndexedLookup>,
         with_relations: bool,
     ) -> StoreResult<Vec<StoredResource>>;
+
+    // ---- the operation journal (see `journal`) ----
+
+    /// Journal a new operation, running with `attempts` 1 and every planned step pending, in
+    /// one transaction, unless an operation already holds `op.idem_key` (`SameKey`, checked
+    /// first: a retried request attaches to its operation) or another operation is running on
+    /// the resource (`ResourceBusy`). Both checks are the database's unique indexes, so they
+    /// hold under concurrency and across servers sharing one database. `Conflict` with
+    /// attribute `id` if the operation id itself is taken.
+    async fn open_operation(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened>;
+
+    /// Record the outcome of step `idx` (it also counts as progress of the operation, setting
+    /// its `updated`). `NotFound` when the operation has no such step.
+    async fn record_step(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        idx: i64,
+        outcome: &StepOutcome,
+    ) -> StoreResult<()>;
+
+    /// Re-plan: drop the pending steps from `from_idx` on and add `steps`, in one transaction.
+    /// Recorded (done or failed) steps are kept; a new step reusing the index of one of them
+    /// is a `Conflict` (attribute `step`), and `NotFound` means no such operation.
+    async fn replace_plan(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        from_idx: i64,
+        steps: &[PlannedStep],
+    ) -> StoreResult<()>;
+
+    /// Finish a running operation successfully, in ONE transaction with its local effect:
+    /// `commit` is applied exactly as `create`, `update` or `delete` apply it (same errors), the
+    /// operation becomes `succeeded` with `status`, and its key is released unless explicit.
+    /// On any error nothing is committed and the operation stays running; `NotFound` also when
+    /// the operation is not running (finished elsewhere). Returns the committed resource (with
+    /// relations) for `Create` and `Update`.
+    async fn complete_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<StoredResource>>;
+
+    /// Finish a running operation as failed with the SCIM error answered; the key is released
+    /// unless explicit (an explicit key replays the error). `NotFound` unless running.
+    async fn fail_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        error_body: &Value,
+    ) -> StoreResult<()>;
+
+    /// One operation with its steps.
+    async fn get_operation(&self, tenant: &str, op_id: &str) -> StoreResult<Option<Operation>>;
+
+    /// Running operations of all tenants, oldest first, with their steps: the recovery queue.
+    /// Includes operations other servers (or this one) are working on; `updated` tells how
+    /// recently each made progress.
+    async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>>;
+
+    /// Start another attempt at a running operation: `attempts` + 1, `updated` = now. Returns
+    /// the new attempt count; `NotFound` unless running.
+    async fn touch_operation(&self, tenant: &str, op_id: &str) -> StoreResult<i64>;
+
+    /// Operations of a tenant (or of one resource), newest first, with their steps.
+    async fn list_operations(
+        &self,
+        tenant: &str,
+        resource_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Operation>>;
+
+    // ---- the SCIM id <-> Tableau LUID mapping ----
+
+    /// The resource of this kind mirrored to a Tableau LUID (without relations).
+    async fn find_by_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        luid: &str,
+    ) -> StoreResult<Option<StoredResource>>;
+
+    /// Set or clear a resource's LUID; revision and `lastModified` are unchanged (the LUID is
+    /// not part of the SCIM document). `NotFound` when there is no such resource.
+    async fn set_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        luid: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 mod columns;
 mod errors;
+mod journal;
+mod journal_rows;
+mod journal_sql;
 mod members;
 pub mod postgres;
+mod postgres_journal;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod sqlite_journal;
+
+pub use journal::{
+    NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepOutcome,
+    StepRecord, StepState,
+};
 
 use std::sync::Arc;
 

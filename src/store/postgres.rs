@@ -5,6 +5,7 @@
 use super::columns::{Columns, lookup_value, now_timestamp};
 use super::errors::{membership_error, write_error};
 use super::members::distinct_ids;
+use super::postgres_journal as journal;
 use super::rows::{RelationRow, ResourceRow, attach_relations, into_resources};
 use super::*;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
@@ -16,7 +17,7 @@ const INSERT_WITH_EMAILS: &str = concat!(
     sql::insert_resource!(),
     " RETURNING tenant, id) \
      INSERT INTO resource_emails (tenant, resource_id, value_lower) \
-     SELECT r.tenant, r.id, e.value FROM r CROSS JOIN unnest($11::text[]) AS e(value) \
+     SELECT r.tenant, r.id, e.value FROM r CROSS JOIN unnest($12::text[]) AS e(value) \
      ON CONFLICT DO NOTHING"
 );
 
@@ -156,6 +157,141 @@ async fn load_relations(
     attach_relations(resources, rows)
 }
 
+/// Create a resource on `conn` (inside the caller's transaction, if any): see `Store::create`.
+/// A user, or a group without members, is one statement, atomic by itself.
+pub(super) async fn create_in(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+    doc: &Map<String, Value>,
+    members: &[(String, ResourceKind)],
+    tableau_luid: Option<&str>,
+) -> StoreResult<StoredResource> {
+    let cols = Columns::derive(kind, doc)?;
+    let now = now_timestamp();
+    sqlx::query(INSERT_WITH_EMAILS)
+        .bind(tenant)
+        .bind(kind.as_str())
+        .bind(id)
+        .bind(&cols.doc)
+        .bind(&cols.user_name)
+        .bind(&cols.user_name_lower)
+        .bind(&cols.external_id)
+        .bind(&cols.display_name)
+        .bind(&cols.display_name_lower)
+        .bind(&now)
+        .bind(tableau_luid)
+        .bind(&cols.emails_lower)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| write_error(e, id, &cols))?;
+    let mut resource = StoredResource {
+        id: id.to_owned(),
+        kind,
+        doc: doc.clone(),
+        created: now.clone(),
+        last_modified: now,
+        revision: 1,
+        tableau_luid: tableau_luid.map(str::to_owned),
+        members: Vec::new(),
+        groups: Vec::new(),
+    };
+    // A new user belongs to no group yet; only a new group's members need reading back.
+    if kind == ResourceKind::Group && !members.is_empty() {
+        add_members(conn, tenant, id, members).await?;
+        load_relations(conn, tenant, std::slice::from_mut(&mut resource)).await?;
+    }
+    Ok(resource)
+}
+
+/// Update a resource on `conn` (inside the caller's transaction): see `Store::update`.
+/// `tableau_luid` `None` keeps the stored LUID.
+#[allow(clippy::too_many_arguments)] // the `Store::update` arguments, plus the LUID
+pub(super) async fn update_in(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+    revision: i64,
+    doc: &Map<String, Value>,
+    members: &MemberChanges,
+    tableau_luid: Option<&str>,
+) -> StoreResult<StoredResource> {
+    let cols = Columns::derive(kind, doc)?;
+    let now = now_timestamp();
+    // The UPDATE also row-locks the resource until commit, serialising concurrent writers
+    // of this resource across replicas; the loser then sees a new revision.
+    let updated: Option<(String, Option<String>)> = sqlx::query_as(sql::UPDATE)
+        .bind(tenant)
+        .bind(kind.as_str())
+        .bind(id)
+        .bind(&cols.doc)
+        .bind(&cols.user_name)
+        .bind(&cols.user_name_lower)
+        .bind(&cols.external_id)
+        .bind(&cols.display_name)
+        .bind(&cols.display_name_lower)
+        .bind(&now)
+        .bind(revision)
+        .bind(tableau_luid)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(|e| write_error(e, id, &cols))?;
+    let Some((created, tableau_luid)) = updated else {
+        let current: Option<i64> = sqlx::query_scalar(sql::REVISION)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        return Err(match current {
+            Some(_) => StoreError::RevisionMismatch,
+            None => StoreError::NotFound,
+        });
+    };
+    sqlx::query(sql::DELETE_EMAILS)
+        .bind(tenant)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    insert_emails(conn, tenant, id, &cols.emails_lower).await?;
+    if kind == ResourceKind::Group {
+        remove_members(conn, tenant, id, &members.remove).await?;
+        add_members(conn, tenant, id, &members.add).await?;
+    }
+    let mut resource = StoredResource {
+        id: id.to_owned(),
+        kind,
+        doc: doc.clone(),
+        created,
+        last_modified: now,
+        revision: revision + 1,
+        tableau_luid,
+        members: Vec::new(),
+        groups: Vec::new(),
+    };
+    load_relations(conn, tenant, std::slice::from_mut(&mut resource)).await?;
+    Ok(resource)
+}
+
+/// Delete a resource on `conn`; memberships (both ways) and e-mails go by ON DELETE CASCADE.
+pub(super) async fn delete_in(
+    conn: &mut PgConnection,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> StoreResult<bool> {
+    let deleted = sqlx::query(sql::DELETE)
+        .bind(tenant)
+        .bind(kind.as_str())
+        .bind(id)
+        .execute(conn)
+        .await?
+        .rows_affected();
+    Ok(deleted > 0)
+}
+
 #[async_trait::async_trait]
 impl Store for PostgresStore {
     async fn create(
@@ -166,46 +302,13 @@ impl Store for PostgresStore {
         doc: &Map<String, Value>,
         members: &[(String, ResourceKind)],
     ) -> StoreResult<StoredResource> {
-        let cols = Columns::derive(kind, doc)?;
-        let now = now_timestamp();
-        let insert = sqlx::query(INSERT_WITH_EMAILS)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(id)
-            .bind(&cols.doc)
-            .bind(&cols.user_name)
-            .bind(&cols.user_name_lower)
-            .bind(&cols.external_id)
-            .bind(&cols.display_name)
-            .bind(&cols.display_name_lower)
-            .bind(&now)
-            .bind(&cols.emails_lower);
-        let mut resource = StoredResource {
-            id: id.to_owned(),
-            kind,
-            doc: doc.clone(),
-            created: now.clone(),
-            last_modified: now,
-            revision: 1,
-            members: Vec::new(),
-            groups: Vec::new(),
-        };
-        // A new user belongs to no group yet; only a new group's members need a transaction
-        // and reading back.
+        // Only a group with members takes several statements, hence a transaction.
         if kind == ResourceKind::User || members.is_empty() {
-            insert
-                .execute(&self.pool)
-                .await
-                .map_err(|e| write_error(e, id, &cols))?;
-            return Ok(resource);
+            let mut conn = self.pool.acquire().await?;
+            return create_in(&mut conn, tenant, kind, id, doc, members, None).await;
         }
         let mut tx = self.pool.begin().await?;
-        insert
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, id, &cols))?;
-        add_members(&mut tx, tenant, id, members).await?;
-        load_relations(&mut tx, tenant, std::slice::from_mut(&mut resource)).await?;
+        let resource = create_in(&mut tx, tenant, kind, id, doc, members, None).await?;
         tx.commit().await?;
         Ok(resource)
     }
@@ -241,73 +344,15 @@ impl Store for PostgresStore {
         doc: &Map<String, Value>,
         members: &MemberChanges,
     ) -> StoreResult<StoredResource> {
-        let cols = Columns::derive(kind, doc)?;
-        let now = now_timestamp();
         let mut tx = self.pool.begin().await?;
-        // The UPDATE also row-locks the resource until commit, serialising concurrent writers
-        // of this resource across replicas; the loser then sees a new revision.
-        let created: Option<String> = sqlx::query_scalar(sql::UPDATE)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(id)
-            .bind(&cols.doc)
-            .bind(&cols.user_name)
-            .bind(&cols.user_name_lower)
-            .bind(&cols.external_id)
-            .bind(&cols.display_name)
-            .bind(&cols.display_name_lower)
-            .bind(&now)
-            .bind(revision)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(|e| write_error(e, id, &cols))?;
-        let Some(created) = created else {
-            let current: Option<i64> = sqlx::query_scalar(sql::REVISION)
-                .bind(tenant)
-                .bind(kind.as_str())
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            return Err(match current {
-                Some(_) => StoreError::RevisionMismatch,
-                None => StoreError::NotFound,
-            });
-        };
-        sqlx::query(sql::DELETE_EMAILS)
-            .bind(tenant)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        insert_emails(&mut tx, tenant, id, &cols.emails_lower).await?;
-        if kind == ResourceKind::Group {
-            remove_members(&mut tx, tenant, id, &members.remove).await?;
-            add_members(&mut tx, tenant, id, &members.add).await?;
-        }
-        let mut resource = StoredResource {
-            id: id.to_owned(),
-            kind,
-            doc: doc.clone(),
-            created,
-            last_modified: now,
-            revision: revision + 1,
-            members: Vec::new(),
-            groups: Vec::new(),
-        };
-        load_relations(&mut tx, tenant, std::slice::from_mut(&mut resource)).await?;
+        let resource = update_in(&mut tx, tenant, kind, id, revision, doc, members, None).await?;
         tx.commit().await?;
         Ok(resource)
     }
 
     async fn delete(&self, tenant: &str, kind: ResourceKind, id: &str) -> StoreResult<bool> {
-        // Memberships (both ways) and e-mails go by ON DELETE CASCADE.
-        let deleted = sqlx::query(sql::DELETE)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(id)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(deleted > 0)
+        let mut conn = self.pool.acquire().await?;
+        delete_in(&mut conn, tenant, kind, id).await
     }
 
     async fn list(
@@ -330,5 +375,106 @@ impl Store for PostgresStore {
             load_relations(&mut conn, tenant, &mut resources).await?;
         }
         Ok(resources)
+    }
+
+    async fn open_operation(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
+        journal::open(&self.pool, op, plan).await
+    }
+
+    async fn record_step(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        idx: i64,
+        outcome: &StepOutcome,
+    ) -> StoreResult<()> {
+        journal::record_step(&self.pool, tenant, op_id, idx, outcome).await
+    }
+
+    async fn replace_plan(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        from_idx: i64,
+        steps: &[PlannedStep],
+    ) -> StoreResult<()> {
+        journal::replace_plan(&self.pool, tenant, op_id, from_idx, steps).await
+    }
+
+    async fn complete_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<StoredResource>> {
+        journal::complete(&self.pool, tenant, op_id, status, commit).await
+    }
+
+    async fn fail_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        error_body: &Value,
+    ) -> StoreResult<()> {
+        journal::fail(&self.pool, tenant, op_id, status, error_body).await
+    }
+
+    async fn get_operation(&self, tenant: &str, op_id: &str) -> StoreResult<Option<Operation>> {
+        journal::get(&self.pool, tenant, op_id).await
+    }
+
+    async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>> {
+        journal::unfinished(&self.pool, limit).await
+    }
+
+    async fn touch_operation(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
+        journal::touch(&self.pool, tenant, op_id).await
+    }
+
+    async fn list_operations(
+        &self,
+        tenant: &str,
+        resource_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Operation>> {
+        journal::list(&self.pool, tenant, resource_id, limit).await
+    }
+
+    async fn find_by_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        luid: &str,
+    ) -> StoreResult<Option<StoredResource>> {
+        let row: Option<ResourceRow> = sqlx::query_as(sql::FIND_BY_LUID)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(luid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(ResourceRow::into_resource).transpose()
+    }
+
+    async fn set_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        luid: Option<&str>,
+    ) -> StoreResult<()> {
+        let updated = sqlx::query(sql::SET_LUID)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(luid)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 }

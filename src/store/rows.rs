@@ -15,6 +15,7 @@ pub(crate) struct ResourceRow {
     pub created: String,
     pub last_modified: String,
     pub revision: i64,
+    pub tableau_luid: Option<String>,
 }
 
 impl ResourceRow {
@@ -31,6 +32,7 @@ impl ResourceRow {
             created: self.created,
             last_modified: self.last_modified,
             revision: self.revision,
+            tableau_luid: self.tableau_luid,
             members: Vec::new(),
             groups: Vec::new(),
         })

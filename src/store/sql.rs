@@ -6,7 +6,7 @@
 macro_rules! resource_select {
     ($rest:literal) => {
         concat!(
-            "SELECT id, kind, doc, created, last_modified, revision FROM resources ",
+            "SELECT id, kind, doc, created, last_modified, revision, tableau_luid FROM resources ",
             "WHERE tenant = $1 AND kind = $2 ",
             $rest
         )
@@ -28,13 +28,13 @@ macro_rules! lookup_select {
         concat!(
             "WITH found AS MATERIALIZED (",
             $inner,
-            ") SELECT id, kind, doc, created, last_modified, revision FROM found ",
+            ") SELECT id, kind, doc, created, last_modified, revision, tableau_luid FROM found ",
             "WHERE kind = $2 ORDER BY seq"
         )
     };
     (column $column:literal) => {
         lookup_select!(concat!(
-            "SELECT id, kind, doc, created, last_modified, revision, seq FROM resources ",
+            "SELECT id, kind, doc, created, last_modified, revision, tableau_luid, seq FROM resources ",
             "WHERE tenant = $1 AND ",
             $column,
             " = $3"
@@ -49,7 +49,7 @@ const LIST_BY_EXTERNAL_ID: &str = lookup_select!(column "external_id");
 const LIST_BY_DISPLAY_NAME: &str = lookup_select!(column "display_name_lower");
 // CROSS JOIN keeps `resource_emails` the outer loop on SQLite (PostgreSQL plans it as a join).
 const LIST_BY_EMAIL: &str = lookup_select!(
-    "SELECT r.id, r.kind, r.doc, r.created, r.last_modified, r.revision, r.seq \
+    "SELECT r.id, r.kind, r.doc, r.created, r.last_modified, r.revision, r.tableau_luid, r.seq \
      FROM resource_emails AS e CROSS JOIN resources AS r \
      WHERE e.tenant = $1 AND e.value_lower = $3 AND r.tenant = e.tenant AND r.id = e.resource_id"
 );
@@ -67,24 +67,26 @@ pub(crate) fn list_sql(lookup: Option<&super::IndexedLookup>) -> &'static str {
     }
 }
 
-/// A new resource at revision 1; `$10` is both timestamps. A macro so that PostgreSQL can embed
-/// it in a larger statement.
+/// A new resource at revision 1; `$10` is both timestamps, `$11` the Tableau LUID (if known).
+/// A macro so that PostgreSQL can embed it in a larger statement.
 macro_rules! insert_resource {
     () => {
         "INSERT INTO resources (tenant, kind, id, doc, user_name, user_name_lower, external_id, \
-         display_name, display_name_lower, created, last_modified, revision) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1)"
+         display_name, display_name_lower, created, last_modified, revision, tableau_luid) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, 1, $11)"
     };
 }
 pub(crate) use insert_resource;
 
 pub(crate) const INSERT: &str = insert_resource!();
 
-/// Optimistic concurrency: only the revision that was read may be replaced.
+/// Optimistic concurrency: only the revision that was read may be replaced. `$12` is a new
+/// Tableau LUID, or NULL to keep the stored one.
 pub(crate) const UPDATE: &str = "UPDATE resources SET doc = $4, user_name = $5, \
      user_name_lower = $6, external_id = $7, display_name = $8, display_name_lower = $9, \
-     last_modified = $10, revision = revision + 1 \
-     WHERE tenant = $1 AND kind = $2 AND id = $3 AND revision = $11 RETURNING created";
+     last_modified = $10, revision = revision + 1, tableau_luid = COALESCE($12, tableau_luid) \
+     WHERE tenant = $1 AND kind = $2 AND id = $3 AND revision = $11 \
+     RETURNING created, tableau_luid";
 
 pub(crate) const REVISION: &str =
     "SELECT revision FROM resources WHERE tenant = $1 AND kind = $2 AND id = $3";
@@ -93,3 +95,13 @@ pub(crate) const DELETE: &str = "DELETE FROM resources WHERE tenant = $1 AND kin
 
 pub(crate) const DELETE_EMAILS: &str =
     "DELETE FROM resource_emails WHERE tenant = $1 AND resource_id = $2";
+
+/// The first resource (in creation order) mirrored to a Tableau LUID; the partial LUID index
+/// answers it.
+pub(crate) const FIND_BY_LUID: &str =
+    resource_select!("AND tableau_luid = $3 ORDER BY seq LIMIT 1");
+
+/// The LUID is not part of the SCIM document, so setting it changes neither revision nor
+/// `lastModified`.
+pub(crate) const SET_LUID: &str =
+    "UPDATE resources SET tableau_luid = $4 WHERE tenant = $1 AND kind = $2 AND id = $3";

@@ -1,0 +1,80 @@
+-- The operation journal (the idempotency log) and the SCIM id <-> Tableau LUID mapping
+-- (PostgreSQL).
+--
+-- One `operations` row per mutating SCIM request, with its planned and executed Tableau calls
+-- in `operation_steps`. The engine writes the plan before calling Tableau and records each call
+-- as it returns, so after a crash every unfinished operation can be resumed from its last
+-- completed step (forward recovery), and a retried request finds its operation by key.
+-- JSON columns are TEXT for the reason given in 0001: the database never looks inside them.
+
+-- The Tableau LUID of the user or group a resource is mirrored to; NULL until provisioned.
+ALTER TABLE resources ADD COLUMN tableau_luid TEXT;
+CREATE INDEX resources_luid_idx ON resources (tenant, tableau_luid) WHERE tableau_luid IS NOT NULL;
+
+CREATE TABLE operations (
+    tenant          TEXT    NOT NULL,
+    id              TEXT    NOT NULL,
+    -- The idempotency key while it holds: NULL once an operation without an explicit
+    -- `Idempotency-Key` has finished, so an identical later request is a new request.
+    idem_key        TEXT,
+    explicit_key    BOOLEAN NOT NULL,
+    -- A non-secret label of the credential (never the token itself).
+    principal       TEXT    NOT NULL,
+    method          TEXT    NOT NULL,
+    path            TEXT    NOT NULL,
+    -- Hex SHA-256 of the canonical request.
+    digest          TEXT    NOT NULL,
+    resource_kind   TEXT    NOT NULL CHECK (resource_kind IN ('User', 'Group')),
+    resource_id     TEXT    NOT NULL,
+    -- JSON, opaque to the store: what the engine needs to resume the operation.
+    intent          TEXT    NOT NULL,
+    state           TEXT    NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+    attempts        BIGINT  NOT NULL,
+    response_status BIGINT,
+    -- JSON: the SCIM error answered, for failed operations.
+    error_body      TEXT,
+    created         TEXT    NOT NULL,
+    -- Last progress (a step recorded, an attempt started): lets a resumer tell a live
+    -- operation from an abandoned one.
+    updated         TEXT    NOT NULL,
+    finished        TEXT,
+    -- Oldest-first order for recovery and listing.
+    seq             BIGSERIAL NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+
+CREATE UNIQUE INDEX operations_idem_key_uq ON operations (tenant, idem_key)
+    WHERE idem_key IS NOT NULL;
+-- One writer per resource: at most one running operation on a resource, enforced by the
+-- database, so it also holds between several servers sharing one database.
+CREATE UNIQUE INDEX operations_running_uq ON operations (tenant, resource_kind, resource_id)
+    WHERE state = 'running';
+-- Recovery scans running operations of all tenants, oldest first.
+CREATE INDEX operations_unfinished_idx ON operations (seq) WHERE state = 'running';
+-- Admin listings, newest first: per tenant, and per resource.
+CREATE INDEX operations_tenant_idx ON operations (tenant, seq);
+CREATE INDEX operations_resource_idx ON operations (tenant, resource_id, seq);
+
+CREATE TABLE operation_steps (
+    tenant        TEXT   NOT NULL,
+    operation_id  TEXT   NOT NULL,
+    idx           BIGINT NOT NULL,
+    kind          TEXT   NOT NULL,
+    -- JSON: the planned step, as the engine described it.
+    description   TEXT   NOT NULL,
+    state         TEXT   NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+    -- The Tableau call as made (request_body never holds secrets).
+    method        TEXT,
+    path          TEXT,
+    request_body  TEXT,
+    http_status   BIGINT,
+    tableau_code  TEXT,
+    duration_ms   BIGINT,
+    -- The Tableau LUID the step produced or acted on.
+    luid          TEXT,
+    error         TEXT,
+    started       TEXT,
+    finished      TEXT,
+    PRIMARY KEY (tenant, operation_id, idx),
+    FOREIGN KEY (tenant, operation_id) REFERENCES operations (tenant, id) ON DELETE CASCADE
+);
