@@ -77,6 +77,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..SimConfig::default()
     })
     .await?;
+    tableau_scim::init_crypto();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;

@@ -5,9 +5,9 @@ use crate::config::Settings;
 use crate::http::auth::Credentials;
 use crate::http::{AppState, middleware, routes};
 use crate::provision::{Engine, Provisioner};
-use crate::tableau::TableauClient;
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{self, Store};
+use crate::tableau::TableauClient;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -51,7 +51,9 @@ impl Application {
         let tableau = match &settings.tableau {
             Some(t) => Some(TableauClient::new(t.clone()).context("invalid [tableau] settings")?),
             None => {
-                tracing::warn!("no [tableau] settings: resources are stored but not provisioned to Tableau");
+                tracing::warn!(
+                    "no [tableau] settings: resources are stored but not provisioned to Tableau"
+                );
                 None
             }
         };

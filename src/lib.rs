@@ -7,3 +7,15 @@ pub mod provision;
 pub mod scim;
 pub mod sim;
 pub mod store;
+pub mod tableau;
+
+/// Install the process-wide TLS crypto provider (ring) that HTTPS to Tableau uses. reqwest is
+/// built without a provider of its own, to keep aws-lc-rs (a slow C build) out of the tree;
+/// every HTTP client in this process needs this called first. Idempotent.
+pub fn init_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // Err means another provider is already installed, which serves as well.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}

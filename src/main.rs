@@ -98,6 +98,7 @@ fn init_tracing() {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    tableau_scim::init_crypto();
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args).await,
@@ -134,7 +135,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         settings.data_dir = d;
     }
     settings.auth.tokens.extend(args.tokens);
-    apply_tableau_flags(&mut settings, args.tableau_url, args.tableau_site, args.tableau_pat)?;
+    apply_tableau_flags(
+        &mut settings,
+        args.tableau_url,
+        args.tableau_site,
+        args.tableau_pat,
+    )?;
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
     app.run_until_stopped().await.context("server failed")
@@ -164,7 +170,11 @@ fn apply_tableau_flags(
             let Some((name, secret)) = pat else {
                 anyhow::bail!("--tableau-url needs --tableau-pat (or a [tableau.auth] section)");
             };
-            settings.tableau = Some(TableauSettings::new(url, site.unwrap_or_default(), TableauAuth::Pat { name, secret }));
+            settings.tableau = Some(TableauSettings::new(
+                url,
+                site.unwrap_or_default(),
+                TableauAuth::Pat { name, secret },
+            ));
         }
         (None, None) => {
             if pat.is_some() || site.is_some() {
@@ -197,11 +207,47 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     let token = args
         .token
         .unwrap_or_else(|| format!("demo-{}", uuid::Uuid::new_v4().simple()));
+
+    // The simulated Tableau: the bridge signs in with a token of its own (a PAT allows one
+    // session at a time), a person may look with another (--sim-pat) or as admin.
+    let bridge_pat = PersonalAccessToken {
+        name: "tableau-scim-bridge".into(),
+        secret: format!("bridge-{}", uuid::Uuid::new_v4().simple()),
+    };
+    let mut sim_config = SimConfig::default().with_site("demo");
+    sim_config.listen = args
+        .sim_listen
+        .parse()
+        .context("--sim-listen must be HOST:PORT")?;
+    sim_config.pats = vec![bridge_pat.clone()];
+    let person_pat = match &args.sim_pat {
+        Some(p) => {
+            let (name, secret) = split_pair(p, "--sim-pat")?;
+            sim_config.pats.push(PersonalAccessToken {
+                name: name.clone(),
+                secret,
+            });
+            Some(name)
+        }
+        None => None,
+    };
+    let sim = sim::spawn(sim_config)
+        .await
+        .context("cannot start the Tableau simulator")?;
+
     let mut settings = Settings::load(None)?;
     settings.listen = args.listen;
     settings.data_dir = data_dir.clone();
     settings.store = None;
     settings.auth.tokens = vec![token.clone()];
+    settings.tableau = Some(TableauSettings::new(
+        sim.url(),
+        sim.site_content_url(),
+        TableauAuth::Pat {
+            name: bridge_pat.name,
+            secret: bridge_pat.secret,
+        },
+    ));
     let app = Application::build(settings).await?;
     let url = app.base_url();
     println!("tableau-scim demo is running.");
@@ -212,6 +258,18 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "  Store         : sqlite://{}/tableau-scim.db",
         data_dir.display()
     );
+    println!();
+    println!(
+        "  Tableau (simulated): {}  site \"{}\"",
+        sim.url(),
+        sim.site_content_url()
+    );
+    println!("    sign in as admin / admin-password");
+    match person_pat {
+        Some(name) => println!("    or with the personal access token {name}"),
+        None => println!("    (or add a personal access token with --sim-pat NAME:SECRET)"),
+    }
+    println!("    whole state: curl -s {}/_sim/state", sim.url());
     println!();
     println!("Try:");
     println!("  curl -s -H 'Authorization: Bearer {token}' {url}/Users");

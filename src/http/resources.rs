@@ -5,7 +5,8 @@
 use super::AppState;
 use super::body::read_json;
 use super::error::scim_json;
-use crate::provision::Membership;
+use crate::http::auth::{Principal, sha256_hex};
+use crate::provision::{Finished, Membership, RequestMeta};
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
 use crate::scim::list::{ListQuery, list_response, page};
@@ -46,7 +47,11 @@ fn relation_attr(kind: ResourceKind) -> &'static str {
 /// The journal identity of a mutating request: credential label, method, path, a digest of
 /// the canonical body (keys sorted, so key order does not matter) and `Idempotency-Key`.
 fn request_meta(req: &HttpRequest, body: Option<&Value>) -> RequestMeta {
-    let principal = req.extensions().get::<Principal>().map(|p| p.label.clone()).unwrap_or_default();
+    let principal = req
+        .extensions()
+        .get::<Principal>()
+        .map(|p| p.label.clone())
+        .unwrap_or_default();
     let canonical = body.map(canonical_json).unwrap_or_default();
     let idempotency_key = req
         .headers()
@@ -71,7 +76,11 @@ fn canonical_json(v: &Value) -> String {
             Value::Object(o) => {
                 let mut keys: Vec<&String> = o.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&o[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&o[k])))
+                        .collect(),
+                )
             }
             Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
             other => other.clone(),
@@ -83,7 +92,8 @@ fn canonical_json(v: &Value) -> String {
 /// The resource a finished operation answers with (a replayed create of a since-deleted
 /// resource has none).
 fn finished_resource(f: Finished, kind: ResourceKind) -> ScimResult<StoredResource> {
-    f.resource.ok_or_else(|| ScimError::not_found(format!("the {} no longer exists", kind.as_str())))
+    f.resource
+        .ok_or_else(|| ScimError::not_found(format!("the {} no longer exists", kind.as_str())))
 }
 
 /// Whether members (groups) or groups (users) must be loaded to answer.
@@ -469,12 +479,20 @@ pub async fn patch(
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
-    let updated = write_loop(&state, &req, &body, kind, &id, Membership::Complete, |old| {
-        let current = patchable_document(old);
-        let new_doc = apply_patch(&current, &body, &schema)?;
-        // An identical repeated PATCH changes nothing and writes nothing.
-        Ok((new_doc != current).then_some(new_doc))
-    })
+    let updated = write_loop(
+        &state,
+        &req,
+        &body,
+        kind,
+        &id,
+        Membership::Complete,
+        |old| {
+            let current = patchable_document(old);
+            let new_doc = apply_patch(&current, &body, &schema)?;
+            // An identical repeated PATCH changes nothing and writes nothing.
+            Ok((new_doc != current).then_some(new_doc))
+        },
+    )
     .await?;
     if kind == ResourceKind::Group && q.attributes.is_empty() {
         let mut resp = HttpResponse::NoContent().finish();

@@ -42,7 +42,11 @@ pub struct JournalSettings {
 
 impl Default for JournalSettings {
     fn default() -> Self {
-        Self { deadline_secs: 25, resume_after_secs: 30, worker_interval_secs: 5 }
+        Self {
+            deadline_secs: 25,
+            resume_after_secs: 30,
+            worker_interval_secs: 5,
+        }
     }
 }
 
@@ -66,7 +70,11 @@ impl RequestMeta {
         match &self.idempotency_key {
             Some(k) => format!("explicit:{}:{k}", self.principal),
             None => crate::http::auth::sha256_hex(
-                format!("{}\n{}\n{}\n{}", self.principal, self.method, self.path, self.body_digest).as_bytes(),
+                format!(
+                    "{}\n{}\n{}\n{}",
+                    self.principal, self.method, self.path, self.body_digest
+                )
+                .as_bytes(),
             ),
         }
     }
@@ -103,7 +111,13 @@ impl Engine {
         policy: ProvisionPolicy,
         settings: JournalSettings,
     ) -> Arc<Self> {
-        Arc::new(Self { store, tableau, policy, settings, running: Mutex::new(HashMap::new()) })
+        Arc::new(Self {
+            store,
+            tableau,
+            policy,
+            settings,
+            running: Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn tableau_enabled(&self) -> bool {
@@ -154,7 +168,10 @@ impl Engine {
                 // Another writer (maybe another server) is changing this resource: wait for it,
                 // then let the caller re-read the resource and compute the change again.
                 let _ = self.outcome_of(other).await;
-                Err(ScimError::new(ErrorKind::PreconditionFailed, "resource busy; re-read"))
+                Err(ScimError::new(
+                    ErrorKind::PreconditionFailed,
+                    "resource busy; re-read",
+                ))
             }
         }
     }
@@ -164,10 +181,18 @@ impl Engine {
         match op.state {
             OperationState::Running => self.attach(op).await,
             OperationState::Succeeded => {
-                let resource = self.store.get(&op.tenant, op.resource_kind, &op.resource_id, true).await?;
-                Ok(Finished { status: op.response_status.unwrap_or(200), resource })
+                let resource = self
+                    .store
+                    .get(&op.tenant, op.resource_kind, &op.resource_id, true)
+                    .await?;
+                Ok(Finished {
+                    status: op.response_status.unwrap_or(200),
+                    resource,
+                })
             }
-            OperationState::Failed => Err(error_from_body(op.error_body.as_ref(), op.response_status)),
+            OperationState::Failed => {
+                Err(error_from_body(op.error_body.as_ref(), op.response_status))
+            }
         }
     }
 
@@ -199,7 +224,11 @@ impl Engine {
     }
 
     fn running_receiver(&self, op_id: &str) -> Option<watch::Receiver<Option<Outcome>>> {
-        self.running.lock().unwrap_or_else(|p| p.into_inner()).get(op_id).cloned()
+        self.running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(op_id)
+            .cloned()
     }
 
     async fn wait(&self, mut rx: watch::Receiver<Option<Outcome>>, op_id: &str) -> Outcome {
@@ -241,7 +270,11 @@ impl Engine {
                 tracing::warn!(op = %id, error = %e.detail, "operation unfinished; it will be resumed");
             }
             let _ = tx.send(Some(outcome));
-            engine.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            engine
+                .running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&id);
         });
         rx
     }
@@ -267,18 +300,24 @@ impl Engine {
         }
         if !pending.is_empty() {
             let Some(client) = &self.tableau else {
-                return Err(ScimError::internal("operation has Tableau steps but Tableau is not configured"));
+                return Err(ScimError::internal(
+                    "operation has Tableau steps but Tableau is not configured",
+                ));
             };
             let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
             exec.luids = luids;
             for (idx, step) in pending {
                 let result = exec.run(&step).await;
-                self.store.record_step(&op.tenant, &op.id, idx, &result.outcome).await?;
+                self.store
+                    .record_step(&op.tenant, &op.id, idx, &result.outcome)
+                    .await?;
                 match result.failure {
                     None => {}
                     Some(StepFailure::Transient(_)) => return Err(unfinished(&op.id)),
                     Some(StepFailure::Permanent(err)) => {
-                        self.store.fail_operation(&op.tenant, &op.id, err.status(), &err.to_body()).await?;
+                        self.store
+                            .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
+                            .await?;
                         return Err(err);
                     }
                 }
@@ -287,8 +326,15 @@ impl Engine {
         }
         let luid = luids.get(intent.commit.resource_id()).cloned();
         let commit = intent.commit.to_commit(luid);
-        match self.store.complete_operation(&op.tenant, &op.id, intent.status, &commit).await {
-            Ok(resource) => Ok(Finished { status: intent.status, resource }),
+        match self
+            .store
+            .complete_operation(&op.tenant, &op.id, intent.status, &commit)
+            .await
+        {
+            Ok(resource) => Ok(Finished {
+                status: intent.status,
+                resource,
+            }),
             Err(StoreError::NotFound) => {
                 // Finished meanwhile by another worker: answer with its outcome.
                 match self.store.get_operation(&op.tenant, &op.id).await? {
@@ -298,9 +344,15 @@ impl Engine {
                     _ => Err(ScimError::not_found("the resource no longer exists")),
                 }
             }
-            Err(e @ (StoreError::Conflict { .. } | StoreError::UnknownMember(_) | StoreError::RevisionMismatch)) => {
+            Err(
+                e @ (StoreError::Conflict { .. }
+                | StoreError::UnknownMember(_)
+                | StoreError::RevisionMismatch),
+            ) => {
                 let err = ScimError::from(e);
-                self.store.fail_operation(&op.tenant, &op.id, err.status(), &err.to_body()).await?;
+                self.store
+                    .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
+                    .await?;
                 Err(err)
             }
             Err(e) => Err(ScimError::from(e)),
@@ -310,8 +362,14 @@ impl Engine {
     async fn finished_outcome(&self, op: Operation) -> Outcome {
         match op.state {
             OperationState::Succeeded => {
-                let resource = self.store.get(&op.tenant, op.resource_kind, &op.resource_id, true).await?;
-                Ok(Finished { status: op.response_status.unwrap_or(200), resource })
+                let resource = self
+                    .store
+                    .get(&op.tenant, op.resource_kind, &op.resource_id, true)
+                    .await?;
+                Ok(Finished {
+                    status: op.response_status.unwrap_or(200),
+                    resource,
+                })
             }
             _ => Err(error_from_body(op.error_body.as_ref(), op.response_status)),
         }
@@ -329,7 +387,12 @@ impl Engine {
             if !all && !is_stale(&op.updated, self.settings.resume_after_secs) {
                 continue;
             }
-            if self.store.touch_operation(&op.tenant, &op.id).await.is_err() {
+            if self
+                .store
+                .touch_operation(&op.tenant, &op.id)
+                .await
+                .is_err()
+            {
                 continue;
             }
             tracing::info!(op = %op.id, method = %op.method, path = %op.path, "resuming unfinished operation");
@@ -377,7 +440,9 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
         .and_then(|d| d.as_str())
         .unwrap_or("the operation failed")
         .to_string();
-    let scim_type = body.and_then(|b| b.get("scimType")).and_then(|t| t.as_str());
+    let scim_type = body
+        .and_then(|b| b.get("scimType"))
+        .and_then(|t| t.as_str());
     let status = status.unwrap_or(500);
     ScimError::new(ErrorKind::from_status(status, scim_type), detail)
 }

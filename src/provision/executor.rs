@@ -9,7 +9,9 @@ use super::plan::Step;
 use crate::scim::schema::ResourceKind;
 use crate::scim::{ErrorKind, ScimError};
 use crate::store::{StepOutcome, StepState, Store};
-use crate::tableau::{CallRecord, TableauClient, TableauCode, TableauError, UserUpdate, record_calls};
+use crate::tableau::{
+    CallRecord, TableauClient, TableauCode, TableauError, UserUpdate, record_calls,
+};
 use std::collections::HashMap;
 use std::time::Instant;
 use tokio::sync::mpsc;
@@ -50,7 +52,11 @@ fn transient(e: &TableauError) -> StepFailure {
 }
 
 fn classify(step: &str, e: TableauError) -> StepFailure {
-    if e.is_transient() { transient(&e) } else { StepFailure::Permanent(scim_error_for(step, &e)) }
+    if e.is_transient() {
+        transient(&e)
+    } else {
+        StepFailure::Permanent(scim_error_for(step, &e))
+    }
 }
 
 fn store_failure(e: crate::store::StoreError) -> StepFailure {
@@ -59,7 +65,12 @@ fn store_failure(e: crate::store::StoreError) -> StepFailure {
 
 impl<'a> Executor<'a> {
     pub fn new(client: &'a TableauClient, store: &'a dyn Store, tenant: &'a str) -> Self {
-        Self { client, store, tenant, luids: HashMap::new() }
+        Self {
+            client,
+            store,
+            tenant,
+            luids: HashMap::new(),
+        }
     }
 
     pub async fn run(&mut self, step: &Step) -> StepResult {
@@ -93,7 +104,10 @@ impl<'a> Executor<'a> {
                     (Some(n), Some(s)) => Some(format!("{n}; {s}")),
                     (n, s) => n.or(s),
                 };
-                StepResult { outcome, failure: None }
+                StepResult {
+                    outcome,
+                    failure: None,
+                }
             }
             Err(f) => {
                 outcome.state = StepState::Failed;
@@ -102,18 +116,30 @@ impl<'a> Executor<'a> {
                     StepFailure::Transient(m) => format!("transient: {m}"),
                     StepFailure::Permanent(e) => e.detail.clone(),
                 });
-                StepResult { outcome, failure: Some(f) }
+                StepResult {
+                    outcome,
+                    failure: Some(f),
+                }
             }
         }
     }
 
     /// The LUID of a local user or group: known from this operation, stored on the resource,
     /// or found in Tableau by name (and then stored, so the link is made once).
-    async fn luid_of(&mut self, kind: ResourceKind, id: &str) -> Result<Option<String>, StepFailure> {
+    async fn luid_of(
+        &mut self,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<String>, StepFailure> {
         if let Some(l) = self.luids.get(id) {
             return Ok(Some(l.clone()));
         }
-        let Some(res) = self.store.get(self.tenant, kind, id, false).await.map_err(store_failure)? else {
+        let Some(res) = self
+            .store
+            .get(self.tenant, kind, id, false)
+            .await
+            .map_err(store_failure)?
+        else {
             return Ok(None);
         };
         if let Some(l) = res.tableau_luid {
@@ -122,24 +148,40 @@ impl<'a> Executor<'a> {
         }
         let found = match kind {
             ResourceKind::User => match user_name(&res.doc) {
-                Some(name) => self.client.find_user_by_name(name).await.map_err(|e| classify("FindUser", e))?.map(|u| u.luid),
+                Some(name) => self
+                    .client
+                    .find_user_by_name(name)
+                    .await
+                    .map_err(|e| classify("FindUser", e))?
+                    .map(|u| u.luid),
                 None => None,
             },
             ResourceKind::Group => match res.doc.get("displayName").and_then(|v| v.as_str()) {
-                Some(name) => self.client.find_group_by_name(name).await.map_err(|e| classify("FindGroup", e))?.map(|g| g.luid),
+                Some(name) => self
+                    .client
+                    .find_group_by_name(name)
+                    .await
+                    .map_err(|e| classify("FindGroup", e))?
+                    .map(|g| g.luid),
                 None => None,
             },
         };
         if let Some(l) = &found {
             tracing::info!(kind = kind.as_str(), %id, luid = %l, "linked existing Tableau resource by name");
-            self.store.set_luid(self.tenant, kind, id, Some(l)).await.map_err(store_failure)?;
+            self.store
+                .set_luid(self.tenant, kind, id, Some(l))
+                .await
+                .map_err(store_failure)?;
             self.luids.insert(id.to_string(), l.clone());
         }
         Ok(found)
     }
 
     /// LUIDs of the users among `ids` that exist in Tableau; the rest are named in the note.
-    async fn user_luids(&mut self, ids: &[String]) -> Result<(Vec<String>, Vec<String>), StepFailure> {
+    async fn user_luids(
+        &mut self,
+        ids: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), StepFailure> {
         let mut luids = Vec::with_capacity(ids.len());
         let mut missing = Vec::new();
         for id in ids {
@@ -154,38 +196,83 @@ impl<'a> Executor<'a> {
     async fn run_step(&mut self, step: &Step) -> Result<Done, StepFailure> {
         let kind = step.kind();
         match step {
-            Step::AddUser { name, site_role, auth_setting, idp_configuration_id, .. } => {
+            Step::AddUser {
+                name,
+                site_role,
+                auth_setting,
+                idp_configuration_id,
+                ..
+            } => {
                 let wanted = site_role.as_str();
-                match self.client.add_user(name, wanted, auth_setting.as_deref(), idp_configuration_id.as_deref()).await {
+                match self
+                    .client
+                    .add_user(
+                        name,
+                        wanted,
+                        auth_setting.as_deref(),
+                        idp_configuration_id.as_deref(),
+                    )
+                    .await
+                {
                     Ok(u) => {
                         if !u.site_role.eq_ignore_ascii_case(wanted) {
                             // Tableau downgrades silently when no licence of the tier is left.
-                            self.luids.insert(step.resource_id().to_string(), u.luid.clone());
-                            return Err(StepFailure::Permanent(licence_downgrade(name, wanted, &u.site_role)));
+                            self.luids
+                                .insert(step.resource_id().to_string(), u.luid.clone());
+                            return Err(StepFailure::Permanent(licence_downgrade(
+                                name,
+                                wanted,
+                                &u.site_role,
+                            )));
                         }
-                        Ok(Done { luid: Some(u.luid), note: None })
+                        Ok(Done {
+                            luid: Some(u.luid),
+                            note: None,
+                        })
                     }
                     Err(e) if e.code() == Some(&TableauCode::UserConflict) => {
-                        let existing = self.client.find_user_by_name(name).await.map_err(|e| classify(kind, e))?;
+                        let existing = self
+                            .client
+                            .find_user_by_name(name)
+                            .await
+                            .map_err(|e| classify(kind, e))?;
                         let Some(u) = existing else {
                             return Err(StepFailure::Permanent(scim_error_for(kind, &e)));
                         };
                         tracing::info!(user = %name, luid = %u.luid, "linked existing Tableau user (409000)");
-                        self.luids.insert(step.resource_id().to_string(), u.luid.clone());
+                        self.luids
+                            .insert(step.resource_id().to_string(), u.luid.clone());
                         let mut note = "linked the existing Tableau user (409000)".to_string();
                         if !u.site_role.eq_ignore_ascii_case(wanted) {
-                            let update = UserUpdate { site_role: Some(wanted.to_string()), ..Default::default() };
-                            self.client.update_user(&u.luid, &update).await.map_err(|e| classify(kind, e))?;
+                            let update = UserUpdate {
+                                site_role: Some(wanted.to_string()),
+                                ..Default::default()
+                            };
+                            self.client
+                                .update_user(&u.luid, &update)
+                                .await
+                                .map_err(|e| classify(kind, e))?;
                             note.push_str(&format!("; site role {} -> {wanted}", u.site_role));
                         }
-                        Ok(Done { luid: Some(u.luid), note: Some(note) })
+                        Ok(Done {
+                            luid: Some(u.luid),
+                            note: Some(note),
+                        })
                     }
                     Err(e) => Err(classify(kind, e)),
                 }
             }
-            Step::UpdateUser { user_id, full_name, email, site_role } => {
+            Step::UpdateUser {
+                user_id,
+                full_name,
+                email,
+                site_role,
+            } => {
                 let Some(luid) = self.luid_of(ResourceKind::User, user_id).await? else {
-                    return Ok(Done { luid: None, note: Some("the user has no Tableau account; nothing to update".into()) });
+                    return Ok(Done {
+                        luid: None,
+                        note: Some("the user has no Tableau account; nothing to update".into()),
+                    });
                 };
                 let update = UserUpdate {
                     full_name: full_name.clone(),
@@ -193,23 +280,42 @@ impl<'a> Executor<'a> {
                     site_role: site_role.map(|r| r.as_str().to_string()),
                 };
                 match self.client.update_user(&luid, &update).await {
-                    Ok(_) => Ok(Done { luid: Some(luid), note: None }),
+                    Ok(_) => Ok(Done {
+                        luid: Some(luid),
+                        note: None,
+                    }),
                     Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
-                        self.store.set_luid(self.tenant, ResourceKind::User, user_id, None).await.map_err(store_failure)?;
+                        self.store
+                            .set_luid(self.tenant, ResourceKind::User, user_id, None)
+                            .await
+                            .map_err(store_failure)?;
                         Err(StepFailure::Permanent(ScimError::new(
                             ErrorKind::Conflict,
-                            format!("the Tableau user {luid} was removed outside tableau-scim; the link is cleared, retry to provision it again"),
+                            format!(
+                                "the Tableau user {luid} was removed outside tableau-scim; the link is cleared, retry to provision it again"
+                            ),
                         )))
                     }
                     Err(e) => Err(classify(kind, e)),
                 }
             }
-            Step::RemoveUser { user_id, map_assets_to } => {
+            Step::RemoveUser {
+                user_id,
+                map_assets_to,
+            } => {
                 let Some(luid) = self.luid_of(ResourceKind::User, user_id).await? else {
-                    return Ok(Done { luid: None, note: Some("the user has no Tableau account".into()) });
+                    return Ok(Done {
+                        luid: None,
+                        note: Some("the user has no Tableau account".into()),
+                    });
                 };
                 let owner = match map_assets_to {
-                    Some(name) => match self.client.find_user_by_name(name).await.map_err(|e| classify(kind, e))? {
+                    Some(name) => match self
+                        .client
+                        .find_user_by_name(name)
+                        .await
+                        .map_err(|e| classify(kind, e))?
+                    {
                         Some(u) => Some(u.luid),
                         None => {
                             return Err(StepFailure::Permanent(ScimError::new(
@@ -233,12 +339,23 @@ impl<'a> Executor<'a> {
                 }
             }
             Step::CreateGroup { name, .. } => match self.client.create_group(name).await {
-                Ok(g) => Ok(Done { luid: Some(g.luid), note: None }),
+                Ok(g) => Ok(Done {
+                    luid: Some(g.luid),
+                    note: None,
+                }),
                 Err(e) if e.code() == Some(&TableauCode::GroupNameConflict) => {
-                    match self.client.find_group_by_name(name).await.map_err(|e| classify(kind, e))? {
+                    match self
+                        .client
+                        .find_group_by_name(name)
+                        .await
+                        .map_err(|e| classify(kind, e))?
+                    {
                         Some(g) => {
                             tracing::info!(group = %name, luid = %g.luid, "linked existing Tableau group (409009)");
-                            Ok(Done { luid: Some(g.luid), note: Some("linked the existing Tableau group (409009)".into()) })
+                            Ok(Done {
+                                luid: Some(g.luid),
+                                note: Some("linked the existing Tableau group (409009)".into()),
+                            })
                         }
                         None => Err(StepFailure::Permanent(scim_error_for(kind, &e))),
                     }
@@ -247,25 +364,46 @@ impl<'a> Executor<'a> {
             },
             Step::RenameGroup { group_id, name } => {
                 let Some(luid) = self.luid_of(ResourceKind::Group, group_id).await? else {
-                    let g = self.client.create_group(name).await.map_err(|e| classify(kind, e))?;
-                    return Ok(Done { luid: Some(g.luid), note: Some("the group was missing in Tableau and was created".into()) });
+                    let g = self
+                        .client
+                        .create_group(name)
+                        .await
+                        .map_err(|e| classify(kind, e))?;
+                    return Ok(Done {
+                        luid: Some(g.luid),
+                        note: Some("the group was missing in Tableau and was created".into()),
+                    });
                 };
-                self.client.rename_group(&luid, name).await.map_err(|e| classify(kind, e))?;
-                Ok(Done { luid: Some(luid), note: None })
+                self.client
+                    .rename_group(&luid, name)
+                    .await
+                    .map_err(|e| classify(kind, e))?;
+                Ok(Done {
+                    luid: Some(luid),
+                    note: None,
+                })
             }
             Step::DeleteGroup { group_id } => {
                 let Some(luid) = self.luid_of(ResourceKind::Group, group_id).await? else {
-                    return Ok(Done { luid: None, note: Some("the group has no Tableau counterpart".into()) });
+                    return Ok(Done {
+                        luid: None,
+                        note: Some("the group has no Tableau counterpart".into()),
+                    });
                 };
                 match self.client.delete_group(&luid).await {
-                    Ok(()) => Ok(Done { luid: Some(luid), note: None }),
-                    Err(e) if e.code() == Some(&TableauCode::GroupNotFound) => {
-                        Ok(Done { luid: Some(luid), note: Some("already deleted in Tableau (404012)".into()) })
-                    }
+                    Ok(()) => Ok(Done {
+                        luid: Some(luid),
+                        note: None,
+                    }),
+                    Err(e) if e.code() == Some(&TableauCode::GroupNotFound) => Ok(Done {
+                        luid: Some(luid),
+                        note: Some("already deleted in Tableau (404012)".into()),
+                    }),
                     Err(e) => Err(classify(kind, e)),
                 }
             }
-            Step::AddGroupMembers { group_id, user_ids } | Step::RemoveGroupMembers { group_id, user_ids } => {
+            Step::AddGroupMembers { group_id, user_ids }
+            | Step::RemoveGroupMembers { group_id, user_ids } => {
                 let adding = matches!(step, Step::AddGroupMembers { .. });
                 let Some(group) = self.luid_of(ResourceKind::Group, group_id).await? else {
                     return Err(StepFailure::Permanent(ScimError::new(
@@ -283,9 +421,16 @@ impl<'a> Executor<'a> {
                     r.map_err(|e| classify(kind, e))?;
                 }
                 let note = (!missing.is_empty()).then(|| {
-                    format!("{} member(s) without a Tableau account skipped: {}", missing.len(), missing.join(", "))
+                    format!(
+                        "{} member(s) without a Tableau account skipped: {}",
+                        missing.len(),
+                        missing.join(", ")
+                    )
                 });
-                Ok(Done { luid: Some(group), note })
+                Ok(Done {
+                    luid: Some(group),
+                    note,
+                })
             }
         }
     }

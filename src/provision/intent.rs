@@ -60,19 +60,35 @@ impl CommitIntent {
     /// The store commit, with the Tableau LUID the steps produced (or the known one).
     pub fn to_commit(&self, luid: Option<String>) -> ResourceCommit {
         match self.clone() {
-            CommitIntent::Create { kind, id, doc, members, tableau_luid } => {
-                ResourceCommit::Create { kind, id, doc, members, tableau_luid: luid.or(tableau_luid) }
-            }
-            CommitIntent::Update { kind, id, revision, doc, add, remove, tableau_luid } => {
-                ResourceCommit::Update {
-                    kind,
-                    id,
-                    revision,
-                    doc,
-                    members: MemberChanges { add, remove },
-                    tableau_luid: luid.or(tableau_luid),
-                }
-            }
+            CommitIntent::Create {
+                kind,
+                id,
+                doc,
+                members,
+                tableau_luid,
+            } => ResourceCommit::Create {
+                kind,
+                id,
+                doc,
+                members,
+                tableau_luid: luid.or(tableau_luid),
+            },
+            CommitIntent::Update {
+                kind,
+                id,
+                revision,
+                doc,
+                add,
+                remove,
+                tableau_luid,
+            } => ResourceCommit::Update {
+                kind,
+                id,
+                revision,
+                doc,
+                members: MemberChanges { add, remove },
+                tableau_luid: luid.or(tableau_luid),
+            },
             CommitIntent::Delete { kind, id } => ResourceCommit::Delete { kind, id },
         }
     }

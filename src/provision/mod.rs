@@ -43,7 +43,9 @@ type MemberRef = (String, Option<ResourceKind>);
 /// A member reference as written by a client: `{"value": id, "type": "User"|"Group"}`.
 /// `type` is optional (Okta sends only `value` and `display`); it is then looked up.
 fn member_refs(doc: &mut Map<String, Value>) -> ScimResult<Option<Vec<MemberRef>>> {
-    let Some(members) = doc.remove("members") else { return Ok(None) };
+    let Some(members) = doc.remove("members") else {
+        return Ok(None);
+    };
     let items = match members {
         Value::Array(items) => items,
         Value::Null => Vec::new(),
@@ -82,7 +84,11 @@ pub struct Provisioner {
 
 impl Provisioner {
     pub fn new(engine: Arc<Engine>) -> Self {
-        Self { store: engine.store().clone(), engine, locks: ResourceLocks::default() }
+        Self {
+            store: engine.store().clone(),
+            engine,
+            locks: ResourceLocks::default(),
+        }
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -91,35 +97,78 @@ impl Provisioner {
 
     /// Steps only when Tableau is configured: without it the server is a plain SCIM store.
     fn steps(&self, steps: Vec<plan::Step>) -> Vec<plan::Step> {
-        if self.engine.tableau_enabled() { steps } else { Vec::new() }
+        if self.engine.tableau_enabled() {
+            steps
+        } else {
+            Vec::new()
+        }
     }
 
     /// Find the kind of an untyped member reference: a user id, else a group id.
-    async fn resolve_kind(&self, tenant: &str, id: &str, kind: Option<ResourceKind>) -> ScimResult<ResourceKind> {
+    async fn resolve_kind(
+        &self,
+        tenant: &str,
+        id: &str,
+        kind: Option<ResourceKind>,
+    ) -> ScimResult<ResourceKind> {
         if let Some(k) = kind {
             return Ok(k);
         }
-        if self.store.get(tenant, ResourceKind::User, id, false).await?.is_some() {
+        if self
+            .store
+            .get(tenant, ResourceKind::User, id, false)
+            .await?
+            .is_some()
+        {
             return Ok(ResourceKind::User);
         }
-        if self.store.get(tenant, ResourceKind::Group, id, false).await?.is_some() {
+        if self
+            .store
+            .get(tenant, ResourceKind::Group, id, false)
+            .await?
+            .is_some()
+        {
             return Ok(ResourceKind::Group);
         }
-        Err(ScimError::invalid_value(format!("member '{id}' is not a known User or Group")))
+        Err(ScimError::invalid_value(format!(
+            "member '{id}' is not a known User or Group"
+        )))
     }
 
     /// Refuse a name another resource already holds, before any Tableau call is made (the
     /// store's unique index still decides races).
-    async fn check_unique(&self, tenant: &str, kind: ResourceKind, doc: &Map<String, Value>, own_id: Option<&str>) -> ScimResult<()> {
+    async fn check_unique(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        doc: &Map<String, Value>,
+        own_id: Option<&str>,
+    ) -> ScimResult<()> {
         let (attr, lookup) = match kind {
-            ResourceKind::User => ("userName", doc.get("userName").and_then(Value::as_str).map(|n| IndexedLookup::UserName(n.to_string()))),
-            ResourceKind::Group => ("displayName", doc.get("displayName").and_then(Value::as_str).map(|n| IndexedLookup::DisplayName(n.to_string()))),
+            ResourceKind::User => (
+                "userName",
+                doc.get("userName")
+                    .and_then(Value::as_str)
+                    .map(|n| IndexedLookup::UserName(n.to_string())),
+            ),
+            ResourceKind::Group => (
+                "displayName",
+                doc.get("displayName")
+                    .and_then(Value::as_str)
+                    .map(|n| IndexedLookup::DisplayName(n.to_string())),
+            ),
         };
         let Some(lookup) = lookup else { return Ok(()) };
         let taken = self.store.list(tenant, kind, Some(&lookup), false).await?;
         if let Some(other) = taken.iter().find(|r| Some(r.id.as_str()) != own_id) {
-            let value = other.doc.get(attr).and_then(Value::as_str).unwrap_or_default();
-            return Err(ScimError::uniqueness(format!("{attr} '{value}' is already in use")));
+            let value = other
+                .doc
+                .get(attr)
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            return Err(ScimError::uniqueness(format!(
+                "{attr} '{value}' is already in use"
+            )));
         }
         Ok(())
     }
@@ -148,11 +197,19 @@ impl Provisioner {
                 inputs.push((id.clone(), u.doc.clone(), before, after));
             }
         }
-        let refs: Vec<_> = inputs.iter().map(|(id, doc, b, a)| (id.clone(), doc, b.clone(), a.clone())).collect();
+        let refs: Vec<_> = inputs
+            .iter()
+            .map(|(id, doc, b, a)| (id.clone(), doc, b.clone(), a.clone()))
+            .collect();
         role_changes(&refs, &self.engine.policy)
     }
 
-    pub async fn create(&self, meta: &RequestMeta, kind: ResourceKind, mut doc: Map<String, Value>) -> ScimResult<Finished> {
+    pub async fn create(
+        &self,
+        meta: &RequestMeta,
+        kind: ResourceKind,
+        mut doc: Map<String, Value>,
+    ) -> ScimResult<Finished> {
         let tenant = meta.tenant.as_str();
         self.check_unique(tenant, kind, &doc, None).await?;
         let id = uuid::Uuid::new_v4().to_string();
@@ -160,7 +217,13 @@ impl Provisioner {
             ResourceKind::User => {
                 doc.remove("groups");
                 let role = desired_site_role(&doc, &[], &self.engine.policy)?;
-                let change = UserChange { id: &id, old: None, new: Some(&doc), old_role: None, new_role: Some(role) };
+                let change = UserChange {
+                    id: &id,
+                    old: None,
+                    new: Some(&doc),
+                    old_role: None,
+                    new_role: Some(role),
+                };
                 (plan_user(&change, &self.engine.policy)?, Vec::new())
             }
             ResourceKind::Group => {
@@ -168,21 +231,61 @@ impl Provisioner {
                 for (mid, k) in member_refs(&mut doc)?.unwrap_or_default() {
                     members.push((mid.clone(), self.resolve_kind(tenant, &mid, k).await?));
                 }
-                let users: Vec<String> = members.iter().filter(|(_, k)| *k == ResourceKind::User).map(|(m, _)| m.clone()).collect();
-                let name = doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
-                let roles = self.membership_role_changes(tenant, &users, |g| g.push(name.clone())).await?;
-                let change = GroupChange { id: &id, old_name: None, new_name: Some(&name), added_users: &users, removed_users: &[], role_changes: &roles };
+                let users: Vec<String> = members
+                    .iter()
+                    .filter(|(_, k)| *k == ResourceKind::User)
+                    .map(|(m, _)| m.clone())
+                    .collect();
+                let name = doc
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let roles = self
+                    .membership_role_changes(tenant, &users, |g| g.push(name.clone()))
+                    .await?;
+                let change = GroupChange {
+                    id: &id,
+                    old_name: None,
+                    new_name: Some(&name),
+                    added_users: &users,
+                    removed_users: &[],
+                    role_changes: &roles,
+                };
                 (plan_group(&change), members)
             }
         };
-        let intent = Intent { status: 201, commit: CommitIntent::Create { kind, id, doc, members, tableau_luid: None } };
-        self.engine.submit(meta, Prepared { steps: self.steps(steps), intent }).await
+        let intent = Intent {
+            status: 201,
+            commit: CommitIntent::Create {
+                kind,
+                id,
+                doc,
+                members,
+                tableau_luid: None,
+            },
+        };
+        self.engine
+            .submit(
+                meta,
+                Prepared {
+                    steps: self.steps(steps),
+                    intent,
+                },
+            )
+            .await
     }
 
     /// Commit `new_doc` as the next state of `old`. For groups with `Membership::Complete`,
     /// `members` in `new_doc` is the desired membership; it is diffed against the stored one
     /// so that only the changes are written (and sent to Tableau).
-    pub async fn update(&self, meta: &RequestMeta, old: &StoredResource, mut new_doc: Map<String, Value>, membership: Membership) -> ScimResult<Finished> {
+    pub async fn update(
+        &self,
+        meta: &RequestMeta,
+        old: &StoredResource,
+        mut new_doc: Map<String, Value>,
+        membership: Membership,
+    ) -> ScimResult<Finished> {
         let tenant = meta.tenant.as_str();
         let desired = member_refs(&mut new_doc)?;
         new_doc.remove("groups");
@@ -197,14 +300,23 @@ impl Provisioner {
                     add.push((id.clone(), self.resolve_kind(tenant, id, *k).await?));
                 }
             }
-            remove = old.members.iter().filter(|m| !wanted.contains(m.id.as_str())).map(|m| m.id.clone()).collect();
+            remove = old
+                .members
+                .iter()
+                .filter(|m| !wanted.contains(m.id.as_str()))
+                .map(|m| m.id.clone())
+                .collect();
         }
         if new_doc == old.doc && add.is_empty() && remove.is_empty() {
             // Nothing changes: no journal entry, no Tableau call (an identical repeated PATCH).
-            return Ok(Finished { status: 200, resource: Some(old.clone()) });
+            return Ok(Finished {
+                status: 200,
+                resource: Some(old.clone()),
+            });
         }
         if new_doc != old.doc {
-            self.check_unique(tenant, old.kind, &new_doc, Some(&old.id)).await?;
+            self.check_unique(tenant, old.kind, &new_doc, Some(&old.id))
+                .await?;
         }
         let steps = match old.kind {
             ResourceKind::User => {
@@ -212,51 +324,162 @@ impl Provisioner {
                 let policy = &self.engine.policy;
                 let old_role = desired_site_role(&old.doc, &names, policy)?;
                 let new_role = desired_site_role(&new_doc, &names, policy)?;
-                let change = UserChange { id: &old.id, old: Some(&old.doc), new: Some(&new_doc), old_role: Some(old_role), new_role: Some(new_role) };
-                plan_user(&change, policy)?
+                let change = UserChange {
+                    id: &old.id,
+                    old: Some(&old.doc),
+                    new: Some(&new_doc),
+                    old_role: Some(old_role),
+                    new_role: Some(new_role),
+                };
+                // Without Tableau nothing constrains a rename (Tableau user names are immutable).
+                if self.engine.tableau_enabled() {
+                    plan_user(&change, policy)?
+                } else {
+                    Vec::new()
+                }
             }
             ResourceKind::Group => {
-                let old_name = old.doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
-                let new_name = new_doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
-                let added: Vec<String> = add.iter().filter(|(_, k)| *k == ResourceKind::User).map(|(m, _)| m.clone()).collect();
-                let removed: Vec<String> = remove.iter().filter(|id| old.members.iter().any(|m| &m.id == *id && m.kind == ResourceKind::User)).cloned().collect();
-                let mut roles = self.membership_role_changes(tenant, &added, |g| g.push(new_name.clone())).await?;
-                roles.extend(self.membership_role_changes(tenant, &removed, |g| g.retain(|n| !n.eq_ignore_ascii_case(&old_name))).await?);
+                let old_name = old
+                    .doc
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let new_name = new_doc
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let added: Vec<String> = add
+                    .iter()
+                    .filter(|(_, k)| *k == ResourceKind::User)
+                    .map(|(m, _)| m.clone())
+                    .collect();
+                let removed: Vec<String> = remove
+                    .iter()
+                    .filter(|id| {
+                        old.members
+                            .iter()
+                            .any(|m| &m.id == *id && m.kind == ResourceKind::User)
+                    })
+                    .cloned()
+                    .collect();
+                let mut roles = self
+                    .membership_role_changes(tenant, &added, |g| g.push(new_name.clone()))
+                    .await?;
+                roles.extend(
+                    self.membership_role_changes(tenant, &removed, |g| {
+                        g.retain(|n| !n.eq_ignore_ascii_case(&old_name))
+                    })
+                    .await?,
+                );
                 if !old_name.eq_ignore_ascii_case(&new_name) {
-                    let stay: Vec<String> = old.members.iter().filter(|m| m.kind == ResourceKind::User && !remove.contains(&m.id)).map(|m| m.id.clone()).collect();
-                    roles.extend(self.membership_role_changes(tenant, &stay, |g| {
-                        for n in g.iter_mut() {
-                            if n.eq_ignore_ascii_case(&old_name) {
-                                *n = new_name.clone();
+                    let stay: Vec<String> = old
+                        .members
+                        .iter()
+                        .filter(|m| m.kind == ResourceKind::User && !remove.contains(&m.id))
+                        .map(|m| m.id.clone())
+                        .collect();
+                    roles.extend(
+                        self.membership_role_changes(tenant, &stay, |g| {
+                            for n in g.iter_mut() {
+                                if n.eq_ignore_ascii_case(&old_name) {
+                                    *n = new_name.clone();
+                                }
                             }
-                        }
-                    }).await?);
+                        })
+                        .await?,
+                    );
                 }
-                let change = GroupChange { id: &old.id, old_name: Some(&old_name), new_name: Some(&new_name), added_users: &added, removed_users: &removed, role_changes: &roles };
+                let change = GroupChange {
+                    id: &old.id,
+                    old_name: Some(&old_name),
+                    new_name: Some(&new_name),
+                    added_users: &added,
+                    removed_users: &removed,
+                    role_changes: &roles,
+                };
                 plan_group(&change)
             }
         };
         let intent = Intent {
             status: 200,
-            commit: CommitIntent::Update { kind: old.kind, id: old.id.clone(), revision: old.revision, doc: new_doc, add, remove, tableau_luid: old.tableau_luid.clone() },
+            commit: CommitIntent::Update {
+                kind: old.kind,
+                id: old.id.clone(),
+                revision: old.revision,
+                doc: new_doc,
+                add,
+                remove,
+                tableau_luid: old.tableau_luid.clone(),
+            },
         };
-        self.engine.submit(meta, Prepared { steps: self.steps(steps), intent }).await
+        self.engine
+            .submit(
+                meta,
+                Prepared {
+                    steps: self.steps(steps),
+                    intent,
+                },
+            )
+            .await
     }
 
     pub async fn delete(&self, meta: &RequestMeta, old: &StoredResource) -> ScimResult<Finished> {
         let steps = match old.kind {
             ResourceKind::User => {
-                let change = UserChange { id: &old.id, old: Some(&old.doc), new: None, old_role: None, new_role: None };
+                let change = UserChange {
+                    id: &old.id,
+                    old: Some(&old.doc),
+                    new: None,
+                    old_role: None,
+                    new_role: None,
+                };
                 plan_user(&change, &self.engine.policy)?
             }
             ResourceKind::Group => {
-                let name = old.doc.get("displayName").and_then(Value::as_str).unwrap_or_default().to_string();
-                let users: Vec<String> = old.members.iter().filter(|m| m.kind == ResourceKind::User).map(|m| m.id.clone()).collect();
-                let roles = self.membership_role_changes(&meta.tenant, &users, |g| g.retain(|n| !n.eq_ignore_ascii_case(&name))).await?;
-                plan_group(&GroupChange { id: &old.id, old_name: Some(&name), new_name: None, added_users: &[], removed_users: &[], role_changes: &roles })
+                let name = old
+                    .doc
+                    .get("displayName")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                let users: Vec<String> = old
+                    .members
+                    .iter()
+                    .filter(|m| m.kind == ResourceKind::User)
+                    .map(|m| m.id.clone())
+                    .collect();
+                let roles = self
+                    .membership_role_changes(&meta.tenant, &users, |g| {
+                        g.retain(|n| !n.eq_ignore_ascii_case(&name))
+                    })
+                    .await?;
+                plan_group(&GroupChange {
+                    id: &old.id,
+                    old_name: Some(&name),
+                    new_name: None,
+                    added_users: &[],
+                    removed_users: &[],
+                    role_changes: &roles,
+                })
             }
         };
-        let intent = Intent { status: 204, commit: CommitIntent::Delete { kind: old.kind, id: old.id.clone() } };
-        self.engine.submit(meta, Prepared { steps: self.steps(steps), intent }).await
+        let intent = Intent {
+            status: 204,
+            commit: CommitIntent::Delete {
+                kind: old.kind,
+                id: old.id.clone(),
+            },
+        };
+        self.engine
+            .submit(
+                meta,
+                Prepared {
+                    steps: self.steps(steps),
+                    intent,
+                },
+            )
+            .await
     }
 }

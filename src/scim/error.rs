@@ -71,10 +71,28 @@ impl ErrorKind {
     const ALL: [ErrorKind; 22] = {
         use ErrorKind::*;
         [
-            InvalidFilter, TooMany, Uniqueness, Mutability, InvalidSyntax, InvalidPath, NoTarget,
-            InvalidValue, InvalidVersion, Sensitive, Unauthorized, Forbidden, NotFound, Conflict,
-            MethodNotAllowed, NotAcceptable, PreconditionFailed, PayloadTooLarge,
-            UnsupportedMediaType, NotImplemented, Unavailable, Internal,
+            InvalidFilter,
+            TooMany,
+            Uniqueness,
+            Mutability,
+            InvalidSyntax,
+            InvalidPath,
+            NoTarget,
+            InvalidValue,
+            InvalidVersion,
+            Sensitive,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            MethodNotAllowed,
+            NotAcceptable,
+            PreconditionFailed,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            NotImplemented,
+            Unavailable,
+            Internal,
         ]
     };
 
@@ -83,7 +101,11 @@ impl ErrorKind {
         Self::ALL
             .into_iter()
             .find(|k| k.status_and_type() == (status, scim_type))
-            .or_else(|| Self::ALL.into_iter().find(|k| k.status_and_type().0 == status))
+            .or_else(|| {
+                Self::ALL
+                    .into_iter()
+                    .find(|k| k.status_and_type().0 == status)
+            })
             .unwrap_or(ErrorKind::Internal)
     }
 }

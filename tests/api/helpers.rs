@@ -34,7 +34,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         base_url,
-        client: Client::new(),
+        client: {
+            tableau_scim::init_crypto();
+            Client::new()
+        },
         _dir: dir,
     }
 }

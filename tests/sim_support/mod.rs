@@ -28,6 +28,7 @@ pub struct Client {
 }
 
 pub fn http() -> reqwest::Client {
+    tableau_scim::init_crypto();
     reqwest::Client::builder().build().expect("client")
 }
 

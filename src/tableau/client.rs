@@ -1,0 +1,430 @@
+//! The client itself: construction, API version discovery, sign-in/out, and the one request
+//! path every method goes through (limits → session → exchange → retry / re-sign-in).
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use reqwest::{Method, StatusCode, header};
+use serde::de::DeserializeOwned;
+use tokio::sync::OnceCell;
+
+use super::auth::sign_in_body;
+use super::calls::{CallRecord, emit};
+use super::errors::{TableauCode, TableauError};
+use super::limits::Limits;
+use super::retry::{backoff, parse_retry_after};
+use super::session::{Session, SessionCell, SignedIn};
+use super::settings::TableauSettings;
+use super::wire::{ErrorResponse, ServerInfoResponse, SignInResponse};
+
+/// `serverInfo` exists from API 2.4 and answers under any version the server knows, so
+/// discovery asks with the oldest one (reference §1.6).
+const DISCOVERY_VERSION: &str = "2.4";
+/// A failing token gets replaced at most this often per call: once for our own stale token,
+/// once more if another client's PAT sign-in raced us.
+const MAX_REAUTH_PER_CALL: u32 = 2;
+const JSON: &str = "application/json";
+
+/// A Tableau REST API client for one site. Cheap to clone: clones share the session, the
+/// limits and the connection pool, so one client per site should exist per process.
+#[derive(Clone)]
+pub struct TableauClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    settings: TableauSettings,
+    /// `settings.url` without a trailing `/`.
+    base: String,
+    version: OnceCell<String>,
+    bulk_min_version: (u32, u32),
+    limits: Limits,
+    session: SessionCell,
+}
+
+impl std::fmt::Debug for TableauClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableauClient")
+            .field("settings", &self.inner.settings)
+            .field("session", &self.inner.session.current())
+            .finish()
+    }
+}
+
+impl TableauClient {
+    pub fn new(settings: TableauSettings) -> Result<Self, TableauError> {
+        let base = settings.url.trim_end_matches('/').to_owned();
+        let parsed = url::Url::parse(&base)
+            .map_err(|e| TableauError::Protocol(format!("invalid Tableau URL '{base}': {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(TableauError::Protocol(format!(
+                "the Tableau URL must be http:// or https://, not '{base}'"
+            )));
+        }
+        let bulk_min_version = parse_version(&settings.bulk_min_version)?;
+        if let Some(v) = &settings.api_version {
+            parse_version(v)?;
+        }
+        // reqwest is built without a bundled crypto provider so that rustls uses `ring`
+        // (aws-lc-rs compiles C for minutes); install it unless the process already chose one.
+        crate::init_crypto();
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(
+                settings
+                    .request_timeout
+                    .min(std::time::Duration::from_secs(10)),
+            )
+            .pool_max_idle_per_host(settings.max_concurrency.max(1))
+            // Tableau Cloud may 301 a sign-in to the pod; following it would turn the POST
+            // into a GET. Surface it instead (configure the pod URL).
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| TableauError::Protocol(format!("cannot build the HTTP client: {e}")))?;
+        let limits = Limits::new(settings.max_concurrency, settings.requests_per_second);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                version: OnceCell::new(),
+                bulk_min_version,
+                limits,
+                session: SessionCell::default(),
+                settings,
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &TableauSettings {
+        &self.inner.settings
+    }
+
+    /// The configured API version, else the server's `restApiVersion` (asked once).
+    pub async fn api_version(&self) -> Result<String, TableauError> {
+        let inner = &self.inner;
+        if let Some(v) = &inner.settings.api_version {
+            return Ok(v.clone());
+        }
+        inner
+            .version
+            .get_or_try_init(|| async {
+                let url = format!("{}/api/{DISCOVERY_VERSION}/serverInfo", inner.base);
+                let body = self.get_unauthenticated(&url).await?;
+                let info: ServerInfoResponse = parse_json(&body, "serverInfo")?;
+                let version = info.server_info.rest_api_version.trim().to_owned();
+                parse_version(&version)?;
+                Ok(version)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Whether this server has the 3.21+ bulk membership calls.
+    pub async fn supports_bulk_membership(&self) -> Result<bool, TableauError> {
+        let version = parse_version(&self.api_version().await?)?;
+        Ok(version >= self.inner.bulk_min_version)
+    }
+
+    /// Successful sign-ins of this client so far (one, plus one per replaced session).
+    pub fn sign_in_count(&self) -> u64 {
+        self.inner.session.sign_ins()
+    }
+
+    /// Signs in now (otherwise the first call does): checks the credentials early.
+    pub async fn sign_in(&self) -> Result<(), TableauError> {
+        let version = self.api_version().await?;
+        self.inner
+            .session
+            .get(|| self.fresh_sign_in(&version))
+            .await
+            .map(drop)
+    }
+
+    /// Ends the session (a PAT's only session, so another process may use the PAT).
+    /// A 401 means it had already ended, which is fine (reference §1.4).
+    pub async fn sign_out(&self) -> Result<(), TableauError> {
+        let Some(session) = self.inner.session.clear() else {
+            return Ok(());
+        };
+        let version = self.api_version().await?;
+        let url = format!("{}/api/{version}/auth/signout", self.inner.base);
+        match self
+            .exchange(&Method::POST, &url, &[], None, Some(&session))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.status() == Some(401) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fresh_sign_in(&self, version: &str) -> Result<SignedIn, TableauError> {
+        let inner = &self.inner;
+        let url = format!("{}/api/{version}/auth/signin", inner.base);
+        let mut retries = 0;
+        let answer = loop {
+            // Built per attempt: a connected-app JWT gets a fresh `jti`, so retrying a sign-in
+            // whose answer was lost is not refused as a replay.
+            let body = sign_in_body(&inner.settings.auth, &inner.settings.site)?;
+            match self
+                .exchange(&Method::POST, &url, &[], Some(body), None)
+                .await
+            {
+                Ok(answer) => break answer,
+                Err(TableauError::Api {
+                    status: 401 | 403,
+                    code,
+                    detail,
+                    ..
+                }) => {
+                    return Err(TableauError::Auth(format!(
+                        "Tableau refused the sign-in to site '{}' ({code}: {detail})",
+                        inner.settings.site
+                    )));
+                }
+                Err(e) => self.wait_or_fail(e, &mut retries).await?,
+            }
+        };
+        let signed: SignInResponse = parse_json(&answer, "sign-in")?;
+        tracing::debug!(site = %inner.settings.site, "signed in to Tableau");
+        Ok(SignedIn {
+            token: signed.credentials.token,
+            site_id: signed.credentials.site.id,
+            user_id: signed.credentials.user.map(|u| u.id),
+        })
+    }
+
+    /// A site-scoped call (`path` after `/api/{v}/sites/{site-luid}/`), with the session,
+    /// limits, retries and re-sign-in. Returns the answer body.
+    pub(crate) async fn site_call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Vec<u8>, TableauError> {
+        let version = self.api_version().await?;
+        let mut session = self
+            .inner
+            .session
+            .get(|| self.fresh_sign_in(&version))
+            .await?;
+        let (mut retries, mut reauths) = (0, 0);
+        loop {
+            let url = format!(
+                "{}/api/{version}/sites/{}/{path}",
+                self.inner.base, session.site_id
+            );
+            match self
+                .exchange(&method, &url, query, body.clone(), Some(&session))
+                .await
+            {
+                Ok(answer) => return Ok(answer),
+                Err(e) if e.is_session_expired() && reauths < MAX_REAUTH_PER_CALL => {
+                    reauths += 1;
+                    let stale = Some(session.generation);
+                    session = self
+                        .inner
+                        .session
+                        .replace(stale, || self.fresh_sign_in(&version))
+                        .await?;
+                }
+                Err(e) => self.wait_or_fail(e, &mut retries).await?,
+            }
+        }
+    }
+
+    /// `site_call` and parse the JSON answer.
+    pub(crate) async fn site_json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> Result<T, TableauError> {
+        let answer = self.site_call(method, path, query, body).await?;
+        parse_json(&answer, path)
+    }
+
+    /// A GET that needs no session (`serverInfo`), with retries.
+    async fn get_unauthenticated(&self, url: &str) -> Result<Vec<u8>, TableauError> {
+        let mut retries = 0;
+        loop {
+            match self.exchange(&Method::GET, url, &[], None, None).await {
+                Ok(answer) => return Ok(answer),
+                Err(e) => self.wait_or_fail(e, &mut retries).await?,
+            }
+        }
+    }
+
+    /// Sleeps before the next retry of a transient failure, or gives the error back.
+    async fn wait_or_fail(
+        &self,
+        error: TableauError,
+        retries: &mut u32,
+    ) -> Result<(), TableauError> {
+        if !error.is_transient() || *retries >= self.inner.settings.max_retries {
+            return Err(error);
+        }
+        let delay = backoff(*retries, error.retry_after());
+        *retries += 1;
+        tracing::debug!(error = %error, retry = *retries, ?delay, "retrying a Tableau call");
+        tokio::time::sleep(delay).await;
+        Ok(())
+    }
+
+    /// One HTTP exchange under the limits. Non-2xx answers become `TableauError::Api`.
+    async fn exchange(
+        &self,
+        method: &Method,
+        url: &str,
+        query: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+        session: Option<&Session>,
+    ) -> Result<Vec<u8>, TableauError> {
+        let mut url = url::Url::parse(url)
+            .map_err(|e| TableauError::Protocol(format!("invalid request URL: {e}")))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header(header::ACCEPT, JSON);
+        if let Some(session) = session {
+            let mut token = header::HeaderValue::from_str(&session.token).map_err(|_| {
+                TableauError::Protocol("Tableau sent a session token unfit for a header".into())
+            })?;
+            // Keeps the token out of reqwest's and hyper's debug output.
+            token.set_sensitive(true);
+            request = request.header("X-Tableau-Auth", token);
+        }
+        if let Some(body) = body {
+            request = request.header(header::CONTENT_TYPE, JSON).body(body);
+        }
+        let request = request
+            .build()
+            .map_err(|e| TableauError::from_reqwest(&e))?;
+        let path = match request.url().query() {
+            Some(q) => format!("{}?{q}", request.url().path()),
+            None => request.url().path().to_owned(),
+        };
+        let _permit = self.inner.limits.acquire().await?;
+        let started = Instant::now();
+        let result = self.send(request).await;
+        let status = match &result {
+            Ok((status, _)) => Some(*status),
+            Err(e) => e.status(),
+        };
+        let code = result.as_ref().err().and_then(TableauError::code);
+        emit(|| CallRecord {
+            method: method.to_string(),
+            path,
+            status,
+            code: code.map(|c| c.as_str().to_owned()),
+            duration: started.elapsed(),
+        });
+        result.map(|(_, body)| body)
+    }
+
+    async fn send(&self, request: reqwest::Request) -> Result<(u16, Vec<u8>), TableauError> {
+        let response = self
+            .inner
+            .http
+            .execute(request)
+            .await
+            .map_err(|e| TableauError::from_reqwest(&e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| parse_retry_after(v, SystemTime::now()));
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| TableauError::from_reqwest(&e))?;
+        if status.is_success() {
+            return Ok((status.as_u16(), body.to_vec()));
+        }
+        if status.is_redirection() {
+            return Err(TableauError::Protocol(format!(
+                "Tableau redirected ({status}) to {}; configure that server URL (on Tableau \
+                 Cloud, the pod's address)",
+                location.as_deref().unwrap_or("an unknown location")
+            )));
+        }
+        Err(api_error(status, &body, retry_after))
+    }
+}
+
+/// Builds the typed error from Tableau's error body, or from the status alone when the body
+/// is not Tableau's (a proxy's HTML 502, an empty 503).
+fn api_error(
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<std::time::Duration>,
+) -> TableauError {
+    let parsed = serde_json::from_slice::<ErrorResponse>(body).ok();
+    let error = parsed.map(|p| p.error).unwrap_or_default();
+    let code = error
+        .code
+        .filter(|c| c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_else(|| format!("{}000", status.as_u16()));
+    TableauError::Api {
+        status: status.as_u16(),
+        code: TableauCode::parse(&code),
+        summary: error
+            .summary
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("").to_owned()),
+        detail: error.detail.unwrap_or_default(),
+        retry_after,
+    }
+}
+
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, TableauError> {
+    serde_json::from_slice(body)
+        .map_err(|e| TableauError::Protocol(format!("cannot read Tableau's answer to {what}: {e}")))
+}
+
+/// `"3.21"` → `(3, 21)`, comparable.
+pub(crate) fn parse_version(v: &str) -> Result<(u32, u32), TableauError> {
+    v.split_once('.')
+        .and_then(|(major, minor)| Some((major.parse().ok()?, minor.parse().ok()?)))
+        .ok_or_else(|| TableauError::Protocol(format!("invalid Tableau API version '{v}'")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(parse_version("3.9").unwrap() < parse_version("3.21").unwrap());
+        assert!(parse_version("3").is_err());
+        assert!(parse_version("x.1").is_err());
+    }
+
+    #[test]
+    fn error_bodies_and_bare_statuses_become_typed_errors() {
+        let e = api_error(
+            StatusCode::CONFLICT,
+            br#"{"error":{"summary":"Conflict","detail":"exists","code":"409000"}}"#,
+            None,
+        );
+        assert_eq!(e.code(), Some(&TableauCode::UserConflict));
+        let bare = api_error(StatusCode::BAD_GATEWAY, b"<html>proxy</html>", None);
+        assert_eq!(
+            bare.code(),
+            Some(&TableauCode::ServerError("502000".into()))
+        );
+        assert!(bare.is_transient());
+    }
+}
