@@ -1,7 +1,7 @@
 //! Turning a stored resource into the SCIM representation clients see: `schemas`, `id`, the
 //! document, computed `members`/`groups`, and a complete `meta` (RFC 7643 §3.1).
 
-use super::schema::{ResourceKind, ResourceSchema};
+use super::schema::{ResourceKind, ResourceSchema, TABLEAU_USER_SCHEMA};
 use crate::store::StoredResource;
 use serde_json::{Map, Value, json};
 
@@ -38,6 +38,21 @@ pub fn render(res: &StoredResource, schema: &ResourceSchema, base_url: &str) -> 
             continue;
         }
         out.insert(k.clone(), v.clone());
+    }
+    // The Tableau LUID is read-only and kept in a column of its own; it is shown in the Tableau
+    // extension so that an application can embed Tableau content for the user right away.
+    if let (Some(luid), ResourceKind::User) = (&res.tableau_luid, res.kind) {
+        let ext = out
+            .entry(TABLEAU_USER_SCHEMA.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Value::Object(o) = ext {
+            o.insert("luid".into(), Value::String(luid.clone()));
+        }
+        if let Some(Value::Array(list)) = out.get_mut("schemas")
+            && !list.iter().any(|s| s == TABLEAU_USER_SCHEMA)
+        {
+            list.push(Value::String(TABLEAU_USER_SCHEMA.to_string()));
+        }
     }
     match res.kind {
         ResourceKind::Group => {
