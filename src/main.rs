@@ -28,6 +28,21 @@ enum Command {
     /// Run the SCIM server on a throw-away SQLite store with a generated token, and print how
     /// to reach it.
     Demo(DemoArgs),
+    /// Show the journal: the latest operations and their Tableau calls, newest first.
+    Ops {
+        /// TOML configuration file (for the store URL).
+        #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
+        config: Option<PathBuf>,
+        /// `sqlite://PATH` or `postgres://...` (default: from the config).
+        #[arg(long)]
+        store: Option<String>,
+        /// Only operations on this SCIM resource id.
+        #[arg(long)]
+        resource: Option<String>,
+        /// How many operations to show.
+        #[arg(long, default_value_t = 20)]
+        limit: i64,
+    },
     /// Run the Tableau REST API simulator (see docs/simulator.md).
     Sim(SimArgs),
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
@@ -104,6 +119,22 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Sim(args) => run_cli(args).await,
+        Command::Ops {
+            config,
+            store,
+            resource,
+            limit,
+        } => {
+            let settings = Settings::load(config.as_deref())?;
+            let url = store.unwrap_or_else(|| settings.store_url());
+            let store = tableau_scim::store::connect(&url).await.with_context(|| {
+                format!(
+                    "cannot open the store {}",
+                    tableau_scim::app::redact_url(&url)
+                )
+            })?;
+            tableau_scim::ops::print_operations(store.as_ref(), resource.as_deref(), limit).await
+        }
         Command::HashToken { token } => {
             let token = match token {
                 Some(t) => t,

@@ -1,0 +1,150 @@
+//! `tableau-scim ops`: what the journal says was done, and why — for the admin who wants to
+//! know what happened to a user or a group.
+
+use crate::store::{DEFAULT_TENANT, Operation, StepState, Store};
+use std::fmt::Write;
+
+/// One operation with its steps, as readable text.
+pub fn describe(op: &Operation) -> String {
+    let mut out = String::new();
+    let status = op
+        .response_status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "-".into());
+    let _ = writeln!(
+        out,
+        "{}  {} {}  → {} ({})  {} {}  attempts {}  by {}",
+        op.created,
+        op.method,
+        op.path,
+        status,
+        op.state.as_str(),
+        op.resource_kind.as_str(),
+        op.resource_id,
+        op.attempts,
+        if op.principal.is_empty() {
+            "-"
+        } else {
+            &op.principal
+        },
+    );
+    let _ = writeln!(out, "  operation {}", op.id);
+    if let Some(detail) = op
+        .error_body
+        .as_ref()
+        .and_then(|b| b.get("detail"))
+        .and_then(|d| d.as_str())
+    {
+        let _ = writeln!(out, "  error: {detail}");
+    }
+    for s in &op.steps {
+        let mark = match s.state {
+            StepState::Done => "done",
+            StepState::Failed => "FAILED",
+            StepState::Pending => "pending",
+        };
+        let _ = write!(out, "  {:>2}. {:<18} {:<7}", s.idx + 1, s.kind, mark);
+        if let (Some(m), Some(p)) = (&s.method, &s.path) {
+            let _ = write!(out, " {m} {p}");
+        }
+        if let Some(st) = s.http_status {
+            let _ = write!(out, " → {st}");
+        }
+        if let Some(code) = &s.tableau_code {
+            let _ = write!(out, " [{code}]");
+        }
+        if let Some(ms) = s.duration_ms {
+            let _ = write!(out, " {ms} ms");
+        }
+        if let Some(l) = &s.luid {
+            let _ = write!(out, " luid {l}");
+        }
+        let _ = writeln!(out);
+        if let Some(e) = &s.error {
+            let _ = writeln!(out, "      {e}");
+        }
+    }
+    out
+}
+
+/// Print the latest operations (optionally of one resource), newest first.
+pub async fn print_operations(
+    store: &dyn Store,
+    resource: Option<&str>,
+    limit: i64,
+) -> anyhow::Result<()> {
+    let ops = store
+        .list_operations(DEFAULT_TENANT, resource, limit)
+        .await?;
+    if ops.is_empty() {
+        println!("no operations recorded");
+    }
+    for op in &ops {
+        println!("{}", describe(op));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::ResourceKind;
+    use crate::store::{OperationState, StepRecord};
+    use serde_json::json;
+
+    #[test]
+    fn describes_steps_codes_and_errors() {
+        let step = |idx, kind: &str, state, code: Option<&str>, error: Option<&str>| StepRecord {
+            idx,
+            kind: kind.into(),
+            description: json!({}),
+            state,
+            method: Some("POST".into()),
+            path: Some("/api/3.27/sites/s/users".into()),
+            request_body: None,
+            http_status: Some(409),
+            tableau_code: code.map(str::to_string),
+            duration_ms: Some(12),
+            luid: Some("L1".into()),
+            error: error.map(str::to_string),
+            started: None,
+            finished: None,
+        };
+        let op = Operation {
+            tenant: "default".into(),
+            id: "op-1".into(),
+            idem_key: None,
+            explicit_key: false,
+            principal: "token:abcd1234".into(),
+            method: "POST".into(),
+            path: "/scim/v2/Users".into(),
+            digest: "d".into(),
+            resource_kind: ResourceKind::User,
+            resource_id: "u-1".into(),
+            intent: json!({}),
+            state: OperationState::Failed,
+            attempts: 1,
+            response_status: Some(409),
+            error_body: Some(json!({"detail": "Tableau has no licence left"})),
+            created: "2026-11-28T05:00:00Z".into(),
+            updated: "2026-11-28T05:00:00Z".into(),
+            finished: None,
+            seq: 1,
+            steps: vec![step(
+                0,
+                "AddUser",
+                StepState::Failed,
+                Some("409014"),
+                Some("no seats"),
+            )],
+        };
+        let text = describe(&op);
+        assert!(
+            text.contains("POST /scim/v2/Users  → 409 (failed)"),
+            "{text}"
+        );
+        assert!(text.contains("error: Tableau has no licence left"));
+        assert!(text.contains("AddUser") && text.contains("FAILED") && text.contains("[409014]"));
+        assert!(text.contains("no seats") && text.contains("by token:abcd1234"));
+    }
+}
