@@ -18,7 +18,7 @@ pub struct Bridge {
     pub base_url: String,
     pub client: Client,
     pub sim: RunningSim,
-    _dir: tempfile::TempDir,
+    pub _dir: tempfile::TempDir,
 }
 
 pub async fn spawn_bridge() -> Bridge {
