@@ -180,19 +180,7 @@ impl Engine {
     async fn outcome_of(self: &Arc<Self>, op: Operation) -> Outcome {
         match op.state {
             OperationState::Running => self.attach(op).await,
-            OperationState::Succeeded => {
-                let resource = self
-                    .store
-                    .get(&op.tenant, op.resource_kind, &op.resource_id, true)
-                    .await?;
-                Ok(Finished {
-                    status: op.response_status.unwrap_or(200),
-                    resource,
-                })
-            }
-            OperationState::Failed => {
-                Err(error_from_body(op.error_body.as_ref(), op.response_status))
-            }
+            _ => self.finished_outcome(op).await,
         }
     }
 
