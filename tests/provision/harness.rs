@@ -48,6 +48,10 @@ pub async fn spawn_sim(sim_config: SimConfig) -> Arc<RunningSim> {
         name: "bridge".into(),
         secret: "bridge-secret".into(),
     });
+    sim_config.pats.push(PersonalAccessToken {
+        name: "bridge2".into(),
+        secret: "bridge2-secret".into(),
+    });
     Arc::new(sim::spawn(sim_config).await.expect("simulator starts"))
 }
 
@@ -274,6 +278,15 @@ impl Bridge {
     pub fn tableau_calls(&self) -> u64 {
         self.snapshot().injected_faults.delays
     }
+}
+
+/// Make a bridge sign in with the simulator's second PAT, `bridge2`.
+pub fn use_second_pat(settings: &mut Settings) {
+    let t = settings.tableau.as_mut().expect("tableau settings");
+    t.auth = TableauAuth::Pat {
+        name: "bridge2".into(),
+        secret: "bridge2-secret".into(),
+    };
 }
 
 pub async fn json_of(resp: Response) -> (u16, Value) {

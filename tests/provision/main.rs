@@ -5,3 +5,4 @@ mod entra;
 mod harness;
 mod lifecycle;
 mod okta;
+mod policies;
