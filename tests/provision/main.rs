@@ -3,6 +3,7 @@
 
 mod entra;
 mod harness;
+mod idempotency;
 mod lifecycle;
 mod okta;
 mod policies;
