@@ -186,7 +186,7 @@ async fn group_rules_follow_membership_and_renames() {
     assert_eq!(b.delete(&format!("/Groups/{explorers}")).await, 204);
     assert_eq!(b.role("bob@example.com"), "Viewer");
     // Deactivation wins over every rule, and reactivation restores the computed role.
-    let g = b.create_group("Creators", &[bob.clone()]).await;
+    b.create_group("Creators", std::slice::from_ref(&bob)).await;
     assert_eq!(b.role("bob@example.com"), "Creator");
     let bpath = format!("/Users/{bob}");
     let (s, _) = b
@@ -209,7 +209,6 @@ async fn group_rules_follow_membership_and_renames() {
         b.tableau_group_members("Creators").unwrap(),
         vec!["bob@example.com"]
     );
-    let _ = g;
 }
 
 #[tokio::test]
