@@ -220,6 +220,15 @@ async fn two_servers_on_one_postgres_database_agree() {
         return;
     };
     let (url, db) = fresh_database(&base).await;
+    // Run in a task of its own so that the database is dropped even when an assertion fails.
+    let outcome = tokio::spawn(two_servers_agree(url)).await;
+    drop_database(&base, &db).await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn two_servers_agree(url: String) {
     let sim = spawn_sim(SimConfig::default()).await;
     let url_a = url.clone();
     let a = Arc::new(spawn_bridge_on(sim.clone(), move |s| s.store = Some(url_a)).await);
@@ -289,6 +298,4 @@ async fn two_servers_on_one_postgres_database_agree() {
         .filter(|o| o.state == OperationState::Succeeded && o.method == "PATCH")
         .count();
     assert_eq!(added, 20, "one successful operation per PATCH");
-    drop((a, b));
-    drop_database(&base, &db).await;
 }
