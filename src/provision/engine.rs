@@ -176,6 +176,29 @@ impl Engine {
         }
     }
 
+    /// The outcome of the operation a request with an explicit `Idempotency-Key` already
+    /// started, if any: its recorded answer (or, while it runs, its outcome). Checked before the
+    /// change is prepared, since preparing validates against the current state: a re-sent
+    /// create would otherwise meet its own user and answer 409 instead of the recorded 201.
+    pub async fn replay(self: &Arc<Self>, meta: &RequestMeta) -> ScimResult<Option<Finished>> {
+        if meta.idempotency_key.is_none() {
+            return Ok(None);
+        }
+        let Some(op) = self
+            .store
+            .operation_by_key(&meta.tenant, &meta.journal_key())
+            .await?
+        else {
+            return Ok(None);
+        };
+        if op.digest != meta.body_digest {
+            return Err(ScimError::invalid_value(
+                "this Idempotency-Key was already used for a different request",
+            ));
+        }
+        self.outcome_of(op).await.map(Some)
+    }
+
     /// The outcome of an existing operation: attach while it runs, replay once finished.
     async fn outcome_of(self: &Arc<Self>, op: Operation) -> Outcome {
         match op.state {

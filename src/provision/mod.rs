@@ -211,6 +211,9 @@ impl Provisioner {
         mut doc: Map<String, Value>,
     ) -> ScimResult<Finished> {
         let tenant = meta.tenant.as_str();
+        if let Some(done) = self.engine.replay(meta).await? {
+            return Ok(done);
+        }
         self.check_unique(tenant, kind, &doc, None).await?;
         let id = uuid::Uuid::new_v4().to_string();
         let (steps, members) = match kind {

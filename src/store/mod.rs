@@ -209,6 +209,14 @@ pub trait Store: Send + Sync + 'static {
     /// One operation with its steps.
     async fn get_operation(&self, tenant: &str, op_id: &str) -> StoreResult<Option<Operation>>;
 
+    /// The operation holding an idempotency key (a running one, or a finished one whose key was
+    /// explicit and so is kept), with its steps.
+    async fn operation_by_key(
+        &self,
+        tenant: &str,
+        idem_key: &str,
+    ) -> StoreResult<Option<Operation>>;
+
     /// Running operations of all tenants, oldest first, with their steps: the recovery queue.
     /// Includes operations other servers (or this one) are working on; `updated` tells how
     /// recently each made progress.

@@ -425,6 +425,14 @@ impl Store for PostgresStore {
         journal::get(&self.pool, tenant, op_id).await
     }
 
+    async fn operation_by_key(
+        &self,
+        tenant: &str,
+        idem_key: &str,
+    ) -> StoreResult<Option<Operation>> {
+        journal::by_key(&self.pool, tenant, idem_key).await
+    }
+
     async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>> {
         journal::unfinished(&self.pool, limit).await
     }

@@ -355,6 +355,20 @@ pub(super) async fn get(
     first_with_steps(&mut conn, row).await
 }
 
+pub(super) async fn by_key(
+    pool: &PgPool,
+    tenant: &str,
+    idem_key: &str,
+) -> StoreResult<Option<Operation>> {
+    let mut conn = pool.acquire().await?;
+    let row: Option<OperationRow> = sqlx::query_as(jsql::BY_KEY)
+        .bind(tenant)
+        .bind(idem_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    first_with_steps(&mut conn, row).await
+}
+
 pub(super) async fn unfinished(pool: &PgPool, limit: i64) -> StoreResult<Vec<Operation>> {
     let mut conn = pool.acquire().await?;
     let rows: Vec<OperationRow> = sqlx::query_as(jsql::UNFINISHED)

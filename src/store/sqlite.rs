@@ -454,6 +454,15 @@ impl Store for SqliteStore {
         journal::get(&mut conn, tenant, op_id).await
     }
 
+    async fn operation_by_key(
+        &self,
+        tenant: &str,
+        idem_key: &str,
+    ) -> StoreResult<Option<Operation>> {
+        let mut conn = self.read.acquire().await?;
+        journal::by_key(&mut conn, tenant, idem_key).await
+    }
+
     async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>> {
         journal::unfinished(&self.read, limit).await
     }

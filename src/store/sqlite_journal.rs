@@ -325,6 +325,19 @@ pub(super) async fn get(
     first_with_steps(conn, row).await
 }
 
+pub(super) async fn by_key(
+    conn: &mut SqliteConnection,
+    tenant: &str,
+    idem_key: &str,
+) -> StoreResult<Option<Operation>> {
+    let row: Option<OperationRow> = sqlx::query_as(jsql::BY_KEY)
+        .bind(tenant)
+        .bind(idem_key)
+        .fetch_optional(&mut *conn)
+        .await?;
+    first_with_steps(conn, row).await
+}
+
 pub(super) async fn unfinished(read: &SqlitePool, limit: i64) -> StoreResult<Vec<Operation>> {
     let mut conn = read.acquire().await?;
     let rows: Vec<OperationRow> = sqlx::query_as(jsql::UNFINISHED)

@@ -1,6 +1,10 @@
 //! End-to-end provisioning tests: the real server on port 0, provisioning into the in-process
 //! Tableau simulator; each test checks both the SCIM answers and the simulator's state.
 
+mod entra;
 mod harness;
+mod idempotency;
 mod lifecycle;
+mod okta;
+mod policies;
 mod unavailable;

@@ -1,10 +1,10 @@
 use crate::harness::*;
 use reqwest::Method;
 use serde_json::json;
-use tableau_scim::sim::SimConfig;
+use tableau_scim::sim::{FaultRule, SimConfig};
 
-/// Tableau unreachable: reads keep working from the store; writes answer 503 with
-/// Retry-After and nothing is committed until Tableau is back.
+/// Tableau unreachable (every connection dropped): reads keep working from the store; writes
+/// answer 503 with Retry-After and nothing is committed while Tableau is away.
 #[tokio::test]
 async fn tableau_down_reads_work_writes_503() {
     let b = spawn_bridge_with(SimConfig::default(), |s| {
@@ -22,21 +22,9 @@ async fn tableau_down_reads_work_writes_503() {
         )
         .await;
     assert_eq!(s, 201, "{u}");
-    let Bridge {
-        base_url,
-        client,
-        sim,
-        _dir,
-    } = b;
-    sim.stop().await;
-    let b = Bridge {
-        base_url,
-        client,
-        sim: tableau_scim::sim::spawn(SimConfig::default())
-            .await
-            .unwrap(),
-        _dir,
-    };
+    b.sim
+        .state()
+        .add_fault(FaultRule::parse("/**=drop:1.0").expect("fault spec"));
     let (s, l) = b
         .call(
             Method::GET,
@@ -54,7 +42,7 @@ async fn tableau_down_reads_work_writes_503() {
         .await;
     assert_eq!(resp.status().as_u16(), 503);
     assert!(resp.headers().get("retry-after").is_some());
-    let body: serde_json::Value = resp.json().await.unwrap();
+    let body: serde_json::Value = resp.json().await.expect("JSON body");
     assert_eq!(body["status"], "503");
     let (_, l) = b
         .call(
@@ -65,6 +53,6 @@ async fn tableau_down_reads_work_writes_503() {
         .await;
     assert_eq!(
         l["totalResults"], 0,
-        "nothing committed while Tableau is down"
+        "nothing committed while Tableau is away"
     );
 }
