@@ -523,6 +523,10 @@ pub async fn delete(
         .lock(&format!("{}/{id}", kind.as_str()))
         .await;
     let meta = request_meta(&req, None);
+    // A DELETE re-sent with the `Idempotency-Key` of one that succeeded gets its 204 again.
+    if state.provisioner.engine().replay(&meta).await?.is_some() {
+        return Ok(HttpResponse::NoContent().finish());
+    }
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let current = load(&state, kind, &id, true).await?;
         if_match_ok(&req, &current)?;

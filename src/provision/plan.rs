@@ -261,13 +261,15 @@ pub struct GroupChange<'a> {
 /// 1. `CreateGroup` / `RenameGroup` first: they are the steps Tableau most often refuses
 ///    (409009, the name is taken), and a refusal then changes nothing else. A rename compares
 ///    exactly: Tableau keeps and shows the name's case, so a case change is a rename.
-/// 2. `RemoveGroupMembers` before `AddGroupMembers`: while a replacement (Okta's PUT) is half
+/// 2. Role `UpdateUser`s next, before the membership changes they follow from: the likeliest
+///    permanent failure there is a role whose licence tier is full (409014), and failing
+///    before the members move keeps the Tableau group in step with the SCIM group, which is
+///    not committed either. (After a refused rename nothing has changed at all.)
+/// 3. `RemoveGroupMembers` before `AddGroupMembers`: while a replacement (Okta's PUT) is half
 ///    done, a member too few grants less than a member too many.
-/// 3. Role `UpdateUser`s last: they follow from the membership, so they are applied once it is
-///    in place, and not at all if Tableau refused the group change.
 ///
-/// Delete is `DeleteGroup` then the role updates, for the same reason as 3 (deleting a group
-/// drops its memberships in Tableau, so no member removal is needed).
+/// Delete is `DeleteGroup` then the role updates (deleting a group drops its memberships in
+/// Tableau, so no member removal is needed, and a refused delete changes no role).
 pub fn plan_group(change: &GroupChange) -> Vec<Step> {
     let group_id = change.id.to_string();
     let mut steps = Vec::new();
@@ -288,6 +290,7 @@ pub fn plan_group(change: &GroupChange) -> Vec<Step> {
         // Same name, or no names at all (a membership-only change).
         _ => {}
     }
+    push_role_updates(&mut steps, change.role_changes);
     let removed = unique(change.removed_users);
     if !removed.is_empty() {
         steps.push(Step::RemoveGroupMembers {
@@ -302,7 +305,6 @@ pub fn plan_group(change: &GroupChange) -> Vec<Step> {
             user_ids: added,
         });
     }
-    push_role_updates(&mut steps, change.role_changes);
     steps
 }
 

@@ -26,11 +26,11 @@ fn group_create_then_members() {
                 group_id: "g1".into(),
                 name: "Sales".into()
             },
+            role_update("u2", SiteRole::Creator),
             Step::AddGroupMembers {
                 group_id: "g1".into(),
                 user_ids: ids(&["u1", "u2"])
             },
-            role_update("u2", SiteRole::Creator),
         ]
     );
 }
@@ -55,7 +55,7 @@ fn group_create_without_members_is_one_step() {
 }
 
 #[test]
-fn group_update_renames_then_removes_then_adds_then_roles() {
+fn group_update_renames_then_roles_then_removes_then_adds() {
     let (added, removed) = (ids(&["u3"]), ids(&["u1", "u2"]));
     let roles = [
         ("u1".to_string(), SiteRole::Viewer),
@@ -74,10 +74,10 @@ fn group_update_renames_then_removes_then_adds_then_roles() {
         kinds,
         [
             "RenameGroup",
-            "RemoveGroupMembers",
-            "AddGroupMembers",
             "UpdateUser",
-            "UpdateUser"
+            "UpdateUser",
+            "RemoveGroupMembers",
+            "AddGroupMembers"
         ]
     );
     assert_eq!(
@@ -87,15 +87,15 @@ fn group_update_renames_then_removes_then_adds_then_roles() {
             name: "Sales EMEA".into()
         }
     );
+    assert_eq!(steps[2], role_update("u3", SiteRole::Creator));
     assert_eq!(
-        steps[1],
+        steps[3],
         Step::RemoveGroupMembers {
             group_id: "g1".into(),
             user_ids: removed.clone()
         }
     );
-    assert_eq!(steps[4], role_update("u3", SiteRole::Creator));
-    assert!(steps.iter().take(3).all(|s| s.resource_id() == "g1"));
+    assert!(steps.iter().skip(3).all(|s| s.resource_id() == "g1"));
 }
 
 #[test]
@@ -176,11 +176,11 @@ fn membership_change_recomputes_roles() {
     assert_eq!(
         steps,
         vec![
+            role_update("u1", SiteRole::Creator),
             Step::AddGroupMembers {
                 group_id: "g1".into(),
                 user_ids: added.clone()
             },
-            role_update("u1", SiteRole::Creator),
         ]
     );
 }

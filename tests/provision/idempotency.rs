@@ -299,3 +299,30 @@ async fn two_servers_agree(url: String) {
         .count();
     assert_eq!(added, 20, "one successful operation per PATCH");
 }
+
+#[tokio::test]
+async fn a_delete_resent_with_its_key_gets_the_recorded_204() {
+    let b = spawn_bridge().await;
+    let uid = b.create_user("leaving@example.com").await;
+    let delete = || async {
+        b.client
+            .delete(format!("{}/Users/{uid}", b.base_url))
+            .bearer_auth(TOKEN)
+            .header("Idempotency-Key", "entra-delete-1")
+            .send()
+            .await
+            .expect("request sent")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(delete().await, 204);
+    assert_eq!(
+        delete().await,
+        204,
+        "the re-sent DELETE replays the recorded answer"
+    );
+    assert!(b.tableau_user_names().is_empty());
+    // Without the key, SCIM semantics: the resource is gone.
+    let (s, _) = b.call(reqwest::Method::DELETE, &format!("/Users/{uid}"), None).await;
+    assert_eq!(s, 404);
+}
