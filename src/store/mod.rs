@@ -258,15 +258,18 @@ pub trait Store: Send + Sync + 'static {
 mod columns;
 mod errors;
 mod journal;
+mod journal_ops;
 mod journal_rows;
 mod journal_sql;
 mod members;
 pub mod postgres;
 mod postgres_journal;
+mod resource_ops;
 mod rows;
 mod sql;
 pub mod sqlite;
 mod sqlite_journal;
+mod store_impl;
 
 pub use journal::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepOutcome,

@@ -1,12 +1,16 @@
 //! PostgreSQL implementation of [`super::Store`], for several replicas sharing one database.
 //! Lists of values are passed as one array parameter and expanded with `unnest`, so a
 //! membership change is one statement whatever its size.
+//!
+//! The code both backends share (resource writes, the `Store` impl) is expanded from
+//! `resource_ops!` and `store_impl!`; this file holds what is PostgreSQL's own: connecting,
+//! lists passed as arrays, and the one-statement insert.
 
-use super::columns::{Columns, lookup_value, now_timestamp};
-use super::errors::{membership_error, write_error};
-use super::members::distinct_ids;
+use super::columns::Columns;
+use super::errors::write_error;
 use super::postgres_journal as journal;
-use super::rows::{RelationRow, ResourceRow, attach_relations, into_resources};
+use super::resource_ops::resource_ops;
+use super::store_impl::store_impl;
 use super::*;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
 
@@ -67,109 +71,28 @@ impl PostgresStore {
     }
 }
 
-async fn insert_emails(
-    conn: &mut PgConnection,
-    tenant: &str,
-    id: &str,
-    emails: &[String],
-) -> StoreResult<()> {
-    if !emails.is_empty() {
-        sqlx::query(INSERT_EMAILS)
-            .bind(tenant)
-            .bind(id)
-            .bind(emails)
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
+/// Lists go to PostgreSQL as one array parameter, which the statements above expand with
+/// `unnest` or `ANY`.
+fn list_param<T>(items: &[T]) -> &[T] {
+    items
 }
 
-/// Insert the members that are not members yet, in one statement; `UnknownMember` names the
-/// first id that is no resource of the tenant.
-async fn add_members(
-    conn: &mut PgConnection,
-    tenant: &str,
-    group_id: &str,
-    add: &[(String, ResourceKind)],
-) -> StoreResult<()> {
-    let ids = distinct_ids(add);
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let inserted = sqlx::query(ADD_MEMBERS)
-        .bind(tenant)
-        .bind(group_id)
-        .bind(&ids)
-        .execute(&mut *conn)
-        .await
-        .map_err(membership_error)?
-        .rows_affected();
-    // Fewer rows than ids: some were members already, or do not exist. Only then look closer.
-    if inserted < ids.len() as u64 {
-        let unknown: Option<String> = sqlx::query_scalar(FIRST_UNKNOWN)
-            .bind(tenant)
-            .bind(&ids)
-            .fetch_optional(conn)
-            .await?;
-        if let Some(id) = unknown {
-            return Err(StoreError::UnknownMember(id));
-        }
-    }
-    Ok(())
+/// A user, or a group without members, is one statement (`INSERT_WITH_EMAILS`), atomic by
+/// itself; only a group with members takes several statements, hence a transaction.
+fn create_in_transaction(kind: ResourceKind, members: &[(String, ResourceKind)]) -> bool {
+    kind == ResourceKind::Group && !members.is_empty()
 }
 
-async fn remove_members(
-    conn: &mut PgConnection,
-    tenant: &str,
-    group_id: &str,
-    remove: &[String],
-) -> StoreResult<()> {
-    if !remove.is_empty() {
-        sqlx::query(REMOVE_MEMBERS)
-            .bind(tenant)
-            .bind(group_id)
-            .bind(remove)
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Members (groups) or groups (users) of all `resources` at once, all of one kind.
-async fn load_relations(
-    conn: &mut PgConnection,
-    tenant: &str,
-    resources: &mut [StoredResource],
-) -> StoreResult<()> {
-    let Some(first) = resources.first() else {
-        return Ok(());
-    };
-    let sql = match first.kind {
-        ResourceKind::Group => MEMBERS_OF,
-        ResourceKind::User => GROUPS_OF,
-    };
-    let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
-    let rows: Vec<RelationRow> = sqlx::query_as(sql)
-        .bind(tenant)
-        .bind(&ids)
-        .fetch_all(conn)
-        .await?;
-    attach_relations(resources, rows)
-}
-
-/// Create a resource on `conn` (inside the caller's transaction, if any): see `Store::create`.
-/// A user, or a group without members, is one statement, atomic by itself.
-pub(super) async fn create_in(
+/// A new resource and its e-mail rows, in one statement.
+async fn insert_resource(
     conn: &mut PgConnection,
     tenant: &str,
     kind: ResourceKind,
     id: &str,
-    doc: &Map<String, Value>,
-    members: &[(String, ResourceKind)],
+    cols: &Columns,
+    now: &str,
     tableau_luid: Option<&str>,
-) -> StoreResult<StoredResource> {
-    let cols = Columns::derive(kind, doc)?;
-    let now = now_timestamp();
+) -> StoreResult<()> {
     sqlx::query(INSERT_WITH_EMAILS)
         .bind(tenant)
         .bind(kind.as_str())
@@ -180,309 +103,15 @@ pub(super) async fn create_in(
         .bind(&cols.external_id)
         .bind(&cols.display_name)
         .bind(&cols.display_name_lower)
-        .bind(&now)
+        .bind(now)
         .bind(tableau_luid)
         .bind(&cols.emails_lower)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| write_error(e, id, &cols))?;
-    let mut resource = StoredResource {
-        id: id.to_owned(),
-        kind,
-        doc: doc.clone(),
-        created: now.clone(),
-        last_modified: now,
-        revision: 1,
-        tableau_luid: tableau_luid.map(str::to_owned),
-        members: Vec::new(),
-        groups: Vec::new(),
-    };
-    // A new user belongs to no group yet; only a new group's members need reading back.
-    if kind == ResourceKind::Group && !members.is_empty() {
-        add_members(conn, tenant, id, members).await?;
-        load_relations(conn, tenant, std::slice::from_mut(&mut resource)).await?;
-    }
-    Ok(resource)
-}
-
-/// Update a resource on `conn` (inside the caller's transaction): see `Store::update`.
-/// `tableau_luid` `None` keeps the stored LUID.
-#[allow(clippy::too_many_arguments)] // the `Store::update` arguments, plus the LUID
-pub(super) async fn update_in(
-    conn: &mut PgConnection,
-    tenant: &str,
-    kind: ResourceKind,
-    id: &str,
-    revision: i64,
-    doc: &Map<String, Value>,
-    members: &MemberChanges,
-    tableau_luid: Option<&str>,
-) -> StoreResult<StoredResource> {
-    let cols = Columns::derive(kind, doc)?;
-    let now = now_timestamp();
-    // The UPDATE also row-locks the resource until commit, serialising concurrent writers
-    // of this resource across replicas; the loser then sees a new revision.
-    let updated: Option<(String, Option<String>)> = sqlx::query_as(sql::UPDATE)
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(id)
-        .bind(&cols.doc)
-        .bind(&cols.user_name)
-        .bind(&cols.user_name_lower)
-        .bind(&cols.external_id)
-        .bind(&cols.display_name)
-        .bind(&cols.display_name_lower)
-        .bind(&now)
-        .bind(revision)
-        .bind(tableau_luid)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(|e| write_error(e, id, &cols))?;
-    let Some((created, tableau_luid)) = updated else {
-        let current: Option<i64> = sqlx::query_scalar(sql::REVISION)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        return Err(match current {
-            Some(_) => StoreError::RevisionMismatch,
-            None => StoreError::NotFound,
-        });
-    };
-    sqlx::query(sql::DELETE_EMAILS)
-        .bind(tenant)
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
-    insert_emails(conn, tenant, id, &cols.emails_lower).await?;
-    if kind == ResourceKind::Group {
-        remove_members(conn, tenant, id, &members.remove).await?;
-        add_members(conn, tenant, id, &members.add).await?;
-    }
-    let mut resource = StoredResource {
-        id: id.to_owned(),
-        kind,
-        doc: doc.clone(),
-        created,
-        last_modified: now,
-        revision: revision + 1,
-        tableau_luid,
-        members: Vec::new(),
-        groups: Vec::new(),
-    };
-    load_relations(conn, tenant, std::slice::from_mut(&mut resource)).await?;
-    Ok(resource)
-}
-
-/// Delete a resource on `conn`; memberships (both ways) and e-mails go by ON DELETE CASCADE.
-pub(super) async fn delete_in(
-    conn: &mut PgConnection,
-    tenant: &str,
-    kind: ResourceKind,
-    id: &str,
-) -> StoreResult<bool> {
-    let deleted = sqlx::query(sql::DELETE)
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(id)
         .execute(conn)
-        .await?
-        .rows_affected();
-    Ok(deleted > 0)
+        .await
+        .map_err(|e| write_error(e, id, cols))?;
+    Ok(())
 }
 
-#[async_trait::async_trait]
-impl Store for PostgresStore {
-    async fn create(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        id: &str,
-        doc: &Map<String, Value>,
-        members: &[(String, ResourceKind)],
-    ) -> StoreResult<StoredResource> {
-        // Only a group with members takes several statements, hence a transaction.
-        if kind == ResourceKind::User || members.is_empty() {
-            let mut conn = self.pool.acquire().await?;
-            return create_in(&mut conn, tenant, kind, id, doc, members, None).await;
-        }
-        let mut tx = self.pool.begin().await?;
-        let resource = create_in(&mut tx, tenant, kind, id, doc, members, None).await?;
-        tx.commit().await?;
-        Ok(resource)
-    }
+resource_ops!(PgConnection);
 
-    async fn get(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        id: &str,
-        with_relations: bool,
-    ) -> StoreResult<Option<StoredResource>> {
-        let mut conn = self.pool.acquire().await?;
-        let row: Option<ResourceRow> = sqlx::query_as(sql::GET)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let Some(row) = row else { return Ok(None) };
-        let mut resource = row.into_resource()?;
-        if with_relations {
-            load_relations(&mut conn, tenant, std::slice::from_mut(&mut resource)).await?;
-        }
-        Ok(Some(resource))
-    }
-
-    async fn update(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        id: &str,
-        revision: i64,
-        doc: &Map<String, Value>,
-        members: &MemberChanges,
-    ) -> StoreResult<StoredResource> {
-        let mut tx = self.pool.begin().await?;
-        let resource = update_in(&mut tx, tenant, kind, id, revision, doc, members, None).await?;
-        tx.commit().await?;
-        Ok(resource)
-    }
-
-    async fn delete(&self, tenant: &str, kind: ResourceKind, id: &str) -> StoreResult<bool> {
-        let mut conn = self.pool.acquire().await?;
-        delete_in(&mut conn, tenant, kind, id).await
-    }
-
-    async fn list(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: Option<&IndexedLookup>,
-        with_relations: bool,
-    ) -> StoreResult<Vec<StoredResource>> {
-        let mut conn = self.pool.acquire().await?;
-        let mut query = sqlx::query_as(sql::list_sql(lookup))
-            .bind(tenant)
-            .bind(kind.as_str());
-        if let Some(lookup) = lookup {
-            query = query.bind(lookup_value(lookup));
-        }
-        let rows: Vec<ResourceRow> = query.fetch_all(&mut *conn).await?;
-        let mut resources = into_resources(rows)?;
-        if with_relations {
-            load_relations(&mut conn, tenant, &mut resources).await?;
-        }
-        Ok(resources)
-    }
-
-    async fn open_operation(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
-        journal::open(&self.pool, op, plan).await
-    }
-
-    async fn record_step(
-        &self,
-        tenant: &str,
-        op_id: &str,
-        idx: i64,
-        outcome: &StepOutcome,
-    ) -> StoreResult<()> {
-        journal::record_step(&self.pool, tenant, op_id, idx, outcome).await
-    }
-
-    async fn replace_plan(
-        &self,
-        tenant: &str,
-        op_id: &str,
-        from_idx: i64,
-        steps: &[PlannedStep],
-    ) -> StoreResult<()> {
-        journal::replace_plan(&self.pool, tenant, op_id, from_idx, steps).await
-    }
-
-    async fn complete_operation(
-        &self,
-        tenant: &str,
-        op_id: &str,
-        status: u16,
-        commit: &ResourceCommit,
-    ) -> StoreResult<Option<StoredResource>> {
-        journal::complete(&self.pool, tenant, op_id, status, commit).await
-    }
-
-    async fn fail_operation(
-        &self,
-        tenant: &str,
-        op_id: &str,
-        status: u16,
-        error_body: &Value,
-    ) -> StoreResult<()> {
-        journal::fail(&self.pool, tenant, op_id, status, error_body).await
-    }
-
-    async fn get_operation(&self, tenant: &str, op_id: &str) -> StoreResult<Option<Operation>> {
-        journal::get(&self.pool, tenant, op_id).await
-    }
-
-    async fn operation_by_key(
-        &self,
-        tenant: &str,
-        idem_key: &str,
-    ) -> StoreResult<Option<Operation>> {
-        journal::by_key(&self.pool, tenant, idem_key).await
-    }
-
-    async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>> {
-        journal::unfinished(&self.pool, limit).await
-    }
-
-    async fn touch_operation(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
-        journal::touch(&self.pool, tenant, op_id).await
-    }
-
-    async fn list_operations(
-        &self,
-        tenant: &str,
-        resource_id: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<Operation>> {
-        journal::list(&self.pool, tenant, resource_id, limit).await
-    }
-
-    async fn find_by_luid(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        luid: &str,
-    ) -> StoreResult<Option<StoredResource>> {
-        let row: Option<ResourceRow> = sqlx::query_as(sql::FIND_BY_LUID)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(luid)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(ResourceRow::into_resource).transpose()
-    }
-
-    async fn set_luid(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        id: &str,
-        luid: Option<&str>,
-    ) -> StoreResult<()> {
-        let updated = sqlx::query(sql::SET_LUID)
-            .bind(tenant)
-            .bind(kind.as_str())
-            .bind(id)
-            .bind(luid)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        if updated == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
-    }
-}
+store_impl!(PostgresStore, write: pool, read: pool);

@@ -1,13 +1,16 @@
 //! The operation journal on PostgreSQL. Opening an operation (its row and its whole plan) and
 //! recording a step (with the operation's progress) are one statement each, so the hot path
 //! pays no BEGIN/COMMIT round trips; completing is one transaction with the resource change.
+//!
+//! Only what is PostgreSQL's own lives here (opening an operation, plans and step lists as
+//! arrays, the one-statement step record); the rest is expanded from `journal_ops!`.
 
 use super::columns::now_timestamp;
 use super::errors::plan_error;
 use super::journal::json_text;
+use super::journal_ops::journal_ops;
 use super::journal_rows::{
-    OperationRow, PlanColumns, StepRow, attach_steps, into_operations, opened, status_column,
-    step_times,
+    OperationRow, PlanColumns, StepRow, attach_steps, into_operations, opened,
 };
 use super::journal_sql::{self as jsql, insert_operation, record_step, step_columns};
 use super::postgres::{create_in, delete_in, update_in};
@@ -72,16 +75,6 @@ async fn with_steps(
     Ok(operations)
 }
 
-async fn first_with_steps(
-    conn: &mut PgConnection,
-    row: Option<OperationRow>,
-) -> StoreResult<Option<Operation>> {
-    Ok(with_steps(conn, row.into_iter().collect())
-        .await?
-        .into_iter()
-        .next())
-}
-
 pub(super) async fn open(
     pool: &PgPool,
     op: &NewOperation,
@@ -123,26 +116,11 @@ pub(super) async fn open(
     })
 }
 
-/// Which unique index refused a new operation: the key first (a retried request attaches to its
-/// own operation even though that one also holds the resource), then the resource, then the id.
-/// `None` when the refusing operation has finished since (another server): try again.
+/// Which unique index refused a new operation: a running operation (see `refused_by`), then the
+/// id. `None` when the refusing operation has finished since (another server): try again.
 async fn conflicting(conn: &mut PgConnection, op: &NewOperation) -> StoreResult<Option<Opened>> {
-    let same_key: Option<OperationRow> = sqlx::query_as(jsql::BY_KEY)
-        .bind(&op.tenant)
-        .bind(&op.idem_key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(found) = first_with_steps(conn, same_key).await? {
-        return Ok(Some(Opened::SameKey(found)));
-    }
-    let busy: Option<OperationRow> = sqlx::query_as(jsql::RUNNING_ON)
-        .bind(&op.tenant)
-        .bind(op.resource_kind.as_str())
-        .bind(&op.resource_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if let Some(found) = first_with_steps(conn, busy).await? {
-        return Ok(Some(Opened::ResourceBusy(found)));
+    if let Some(found) = refused_by(conn, op).await? {
+        return Ok(Some(found));
     }
     let same_id: Option<OperationRow> = sqlx::query_as(jsql::OPERATION)
         .bind(&op.tenant)
@@ -158,259 +136,27 @@ async fn conflicting(conn: &mut PgConnection, op: &NewOperation) -> StoreResult<
     Ok(None)
 }
 
-pub(super) async fn record_step(
-    pool: &PgPool,
-    tenant: &str,
-    op_id: &str,
-    idx: i64,
-    outcome: &StepOutcome,
-) -> StoreResult<()> {
-    let (started, finished) = step_times(outcome);
-    let updated = sqlx::query(RECORD_STEP)
-        .bind(tenant)
-        .bind(op_id)
-        .bind(idx)
-        .bind(outcome.state.as_str())
-        .bind(&outcome.method)
-        .bind(&outcome.path)
-        .bind(&outcome.request_body)
-        .bind(outcome.http_status)
-        .bind(&outcome.tableau_code)
-        .bind(outcome.duration_ms)
-        .bind(&outcome.luid)
-        .bind(&outcome.error)
-        .bind(started)
-        .bind(finished)
-        .execute(pool)
-        .await?
-        .rows_affected();
-    if updated == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-pub(super) async fn replace_plan(
-    pool: &PgPool,
-    tenant: &str,
-    op_id: &str,
-    from_idx: i64,
-    steps: &[PlannedStep],
-) -> StoreResult<()> {
-    let columns = PlanColumns::new(steps)?;
-    let mut tx = pool.begin().await?;
-    sqlx::query(jsql::DELETE_PENDING_STEPS)
-        .bind(tenant)
-        .bind(op_id)
-        .bind(from_idx)
-        .execute(&mut *tx)
-        .await?;
-    if !steps.is_empty() {
-        sqlx::query(INSERT_STEPS)
-            .bind(tenant)
-            .bind(op_id)
-            .bind(&columns.idx)
-            .bind(&columns.kind)
-            .bind(&columns.description)
-            .execute(&mut *tx)
-            .await
-            .map_err(plan_error)?;
-    }
-    tx.commit().await?;
-    Ok(())
-}
-
-/// End a running operation on `conn`; `NotFound` unless it was running. Inside `complete`, the
-/// UPDATE also row-locks the operation, so two servers cannot both complete it.
-async fn finish(
+/// Insert pending steps (used by `replace_plan`; `open` inserts its plan in its own statement).
+async fn insert_plan(
     conn: &mut PgConnection,
     tenant: &str,
     op_id: &str,
-    state: OperationState,
-    status: u16,
-    error_body: Option<String>,
+    plan: &[PlannedStep],
 ) -> StoreResult<()> {
-    let finished = sqlx::query(jsql::FINISH)
+    if plan.is_empty() {
+        return Ok(());
+    }
+    let columns = PlanColumns::new(plan)?;
+    sqlx::query(INSERT_STEPS)
         .bind(tenant)
         .bind(op_id)
-        .bind(state.as_str())
-        .bind(status_column(status))
-        .bind(error_body)
-        .bind(now_timestamp())
+        .bind(&columns.idx)
+        .bind(&columns.kind)
+        .bind(&columns.description)
         .execute(conn)
-        .await?
-        .rows_affected();
-    if finished == 0 {
-        return Err(StoreError::NotFound);
-    }
+        .await
+        .map_err(plan_error)?;
     Ok(())
 }
 
-/// Apply a commit inside the caller's transaction, with the very code `create`, `update` and
-/// `delete` use.
-async fn apply(
-    conn: &mut PgConnection,
-    tenant: &str,
-    commit: &ResourceCommit,
-) -> StoreResult<Option<StoredResource>> {
-    match commit {
-        ResourceCommit::Create {
-            kind,
-            id,
-            doc,
-            members,
-            tableau_luid,
-        } => create_in(
-            conn,
-            tenant,
-            *kind,
-            id,
-            doc,
-            members,
-            tableau_luid.as_deref(),
-        )
-        .await
-        .map(Some),
-        ResourceCommit::Update {
-            kind,
-            id,
-            revision,
-            doc,
-            members,
-            tableau_luid,
-        } => update_in(
-            conn,
-            tenant,
-            *kind,
-            id,
-            *revision,
-            doc,
-            members,
-            tableau_luid.as_deref(),
-        )
-        .await
-        .map(Some),
-        ResourceCommit::Delete { kind, id } => {
-            delete_in(conn, tenant, *kind, id).await?;
-            Ok(None)
-        }
-        ResourceCommit::Nothing => Ok(None),
-    }
-}
-
-pub(super) async fn complete(
-    pool: &PgPool,
-    tenant: &str,
-    op_id: &str,
-    status: u16,
-    commit: &ResourceCommit,
-) -> StoreResult<Option<StoredResource>> {
-    let mut tx = pool.begin().await?;
-    // Dropping `tx` on an error rolls both back: the operation stays running.
-    finish(
-        &mut tx,
-        tenant,
-        op_id,
-        OperationState::Succeeded,
-        status,
-        None,
-    )
-    .await?;
-    let resource = apply(&mut tx, tenant, commit).await?;
-    tx.commit().await?;
-    Ok(resource)
-}
-
-pub(super) async fn fail(
-    pool: &PgPool,
-    tenant: &str,
-    op_id: &str,
-    status: u16,
-    error_body: &Value,
-) -> StoreResult<()> {
-    let body = json_text(error_body)?;
-    let mut conn = pool.acquire().await?;
-    finish(
-        &mut conn,
-        tenant,
-        op_id,
-        OperationState::Failed,
-        status,
-        Some(body),
-    )
-    .await
-}
-
-pub(super) async fn get(
-    pool: &PgPool,
-    tenant: &str,
-    op_id: &str,
-) -> StoreResult<Option<Operation>> {
-    let mut conn = pool.acquire().await?;
-    let row: Option<OperationRow> = sqlx::query_as(jsql::OPERATION)
-        .bind(tenant)
-        .bind(op_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    first_with_steps(&mut conn, row).await
-}
-
-pub(super) async fn by_key(
-    pool: &PgPool,
-    tenant: &str,
-    idem_key: &str,
-) -> StoreResult<Option<Operation>> {
-    let mut conn = pool.acquire().await?;
-    let row: Option<OperationRow> = sqlx::query_as(jsql::BY_KEY)
-        .bind(tenant)
-        .bind(idem_key)
-        .fetch_optional(&mut *conn)
-        .await?;
-    first_with_steps(&mut conn, row).await
-}
-
-pub(super) async fn unfinished(pool: &PgPool, limit: i64) -> StoreResult<Vec<Operation>> {
-    let mut conn = pool.acquire().await?;
-    let rows: Vec<OperationRow> = sqlx::query_as(jsql::UNFINISHED)
-        .bind(limit)
-        .fetch_all(&mut *conn)
-        .await?;
-    with_steps(&mut conn, rows).await
-}
-
-pub(super) async fn touch(pool: &PgPool, tenant: &str, op_id: &str) -> StoreResult<i64> {
-    let attempts: Option<i64> = sqlx::query_scalar(jsql::TOUCH)
-        .bind(tenant)
-        .bind(op_id)
-        .bind(now_timestamp())
-        .fetch_optional(pool)
-        .await?;
-    attempts.ok_or(StoreError::NotFound)
-}
-
-pub(super) async fn list(
-    pool: &PgPool,
-    tenant: &str,
-    resource_id: Option<&str>,
-    limit: i64,
-) -> StoreResult<Vec<Operation>> {
-    let mut conn = pool.acquire().await?;
-    let rows: Vec<OperationRow> = match resource_id {
-        Some(resource_id) => {
-            sqlx::query_as(jsql::LIST_FOR_RESOURCE)
-                .bind(tenant)
-                .bind(resource_id)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
-        }
-        None => {
-            sqlx::query_as(jsql::LIST)
-                .bind(tenant)
-                .bind(limit)
-                .fetch_all(&mut *conn)
-                .await?
-        }
-    };
-    with_steps(&mut conn, rows).await
-}
+journal_ops!(PgConnection, PgPool);

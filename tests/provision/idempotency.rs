@@ -323,6 +323,8 @@ async fn a_delete_resent_with_its_key_gets_the_recorded_204() {
     );
     assert!(b.tableau_user_names().is_empty());
     // Without the key, SCIM semantics: the resource is gone.
-    let (s, _) = b.call(reqwest::Method::DELETE, &format!("/Users/{uid}"), None).await;
+    let (s, _) = b
+        .call(reqwest::Method::DELETE, &format!("/Users/{uid}"), None)
+        .await;
     assert_eq!(s, 404);
 }

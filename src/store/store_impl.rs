@@ -1,0 +1,227 @@
+//! The `Store` implementation both backends share, expanded per backend by [`store_impl!`]
+//! (a macro for the reason given in `resource_ops`). The backends differ only in their pools:
+//! SQLite writes through its single write connection and reads from a separate pool,
+//! PostgreSQL uses one pool for both, so the macro is told which field serves which.
+//!
+//! The expanding module provides, by these names: the functions of `resource_ops!`, a module
+//! `journal` with the functions of `journal_ops!` plus `open`, and
+//! `create_in_transaction(kind, members)`: whether a create takes several statements and so
+//! needs a transaction.
+
+/// `impl Store for $store`, writing through the pool in field `$write`, reading from `$read`.
+macro_rules! store_impl {
+    ($store:ty, write: $write:ident, read: $read:ident) => {
+        #[async_trait::async_trait]
+        impl Store for $store {
+            async fn create(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                id: &str,
+                doc: &Map<String, Value>,
+                members: &[(String, ResourceKind)],
+            ) -> StoreResult<StoredResource> {
+                if !create_in_transaction(kind, members) {
+                    let mut conn = self.$write.acquire().await?;
+                    return create_in(&mut conn, tenant, kind, id, doc, members, None).await;
+                }
+                let mut tx = self.$write.begin().await?;
+                let resource = create_in(&mut tx, tenant, kind, id, doc, members, None).await?;
+                tx.commit().await?;
+                Ok(resource)
+            }
+
+            async fn get(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                id: &str,
+                with_relations: bool,
+            ) -> StoreResult<Option<StoredResource>> {
+                let mut conn = self.$read.acquire().await?;
+                let row: Option<$crate::store::rows::ResourceRow> =
+                    sqlx::query_as($crate::store::sql::GET)
+                        .bind(tenant)
+                        .bind(kind.as_str())
+                        .bind(id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let Some(row) = row else { return Ok(None) };
+                let mut resource = row.into_resource()?;
+                if with_relations {
+                    load_relations(&mut conn, tenant, std::slice::from_mut(&mut resource)).await?;
+                }
+                Ok(Some(resource))
+            }
+
+            async fn update(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                id: &str,
+                revision: i64,
+                doc: &Map<String, Value>,
+                members: &MemberChanges,
+            ) -> StoreResult<StoredResource> {
+                let mut tx = self.$write.begin().await?;
+                let resource =
+                    update_in(&mut tx, tenant, kind, id, revision, doc, members, None).await?;
+                tx.commit().await?;
+                Ok(resource)
+            }
+
+            async fn delete(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                id: &str,
+            ) -> StoreResult<bool> {
+                let mut conn = self.$write.acquire().await?;
+                delete_in(&mut conn, tenant, kind, id).await
+            }
+
+            async fn list(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                lookup: Option<&IndexedLookup>,
+                with_relations: bool,
+            ) -> StoreResult<Vec<StoredResource>> {
+                let mut conn = self.$read.acquire().await?;
+                let mut query = sqlx::query_as($crate::store::sql::list_sql(lookup))
+                    .bind(tenant)
+                    .bind(kind.as_str());
+                if let Some(lookup) = lookup {
+                    query = query.bind($crate::store::columns::lookup_value(lookup));
+                }
+                let rows: Vec<$crate::store::rows::ResourceRow> =
+                    query.fetch_all(&mut *conn).await?;
+                let mut resources = $crate::store::rows::into_resources(rows)?;
+                if with_relations {
+                    load_relations(&mut conn, tenant, &mut resources).await?;
+                }
+                Ok(resources)
+            }
+
+            async fn open_operation(
+                &self,
+                op: &NewOperation,
+                plan: &[PlannedStep],
+            ) -> StoreResult<Opened> {
+                journal::open(&self.$write, op, plan).await
+            }
+
+            async fn record_step(
+                &self,
+                tenant: &str,
+                op_id: &str,
+                idx: i64,
+                outcome: &StepOutcome,
+            ) -> StoreResult<()> {
+                journal::record_step(&self.$write, tenant, op_id, idx, outcome).await
+            }
+
+            async fn replace_plan(
+                &self,
+                tenant: &str,
+                op_id: &str,
+                from_idx: i64,
+                steps: &[PlannedStep],
+            ) -> StoreResult<()> {
+                journal::replace_plan(&self.$write, tenant, op_id, from_idx, steps).await
+            }
+
+            async fn complete_operation(
+                &self,
+                tenant: &str,
+                op_id: &str,
+                status: u16,
+                commit: &ResourceCommit,
+            ) -> StoreResult<Option<StoredResource>> {
+                journal::complete(&self.$write, tenant, op_id, status, commit).await
+            }
+
+            async fn fail_operation(
+                &self,
+                tenant: &str,
+                op_id: &str,
+                status: u16,
+                error_body: &Value,
+            ) -> StoreResult<()> {
+                journal::fail(&self.$write, tenant, op_id, status, error_body).await
+            }
+
+            async fn get_operation(
+                &self,
+                tenant: &str,
+                op_id: &str,
+            ) -> StoreResult<Option<Operation>> {
+                journal::get(&self.$read, tenant, op_id).await
+            }
+
+            async fn operation_by_key(
+                &self,
+                tenant: &str,
+                idem_key: &str,
+            ) -> StoreResult<Option<Operation>> {
+                journal::by_key(&self.$read, tenant, idem_key).await
+            }
+
+            async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>> {
+                journal::unfinished(&self.$read, limit).await
+            }
+
+            async fn touch_operation(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
+                journal::touch(&self.$write, tenant, op_id).await
+            }
+
+            async fn list_operations(
+                &self,
+                tenant: &str,
+                resource_id: Option<&str>,
+                limit: i64,
+            ) -> StoreResult<Vec<Operation>> {
+                journal::list(&self.$read, tenant, resource_id, limit).await
+            }
+
+            async fn find_by_luid(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                luid: &str,
+            ) -> StoreResult<Option<StoredResource>> {
+                let row: Option<$crate::store::rows::ResourceRow> =
+                    sqlx::query_as($crate::store::sql::FIND_BY_LUID)
+                        .bind(tenant)
+                        .bind(kind.as_str())
+                        .bind(luid)
+                        .fetch_optional(&self.$read)
+                        .await?;
+                row.map($crate::store::rows::ResourceRow::into_resource)
+                    .transpose()
+            }
+
+            async fn set_luid(
+                &self,
+                tenant: &str,
+                kind: ResourceKind,
+                id: &str,
+                luid: Option<&str>,
+            ) -> StoreResult<()> {
+                let updated = sqlx::query($crate::store::sql::SET_LUID)
+                    .bind(tenant)
+                    .bind(kind.as_str())
+                    .bind(id)
+                    .bind(luid)
+                    .execute(&self.$write)
+                    .await?
+                    .rows_affected();
+                if updated == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+        }
+    };
+}
+pub(crate) use store_impl;
