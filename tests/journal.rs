@@ -17,6 +17,7 @@ store_tests!(
     open_record_complete_round_trip,
     same_key_attaches_to_running_operation,
     key_released_after_success_unless_explicit,
+    operation_by_key_finds_running_and_explicit,
     failed_operation_keeps_explicit_key,
     resource_busy_until_finished,
     complete_rolls_back_on_conflict,
@@ -263,6 +264,67 @@ async fn key_released_after_success_unless_explicit(store: Arc<dyn Store>) {
         }
         other => panic!("expected SameKey, got {other:?}"),
     }
+}
+
+async fn operation_by_key_finds_running_and_explicit(store: Arc<dyn Store>) {
+    let t = tenant();
+    assert!(
+        store
+            .operation_by_key(&t, "nobody")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A running operation is found by its key, whether explicit or a digest.
+    let rid = new_id();
+    let running = new_op(&t, User, &rid, "digest-key", false);
+    open(&store, &running, &plan(&["add_user"])).await;
+    let found = store
+        .operation_by_key(&t, "digest-key")
+        .await
+        .unwrap()
+        .expect("running op");
+    assert_eq!(
+        (found.id.as_str(), found.steps.len()),
+        (running.id.as_str(), 1)
+    );
+    // Finished without an explicit key: the key is released and no longer finds it.
+    store
+        .complete_operation(&t, &running.id, 201, &user_commit(&rid, "k1", None))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .operation_by_key(&t, "digest-key")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Finished with an explicit key: still found, with its recorded status.
+    let rid = new_id();
+    let keyed = new_op(&t, User, &rid, "client-key", true);
+    open(&store, &keyed, &[]).await;
+    store
+        .complete_operation(&t, &keyed.id, 201, &user_commit(&rid, "k2", None))
+        .await
+        .unwrap();
+    let found = store
+        .operation_by_key(&t, "client-key")
+        .await
+        .unwrap()
+        .expect("kept");
+    assert_eq!(
+        (found.state, found.response_status),
+        (OperationState::Succeeded, Some(201))
+    );
+    // Keys are per tenant.
+    assert!(
+        store
+            .operation_by_key(&tenant(), "client-key")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn failed_operation_keeps_explicit_key(store: Arc<dyn Store>) {
