@@ -313,3 +313,18 @@ fn case_insensitive_helpers() {
     assert!(remove_ci(&mut m, "username").is_some());
     assert!(get_ci(&m, "userName").is_none());
 }
+
+#[test]
+fn site_roles_given_as_a_bare_string() {
+    // Okta profile mappings send a single string for the Tableau extension's siteRoles.
+    let schema = &crate::scim::schema::SchemaRegistry::builtin().user;
+    let doc = prepare_document(
+        &serde_json::json!({"userName": "a", "urn:ietf:params:scim:schemas:extension:tableau:3.0:User": {"siteRoles": "Creator"}}),
+        schema,
+    )
+    .expect("accepted");
+    assert_eq!(
+        doc["urn:ietf:params:scim:schemas:extension:tableau:3.0:User"]["siteRoles"],
+        serde_json::json!([{"value": "Creator"}])
+    );
+}
