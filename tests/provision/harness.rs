@@ -2,9 +2,11 @@
 
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
+use std::sync::Arc;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
 use tableau_scim::sim::{self, PersonalAccessToken, RunningSim, SimConfig, SimSnapshot};
+use tableau_scim::store::{self, Store};
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
 
 pub const TOKEN: &str = "provision-test-token-0123456789";
@@ -18,6 +20,9 @@ pub struct Bridge {
     pub base_url: String,
     pub client: Client,
     pub sim: RunningSim,
+    /// The bridge's own store (its journal included), for checks behind the SCIM API.
+    #[allow(dead_code)]
+    pub store: Arc<dyn Store>,
     _dir: tempfile::TempDir,
 }
 
@@ -54,13 +59,17 @@ pub async fn spawn_bridge_with(
     tableau.requests_per_second = 10_000;
     settings.tableau = Some(tableau);
     configure(&mut settings);
-    let app = Application::build(settings).await.expect("app builds");
+    let store = store::connect(&settings.store_url())
+        .await
+        .expect("store opens");
+    let app = Application::build_with_store(settings, store.clone()).expect("app builds");
     let base_url = app.base_url();
     tokio::spawn(app.run_until_stopped());
     Bridge {
         base_url,
         client: Client::new(),
         sim,
+        store,
         _dir: dir,
     }
 }

@@ -1,5 +1,6 @@
 //! End-to-end provisioning tests: the real server on port 0, provisioning into the in-process
 //! Tableau simulator; each test checks both the SCIM answers and the simulator's state.
 
+mod faults;
 mod harness;
 mod lifecycle;
