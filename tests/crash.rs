@@ -5,6 +5,9 @@
 //! request that got no final answer (same body, no `Idempotency-Key`) and carries on. At the
 //! end, Tableau (the simulator's `/_sim/state`) holds exactly the intended users, roles and
 //! memberships, and the journal has no unfinished operation.
+//!
+//! With `TABLEAU_SCIM_TEST_KEEP_CRASH_DIR=1`, a failing run keeps its directory (database,
+//! simulator and bridge logs) and prints where it is.
 
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -468,6 +471,26 @@ impl Idp {
 // ---------------------------------------------------------------------------------------------
 // One run: a push with kills at the given request counts
 
+/// A run's directory; kept when the run fails and `TABLEAU_SCIM_TEST_KEEP_CRASH_DIR` is set.
+struct KeptOnFailure(Option<tempfile::TempDir>);
+
+impl KeptOnFailure {
+    fn path(&self) -> &Path {
+        self.0.as_ref().expect("directory").path()
+    }
+}
+
+impl Drop for KeptOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking()
+            && std::env::var_os("TABLEAU_SCIM_TEST_KEEP_CRASH_DIR").is_some()
+            && let Some(dir) = self.0.take()
+        {
+            eprintln!("kept {}", dir.keep().display());
+        }
+    }
+}
+
 /// One number from the journal, read with a read-only connection of our own.
 async fn journal_count(db: &Path, sql: &'static str) -> i64 {
     let options =
@@ -507,11 +530,12 @@ const RUNNING: &str = "SELECT count(*) FROM operations WHERE state = 'running'";
 
 async fn push_with_kills(kill_points: &[usize], seed: u64) {
     tableau_scim::init_crypto();
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (sim, sim_url) = spawn_sim(dir.path(), seed).await;
+    let kept = KeptOnFailure(Some(tempfile::tempdir().expect("temp dir")));
+    let dir = kept.path();
+    let (sim, sim_url) = spawn_sim(dir, seed).await;
     let url = Arc::new(Mutex::new(String::new()));
     let mut server = Server {
-        dir: dir.path().to_path_buf(),
+        dir: dir.to_path_buf(),
         sim_url: sim_url.clone(),
         starts: 0,
         proc: None,
@@ -601,9 +625,6 @@ async fn push_with_kills(kill_points: &[usize], seed: u64) {
             !(status.contains("\"412\"") || status.contains("\"409\"")) || f.3.is_some()
         })
         .collect();
-    if !harmful.is_empty() && std::env::var_os("CRASH_KEEP").is_some() {
-        eprintln!("kept {}", dir.keep().display());
-    }
     assert!(
         harmful.is_empty(),
         "failed operations that did something: {harmful:#?}\n{}",
