@@ -429,3 +429,155 @@ async fn push_under_tableau_faults_converges_to_the_intended_state() {
         "the simulator did inject faults: {injected:?}"
     );
 }
+
+/// The race the crash and fault tests meet now and then, made deterministic: a change computed
+/// from a state that another operation (e.g. one resumed in the background) has since
+/// replaced is refused once journaled, before any Tableau call, and the journal shows it.
+#[tokio::test]
+async fn a_stale_change_is_refused_before_any_tableau_call() {
+    use tableau_scim::provision::engine::Prepared;
+    use tableau_scim::provision::intent::{CommitIntent, Intent};
+    use tableau_scim::provision::plan::Step;
+    use tableau_scim::provision::site_role::SiteRole;
+    use tableau_scim::provision::{Engine, JournalSettings, RequestMeta};
+    use tableau_scim::scim::schema::ResourceKind;
+    use tableau_scim::tableau::{TableauAuth, TableauClient, TableauSettings};
+
+    let b = spawn_bridge().await;
+    let name = "stale@example.com";
+    let (s, u) = b
+        .call(
+            Method::POST,
+            "/Users",
+            Some(json!({"schemas": [USER], "userName": name, "displayName": "Before"})),
+        )
+        .await;
+    assert_eq!(s, 201, "{u}");
+    let id = u["id"].as_str().unwrap().to_string();
+    let stored = b
+        .store
+        .get(DEFAULT_TENANT, ResourceKind::User, &id, false)
+        .await
+        .unwrap()
+        .expect("stored user");
+    let users_before = b.snapshot().users.len();
+
+    // An engine of its own on the bridge's store, signing in with another token.
+    let client = TableauClient::new(TableauSettings::new(
+        b.sim.url(),
+        b.sim.site_content_url(),
+        TableauAuth::Pat {
+            name: "sim-pat".into(),
+            secret: "sim-pat-secret".into(),
+        },
+    ))
+    .unwrap();
+    let engine = Engine::new(
+        b.store.clone(),
+        Some(client),
+        Default::default(),
+        JournalSettings::default(),
+    );
+    let meta = |method: &str, path: &str| RequestMeta {
+        tenant: DEFAULT_TENANT.into(),
+        principal: "test".into(),
+        method: method.into(),
+        path: path.into(),
+        body_digest: format!("{method} {path}"),
+        idempotency_key: None,
+    };
+
+    // An update computed from an older revision.
+    let mut doc = stored.doc.clone();
+    doc.insert("displayName".into(), json!("After"));
+    let stale_update = Prepared {
+        steps: vec![Step::UpdateUser {
+            user_id: id.clone(),
+            full_name: Some("After".into()),
+            email: None,
+            site_role: None,
+        }],
+        intent: Intent {
+            status: 200,
+            commit: CommitIntent::Update {
+                kind: ResourceKind::User,
+                id: id.clone(),
+                revision: stored.revision - 1,
+                doc,
+                add: vec![],
+                remove: vec![],
+                tableau_luid: stored.tableau_luid.clone(),
+            },
+        },
+    };
+    let err = engine
+        .submit(&meta("PATCH", &format!("/Users/{id}")), stale_update)
+        .await
+        .expect_err("a stale update is refused");
+    assert_eq!(err.status(), 412, "{}", err.detail);
+
+    // A create of a name that was taken meanwhile.
+    let other = uuid_like();
+    let mut doc = serde_json::Map::new();
+    doc.insert("userName".into(), json!(name));
+    let stale_create = Prepared {
+        steps: vec![
+            Step::AddUser {
+                user_id: other.clone(),
+                name: name.into(),
+                site_role: SiteRole::Creator,
+                auth_setting: None,
+                idp_configuration_id: None,
+            },
+            Step::UpdateUser {
+                user_id: other.clone(),
+                full_name: Some("Intruder".into()),
+                email: None,
+                site_role: None,
+            },
+        ],
+        intent: Intent {
+            status: 201,
+            commit: CommitIntent::Create {
+                kind: ResourceKind::User,
+                id: other.clone(),
+                doc,
+                members: vec![],
+                tableau_luid: None,
+            },
+        },
+    };
+    let err = engine
+        .submit(&meta("POST", "/Users"), stale_create)
+        .await
+        .expect_err("a create of a taken name is refused");
+    assert_eq!(err.status(), 409, "{}", err.detail);
+
+    // Tableau was not touched; the journal holds both as failed, with no step carried out.
+    let t = b.tableau_user(name).expect("the user");
+    assert_eq!(t.full_name.as_deref(), Some("Before"));
+    assert_ne!(t.site_role.as_str(), "Creator");
+    assert_eq!(b.snapshot().users.len(), users_before);
+    for rid in [&id, &other] {
+        let ops = b
+            .store
+            .list_operations(DEFAULT_TENANT, Some(rid), 10)
+            .await
+            .unwrap();
+        let refused = ops
+            .iter()
+            .find(|o| o.principal == "test")
+            .expect("journaled");
+        assert_eq!(refused.state, OperationState::Failed);
+        assert!(
+            refused.steps.iter().all(|s| s.state == StepState::Pending),
+            "{:?}",
+            refused.steps
+        );
+    }
+}
+
+/// A fresh resource id (the bridge uses UUIDs; any unique string will do here).
+fn uuid_like() -> String {
+    format!("00000000-0000-4000-8000-{:012x}", fastrand::u64(..1 << 48))
+}
