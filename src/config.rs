@@ -105,6 +105,18 @@ pub enum ConfigError {
 impl Settings {
     /// Defaults, then the TOML file (if any), then `TABLEAU_SCIM_*` environment variables.
     pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with_flags(config_file, serde_json::Value::Null)
+    }
+
+    /// Like [`Settings::load`], with command-line flags as the last layer: `flags` is a JSON
+    /// object shaped like the config file (`{"listen": …, "tableau": {"url": …}}`). Lists are
+    /// appended (a `--token` adds to the configured tokens); anything else overrides. The
+    /// layers are merged before the settings are checked, so a section may be split between
+    /// them (e.g. `[tableau]` from the environment and `--tableau-url`).
+    pub fn load_with_flags(
+        config_file: Option<&Path>,
+        flags: serde_json::Value,
+    ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         if let Some(path) = config_file {
             if !path.exists() {
@@ -124,6 +136,9 @@ impl Settings {
             // `TABLEAU_SCIM_AUTH__TOKENS` → `auth.tokens`; keys are lower-case in the file.
             k.as_str().to_ascii_lowercase().into()
         }));
+        if !flags.is_null() {
+            figment = figment.admerge(Serialized::defaults(flags));
+        }
         let mut settings: Settings = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
@@ -216,6 +231,29 @@ mod tests {
             assert_eq!(s.limits.max_page_size, 20);
             assert_eq!(s.auth.tokens, vec!["t1".to_string()]);
             assert_eq!(s.limits.default_page_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn flags_complete_a_section_started_in_the_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("TABLEAU_SCIM_TABLEAU__REQUESTS_PER_SECOND", "1000");
+            jail.set_env("TABLEAU_SCIM_AUTH__TOKENS", "[\"from-env-0123456789\"]");
+            let flags = serde_json::json!({
+                "auth": {"tokens": ["from-flag-0123456789"]},
+                "tableau": {"url": "http://127.0.0.1:9", "auth": {"kind": "pat", "name": "n", "secret": "s"}},
+            });
+            let s = Settings::load_with_flags(None, flags).map_err(|e| e.to_string())?;
+            let t = s.tableau.expect("tableau section");
+            assert_eq!(
+                (t.url.as_str(), t.requests_per_second),
+                ("http://127.0.0.1:9", 1000)
+            );
+            assert_eq!(
+                s.auth.tokens,
+                ["from-env-0123456789", "from-flag-0123456789"]
+            );
             Ok(())
         });
     }

@@ -152,68 +152,50 @@ async fn main() -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
-    let mut settings = Settings::load(args.config.as_deref())?;
-    if let Some(l) = args.listen {
-        settings.listen = l;
-    }
-    if let Some(s) = args.store {
-        settings.store = Some(s);
-    }
-    if let Some(u) = args.public_url {
-        settings.public_url = Some(u);
-    }
-    if let Some(d) = args.data_dir {
-        settings.data_dir = d;
-    }
-    settings.auth.tokens.extend(args.tokens);
-    apply_tableau_flags(
-        &mut settings,
-        args.tableau_url,
-        args.tableau_site,
-        args.tableau_pat,
-    )?;
+    let settings = Settings::load_with_flags(args.config.as_deref(), serve_flags(&args)?)?;
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
     app.run_until_stopped().await.context("server failed")
 }
 
-/// `--tableau-*` flags override (or create) the `[tableau]` settings.
-fn apply_tableau_flags(
-    settings: &mut Settings,
-    url: Option<String>,
-    site: Option<String>,
-    pat: Option<String>,
-) -> anyhow::Result<()> {
-    let pat = pat.map(|p| split_pair(&p, "--tableau-pat")).transpose()?;
-    match (&mut settings.tableau, url) {
-        (Some(t), url) => {
-            if let Some(u) = url {
-                t.url = u;
-            }
-            if let Some(s) = site {
-                t.site = s;
-            }
-            if let Some((name, secret)) = pat {
-                t.auth = TableauAuth::Pat { name, secret };
-            }
+/// The flags of `serve` as a settings layer shaped like the config file.
+fn serve_flags(args: &ServeArgs) -> anyhow::Result<serde_json::Value> {
+    let mut flags = serde_json::Map::new();
+    let mut put = |key: &str, value: Option<serde_json::Value>| {
+        if let Some(v) = value {
+            flags.insert(key.to_string(), v);
         }
-        (None, Some(url)) => {
-            let Some((name, secret)) = pat else {
-                anyhow::bail!("--tableau-url needs --tableau-pat (or a [tableau.auth] section)");
-            };
-            settings.tableau = Some(TableauSettings::new(
-                url,
-                site.unwrap_or_default(),
-                TableauAuth::Pat { name, secret },
-            ));
-        }
-        (None, None) => {
-            if pat.is_some() || site.is_some() {
-                anyhow::bail!("--tableau-site and --tableau-pat need --tableau-url");
-            }
-        }
+    };
+    put("listen", args.listen.clone().map(Into::into));
+    put("store", args.store.clone().map(Into::into));
+    put("public_url", args.public_url.clone().map(Into::into));
+    put(
+        "data_dir",
+        args.data_dir
+            .as_ref()
+            .map(|d| d.display().to_string().into()),
+    );
+    if !args.tokens.is_empty() {
+        flags.insert("auth".into(), serde_json::json!({ "tokens": args.tokens }));
     }
-    Ok(())
+    let mut tableau = serde_json::Map::new();
+    if let Some(u) = &args.tableau_url {
+        tableau.insert("url".into(), u.clone().into());
+    }
+    if let Some(s) = &args.tableau_site {
+        tableau.insert("site".into(), s.clone().into());
+    }
+    if let Some(p) = &args.tableau_pat {
+        let (name, secret) = split_pair(p, "--tableau-pat")?;
+        tableau.insert(
+            "auth".into(),
+            serde_json::json!({"kind": "pat", "name": name, "secret": secret}),
+        );
+    }
+    if !tableau.is_empty() {
+        flags.insert("tableau".into(), tableau.into());
+    }
+    Ok(flags.into())
 }
 
 fn split_pair(value: &str, flag: &str) -> anyhow::Result<(String, String)> {

@@ -13,9 +13,10 @@
 
 use super::errors::unfinished;
 use super::executor::{Executor, StepFailure};
-use super::intent::Intent;
+use super::intent::{CommitIntent, Intent};
 use super::plan::Step;
 use super::rules::ProvisionPolicy;
+use crate::scim::schema::ResourceKind;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use crate::store::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, StepState, Store, StoreError,
@@ -155,7 +156,15 @@ impl Engine {
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
         };
         match self.store.open_operation(&op, &planned).await? {
-            Opened::Created(op) => self.run_and_wait(op).await,
+            Opened::Created(op) => {
+                if let Some(err) = self.stale(&op.tenant, &prepared.intent).await? {
+                    self.store
+                        .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
+                        .await?;
+                    return Err(err);
+                }
+                self.run_and_wait(op).await
+            }
             Opened::SameKey(existing) => {
                 if existing.explicit_key && existing.digest != op.digest {
                     return Err(ScimError::invalid_value(
@@ -197,6 +206,44 @@ impl Engine {
             ));
         }
         self.outcome_of(op).await.map(Some)
+    }
+
+    /// Why a change computed from what its request read no longer applies, if it does not.
+    /// Another operation on the resource (one resumed in the background, or another
+    /// server's) may have committed between that read and the journaling; once this operation
+    /// holds the resource, that is checked before any Tableau call, so a stale change fails
+    /// with Tableau untouched (the HTTP layer reads again on 412; 409 means the name is taken).
+    async fn stale(&self, tenant: &str, intent: &Intent) -> ScimResult<Option<ScimError>> {
+        use crate::store::IndexedLookup;
+        Ok(match &intent.commit {
+            CommitIntent::Update {
+                kind, id, revision, ..
+            } => match self.store.get(tenant, *kind, id, false).await? {
+                Some(cur) if cur.revision == *revision => None,
+                Some(_) => Some(ScimError::from(StoreError::RevisionMismatch)),
+                None => Some(ScimError::not_found(format!(
+                    "{} {id} not found",
+                    kind.as_str()
+                ))),
+            },
+            CommitIntent::Create { kind, doc, .. } => {
+                let (attr, lookup): (_, fn(String) -> IndexedLookup) = match kind {
+                    ResourceKind::User => ("userName", IndexedLookup::UserName),
+                    ResourceKind::Group => ("displayName", IndexedLookup::DisplayName),
+                };
+                match doc.get(attr).and_then(|v| v.as_str()) {
+                    Some(name) => {
+                        let lookup = lookup(name.to_string());
+                        let taken = self.store.list(tenant, *kind, Some(&lookup), false).await?;
+                        (!taken.is_empty()).then(|| {
+                            ScimError::uniqueness(format!("{attr} '{name}' is already in use"))
+                        })
+                    }
+                    None => None,
+                }
+            }
+            CommitIntent::Delete { .. } => None,
+        })
     }
 
     /// The outcome of an existing operation: attach while it runs, replay once finished.

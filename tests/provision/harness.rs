@@ -89,12 +89,10 @@ pub async fn spawn_bridge_on(
     tableau.requests_per_second = 10_000;
     settings.tableau = Some(tableau);
     configure(&mut settings);
-    let app = Application::build(settings.clone())
-        .await
-        .expect("app builds");
     let store = tableau_scim::store::connect(&settings.store_url())
         .await
         .expect("store opens");
+    let app = Application::build_with_store(settings, store.clone()).expect("app builds");
     let base_url = app.base_url();
     tokio::spawn(app.run_until_stopped());
     Bridge {

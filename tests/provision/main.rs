@@ -2,6 +2,7 @@
 //! Tableau simulator; each test checks both the SCIM answers and the simulator's state.
 
 mod entra;
+mod faults;
 mod harness;
 mod idempotency;
 mod lifecycle;
