@@ -51,7 +51,7 @@ macro_rules! journal_ops {
         }
 
         pub(super) async fn record_step(
-            write: &$pool,
+            write: &mut $conn,
             tenant: &str,
             op_id: &str,
             idx: i64,
@@ -73,7 +73,7 @@ macro_rules! journal_ops {
                 .bind(&outcome.error)
                 .bind(started)
                 .bind(finished)
-                .execute(write)
+                .execute(&mut *write)
                 .await?
                 .rows_affected();
             if updated == 0 {
@@ -180,14 +180,16 @@ macro_rules! journal_ops {
             }
         }
 
+        /// On a connection of its own (PostgreSQL) or inside SQLite's group-commit batch:
+        /// `begin` is then a savepoint, so a commit that cannot be applied rolls back alone.
         pub(super) async fn complete(
-            write: &$pool,
+            write: &mut $conn,
             tenant: &str,
             op_id: &str,
             status: u16,
             commit: &ResourceCommit,
         ) -> StoreResult<Option<StoredResource>> {
-            let mut tx = write.begin().await?;
+            let mut tx = sqlx::Connection::begin(write).await?;
             // Dropping `tx` on an error rolls both back: the operation stays running.
             finish(
                 &mut tx,

@@ -268,6 +268,7 @@ mod resource_ops;
 mod rows;
 mod sql;
 pub mod sqlite;
+mod sqlite_batch;
 mod sqlite_journal;
 mod store_impl;
 

@@ -69,6 +69,35 @@ impl PostgresStore {
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PostgresStore { pool })
     }
+
+    // The journal's hot-path writes, each on a pooled connection of its own (several servers
+    // and many connections write concurrently; no batching needed).
+
+    async fn journal_open(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
+        journal::open(&self.pool, op, plan).await
+    }
+
+    async fn journal_record_step(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        idx: i64,
+        outcome: &StepOutcome,
+    ) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        journal::record_step(&mut conn, tenant, op_id, idx, outcome).await
+    }
+
+    async fn journal_complete(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<StoredResource>> {
+        let mut conn = self.pool.acquire().await?;
+        journal::complete(&mut conn, tenant, op_id, status, commit).await
+    }
 }
 
 /// Lists go to PostgreSQL as one array parameter, which the statements above expand with

@@ -12,6 +12,7 @@ use super::columns::Columns;
 use super::errors::write_error;
 use super::members::json_array;
 use super::resource_ops::resource_ops;
+use super::sqlite_batch::GroupCommit;
 use super::sqlite_journal as journal;
 use super::store_impl::store_impl;
 use super::*;
@@ -58,6 +59,9 @@ pub struct SqliteStore {
     /// Readers; for an in-memory database the same pool as `write` (a private in-memory
     /// database exists only on its one connection).
     read: SqlitePool,
+    /// The journal's writes on the hot path (open, record a step, complete), committed in
+    /// groups on `write` (see `sqlite_batch`).
+    batch: GroupCommit,
 }
 
 impl SqliteStore {
@@ -66,7 +70,10 @@ impl SqliteStore {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Savepoint sub-journals in memory: the journal's group commit nests a savepoint per
+            // write, and on disk each would spill to a temporary file, a write per page touched.
+            .pragma("temp_store", "memory");
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if in_memory {
             // The database lives as long as its connection: keep exactly one, forever.
@@ -79,6 +86,7 @@ impl SqliteStore {
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             return Ok(SqliteStore {
+                batch: GroupCommit::start(pool.clone()),
                 write: pool.clone(),
                 read: pool,
             });
@@ -103,7 +111,56 @@ impl SqliteStore {
             .max_connections(READ_CONNECTIONS)
             .connect_with(options)
             .await?;
-        Ok(SqliteStore { write, read })
+        Ok(SqliteStore {
+            batch: GroupCommit::start(write.clone()),
+            write,
+            read,
+        })
+    }
+
+    // The journal's hot-path writes go through the group commit: each runs on the single
+    // write connection inside a shared transaction and answers once that is committed, so a
+    // step's outcome is durable before the next step runs (see `sqlite_batch`).
+
+    async fn journal_open(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
+        let (op, plan) = (op.clone(), plan.to_vec());
+        self.batch
+            .run(move |conn| Box::pin(async move { journal::open(conn, &op, &plan).await }))
+            .await
+    }
+
+    async fn journal_record_step(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        idx: i64,
+        outcome: &StepOutcome,
+    ) -> StoreResult<()> {
+        let (tenant, op_id, outcome) = (tenant.to_owned(), op_id.to_owned(), outcome.clone());
+        self.batch
+            .run(move |conn| {
+                Box::pin(
+                    async move { journal::record_step(conn, &tenant, &op_id, idx, &outcome).await },
+                )
+            })
+            .await
+    }
+
+    async fn journal_complete(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<StoredResource>> {
+        let (tenant, op_id, commit) = (tenant.to_owned(), op_id.to_owned(), commit.clone());
+        self.batch
+            .run(move |conn| {
+                Box::pin(
+                    async move { journal::complete(conn, &tenant, &op_id, status, &commit).await },
+                )
+            })
+            .await
     }
 }
 

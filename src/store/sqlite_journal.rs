@@ -71,14 +71,16 @@ async fn with_steps(
     Ok(operations)
 }
 
+/// On the write connection inside a group-commit batch (see `sqlite_batch`): `begin` there is
+/// a savepoint, so the operation and its plan go in together or not at all.
 pub(super) async fn open(
-    write: &SqlitePool,
+    write: &mut SqliteConnection,
     op: &NewOperation,
     plan: &[PlannedStep],
 ) -> StoreResult<Opened> {
     let intent = json_text(&op.intent)?;
     let now = now_timestamp();
-    let mut tx = write.begin().await?;
+    let mut tx = sqlx::Connection::begin(write).await?;
     let seq: Option<i64> = sqlx::query_scalar(INSERT_OPERATION)
         .bind(&op.tenant)
         .bind(&op.id)

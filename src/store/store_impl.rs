@@ -108,7 +108,7 @@ macro_rules! store_impl {
                 op: &NewOperation,
                 plan: &[PlannedStep],
             ) -> StoreResult<Opened> {
-                journal::open(&self.$write, op, plan).await
+                self.journal_open(op, plan).await
             }
 
             async fn record_step(
@@ -118,7 +118,7 @@ macro_rules! store_impl {
                 idx: i64,
                 outcome: &StepOutcome,
             ) -> StoreResult<()> {
-                journal::record_step(&self.$write, tenant, op_id, idx, outcome).await
+                self.journal_record_step(tenant, op_id, idx, outcome).await
             }
 
             async fn replace_plan(
@@ -138,7 +138,7 @@ macro_rules! store_impl {
                 status: u16,
                 commit: &ResourceCommit,
             ) -> StoreResult<Option<StoredResource>> {
-                journal::complete(&self.$write, tenant, op_id, status, commit).await
+                self.journal_complete(tenant, op_id, status, commit).await
             }
 
             async fn fail_operation(
