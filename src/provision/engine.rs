@@ -364,22 +364,38 @@ impl Engine {
             };
             let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
             exec.luids = luids;
+            // A successful step's record is written while the next step runs, not before: every
+            // step is safe to repeat, so a crash that loses a record only makes the resumed
+            // operation repeat that step. All records are durable before the commit (and before
+            // a failure is recorded), so the journal never shows an operation finished without
+            // its steps.
+            let mut records = Vec::new();
             for (idx, step) in pending {
                 let result = exec.run(&step).await;
+                if result.failure.is_none() {
+                    let (store, tenant, op_id) =
+                        (self.store.clone(), op.tenant.clone(), op.id.clone());
+                    let outcome = result.outcome;
+                    records.push(tokio::spawn(async move {
+                        store.record_step(&tenant, &op_id, idx, &outcome).await
+                    }));
+                    continue;
+                }
+                await_records(records).await?;
                 self.store
                     .record_step(&op.tenant, &op.id, idx, &result.outcome)
                     .await?;
                 match result.failure {
-                    None => {}
-                    Some(StepFailure::Transient(_)) => return Err(unfinished(&op.id)),
                     Some(StepFailure::Permanent(err)) => {
                         self.store
                             .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
                             .await?;
                         return Err(err);
                     }
+                    _ => return Err(unfinished(&op.id)),
                 }
             }
+            await_records(records).await?;
             luids = exec.luids;
         }
         let luid = luids.get(intent.commit.resource_id()).cloned();
@@ -480,6 +496,17 @@ impl Engine {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
+}
+
+/// Wait for step records written in the background; the first failure is the answer.
+async fn await_records(
+    records: Vec<tokio::task::JoinHandle<crate::store::StoreResult<()>>>,
+) -> ScimResult<()> {
+    for r in records {
+        r.await
+            .map_err(|e| ScimError::internal(format!("step record task failed: {e}")))??;
+    }
+    Ok(())
 }
 
 /// An RFC 3339 timestamp more than `secs` seconds ago (unparseable counts as stale).
