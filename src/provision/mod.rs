@@ -214,7 +214,9 @@ impl Provisioner {
         if let Some(done) = self.engine.replay(meta).await? {
             return Ok(done);
         }
-        self.check_unique(tenant, kind, &doc, None).await?;
+        // The name is checked once the operation holds its place in the journal (the engine's
+        // stale-change check), before any Tableau call: checking here as well would cost every
+        // create a second read.
         let id = uuid::Uuid::new_v4().to_string();
         let (steps, members) = match kind {
             ResourceKind::User => {
