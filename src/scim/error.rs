@@ -6,106 +6,64 @@ use serde_json::{Value, json};
 
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-/// What went wrong, independent of how it is rendered. Each kind has exactly one row in
-/// [`ErrorKind::status_and_type`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    InvalidFilter,
-    TooMany,
-    Uniqueness,
-    Mutability,
-    InvalidSyntax,
-    InvalidPath,
-    NoTarget,
-    InvalidValue,
-    InvalidVersion,
-    Sensitive,
-    Unauthorized,
-    Forbidden,
-    NotFound,
+/// Defines `ErrorKind`, its table and the list of all kinds from one list of rows, so that a
+/// kind cannot exist without its status and `scimType`.
+macro_rules! error_table {
+    ($($(#[$doc:meta])* $kind:ident => ($status:expr, $scim_type:expr),)+) => {
+        /// What went wrong, independent of how it is rendered. Each kind has exactly one row in
+        /// [`ErrorKind::status_and_type`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorKind {
+            $($(#[$doc])* $kind,)+
+        }
+
+        impl ErrorKind {
+            /// The table: HTTP status and RFC 7644 `scimType` (only 400, 403 and 409 carry one).
+            pub const fn status_and_type(self) -> (u16, Option<&'static str>) {
+                match self {
+                    $(ErrorKind::$kind => ($status, $scim_type),)+
+                }
+            }
+
+            const ALL: &'static [ErrorKind] = &[$(ErrorKind::$kind,)+];
+        }
+    };
+}
+
+error_table! {
+    InvalidFilter => (400, Some("invalidFilter")),
+    TooMany => (400, Some("tooMany")),
+    Uniqueness => (409, Some("uniqueness")),
+    Mutability => (400, Some("mutability")),
+    InvalidSyntax => (400, Some("invalidSyntax")),
+    InvalidPath => (400, Some("invalidPath")),
+    NoTarget => (400, Some("noTarget")),
+    InvalidValue => (400, Some("invalidValue")),
+    InvalidVersion => (400, Some("invalidVers")),
+    Sensitive => (403, Some("sensitive")),
+    Unauthorized => (401, None),
+    Forbidden => (403, None),
+    NotFound => (404, None),
     /// A conflict with the target system's state that is not a uniqueness clash (e.g. no
     /// Tableau licence left); RFC 7644 defines no `scimType` for it.
-    Conflict,
-    MethodNotAllowed,
-    NotAcceptable,
-    PreconditionFailed,
-    PayloadTooLarge,
-    UnsupportedMediaType,
-    NotImplemented,
-    Unavailable,
-    Internal,
+    Conflict => (409, None),
+    MethodNotAllowed => (405, None),
+    NotAcceptable => (406, None),
+    PreconditionFailed => (412, None),
+    PayloadTooLarge => (413, None),
+    UnsupportedMediaType => (415, None),
+    NotImplemented => (501, None),
+    Unavailable => (503, None),
+    Internal => (500, None),
 }
 
 impl ErrorKind {
-    /// The table: HTTP status and RFC 7644 `scimType` (only 400, 403 and 409 carry one).
-    pub const fn status_and_type(self) -> (u16, Option<&'static str>) {
-        use ErrorKind::*;
-        match self {
-            InvalidFilter => (400, Some("invalidFilter")),
-            TooMany => (400, Some("tooMany")),
-            Uniqueness => (409, Some("uniqueness")),
-            Mutability => (400, Some("mutability")),
-            InvalidSyntax => (400, Some("invalidSyntax")),
-            InvalidPath => (400, Some("invalidPath")),
-            NoTarget => (400, Some("noTarget")),
-            InvalidValue => (400, Some("invalidValue")),
-            InvalidVersion => (400, Some("invalidVers")),
-            Sensitive => (403, Some("sensitive")),
-            Unauthorized => (401, None),
-            Forbidden => (403, None),
-            NotFound => (404, None),
-            Conflict => (409, None),
-            MethodNotAllowed => (405, None),
-            NotAcceptable => (406, None),
-            PreconditionFailed => (412, None),
-            PayloadTooLarge => (413, None),
-            UnsupportedMediaType => (415, None),
-            NotImplemented => (501, None),
-            Unavailable => (503, None),
-            Internal => (500, None),
-        }
-    }
-}
-
-impl ErrorKind {
-    const ALL: [ErrorKind; 22] = {
-        use ErrorKind::*;
-        [
-            InvalidFilter,
-            TooMany,
-            Uniqueness,
-            Mutability,
-            InvalidSyntax,
-            InvalidPath,
-            NoTarget,
-            InvalidValue,
-            InvalidVersion,
-            Sensitive,
-            Unauthorized,
-            Forbidden,
-            NotFound,
-            Conflict,
-            MethodNotAllowed,
-            NotAcceptable,
-            PreconditionFailed,
-            PayloadTooLarge,
-            UnsupportedMediaType,
-            NotImplemented,
-            Unavailable,
-            Internal,
-        ]
-    };
-
     /// The kind a recorded error body stands for (the table read backwards).
     pub fn from_status(status: u16, scim_type: Option<&str>) -> ErrorKind {
-        Self::ALL
-            .into_iter()
+        let all = Self::ALL.iter().copied();
+        all.clone()
             .find(|k| k.status_and_type() == (status, scim_type))
-            .or_else(|| {
-                Self::ALL
-                    .into_iter()
-                    .find(|k| k.status_and_type().0 == status)
-            })
+            .or_else(|| all.clone().find(|k| k.status_and_type().0 == status))
             .unwrap_or(ErrorKind::Internal)
     }
 }
@@ -226,7 +184,7 @@ mod tests {
 
     #[test]
     fn the_table_reads_backwards() {
-        for k in ErrorKind::ALL {
+        for &k in ErrorKind::ALL {
             let (status, t) = k.status_and_type();
             assert_eq!(ErrorKind::from_status(status, t), k);
         }
