@@ -34,6 +34,8 @@ const STEPS_OF: &str = concat!(
      ORDER BY o.seq, s.idx"
 );
 
+const DELETE_OPERATION: &str = "DELETE FROM operations WHERE tenant = $1 AND id = $2";
+
 const RECORD_STEP: &str = jsql::record_step!();
 
 async fn insert_plan(
@@ -71,8 +73,10 @@ async fn with_steps(
     Ok(operations)
 }
 
-/// On the write connection inside a group-commit batch (see `sqlite_batch`): `begin` there is
-/// a savepoint, so the operation and its plan go in together or not at all.
+/// On the write connection inside a group-commit batch (see `sqlite_batch`), in two statements
+/// and without a savepoint of its own: every statement on the single writer is a round trip to
+/// SQLite's worker thread. Each statement is atomic by itself, so a plan that cannot be
+/// inserted inserted nothing, and taking the operation row back out undoes the open.
 pub(super) async fn open(
     write: &mut SqliteConnection,
     op: &NewOperation,
@@ -80,7 +84,6 @@ pub(super) async fn open(
 ) -> StoreResult<Opened> {
     let intent = json_text(&op.intent)?;
     let now = now_timestamp();
-    let mut tx = sqlx::Connection::begin(write).await?;
     let seq: Option<i64> = sqlx::query_scalar(INSERT_OPERATION)
         .bind(&op.tenant)
         .bind(&op.id)
@@ -94,17 +97,21 @@ pub(super) async fn open(
         .bind(&op.resource_id)
         .bind(&intent)
         .bind(&now)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(&mut *write)
         .await?;
     let Some(seq) = seq else {
         // Nothing inserted: find out why on the write connection, which nobody else can change
         // meanwhile (SQLite's single writer), so the answer is exact.
-        let found = conflicting(&mut tx, op).await;
-        tx.rollback().await?;
-        return found;
+        return conflicting(write, op).await;
     };
-    insert_plan(&mut tx, &op.tenant, &op.id, plan).await?;
-    tx.commit().await?;
+    if let Err(e) = insert_plan(write, &op.tenant, &op.id, plan).await {
+        sqlx::query(DELETE_OPERATION)
+            .bind(&op.tenant)
+            .bind(&op.id)
+            .execute(&mut *write)
+            .await?;
+        return Err(e);
+    }
     Ok(Opened::Created(opened(op, seq, &now, plan)))
 }
 
