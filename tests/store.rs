@@ -674,17 +674,14 @@ async fn relations_display(store: Arc<dyn Store>) {
         Member {
             id: named.id.clone(),
             kind: User,
-            display: Some("Ivan I.".into()),
         },
         Member {
             id: bare.id.clone(),
             kind: User,
-            display: Some("judy".into()),
         },
         Member {
             id: sub.id.clone(),
             kind: Group,
-            display: Some("Sub".into()),
         },
     ];
     assert_eq!(g1.members, expected_g1, "create returns the members");
@@ -707,7 +704,7 @@ async fn relations_display(store: Arc<dyn Store>) {
             .is_empty()
     );
 
-    // Displays are read at load time, so they follow renames.
+    // A renamed member stays a member.
     store
         .update(
             &t,
@@ -724,7 +721,6 @@ async fn relations_display(store: Arc<dyn Store>) {
     let groups = store.list(&t, Group, None, true).await.unwrap();
     assert_eq!(ids(&groups), [&sub.id, &g1.id, &g2.id, &empty.id]);
     assert_eq!(member_ids(&groups[0]), [&bare.id]);
-    assert_eq!(groups[1].members[0].display.as_deref(), Some("Ivan II"));
     assert_eq!(member_ids(&groups[1]), [&named.id, &bare.id, &sub.id]);
     assert_eq!(member_ids(&groups[2]), [&bare.id]);
     assert!(groups[3].members.is_empty());

@@ -30,13 +30,12 @@ pub struct StoredResource {
     pub groups: Vec<GroupRef>,
 }
 
-/// One member of a group. `display` is read from the member resource (user `displayName`,
-/// else `userName`; group `displayName`) when loaded, so it never goes stale.
+/// One member of a group (SCIM renders `value`, `$ref` and `type`; RFC 7643 §8.7.1 gives
+/// members no display name).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     pub id: String,
     pub kind: ResourceKind,
-    pub display: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

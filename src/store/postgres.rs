@@ -41,14 +41,14 @@ const FIRST_UNKNOWN: &str = "SELECT u.id FROM unnest($2::text[]) AS u(id) WHERE 
 const REMOVE_MEMBERS: &str =
     "DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3::text[])";
 
-const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name, r.user_name \
+const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name \
      FROM memberships AS m \
      JOIN resources AS r ON r.tenant = m.tenant AND r.id = m.member_id \
      WHERE m.tenant = $1 AND m.group_id = ANY($2::text[]) \
      ORDER BY m.seq";
 
-const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g.display_name, \
-     NULL::text AS user_name FROM memberships AS m \
+const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g.display_name \
+     FROM memberships AS m \
      JOIN resources AS g ON g.tenant = m.tenant AND g.id = m.group_id \
      WHERE m.tenant = $1 AND m.member_id = ANY($2::text[]) \
      ORDER BY m.seq";

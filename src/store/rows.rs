@@ -48,14 +48,13 @@ pub(crate) fn into_resources(rows: Vec<ResourceRow>) -> StoreResult<Vec<StoredRe
 }
 
 /// One relation of a listed resource (`owner`): for a group, one of its members; for a user,
-/// one of its groups. `user_name` is NULL for groups.
+/// one of its groups (`display_name` is the group's name).
 #[derive(sqlx::FromRow)]
 pub(crate) struct RelationRow {
     pub owner: String,
     pub id: String,
     pub kind: String,
     pub display_name: Option<String>,
-    pub user_name: Option<String>,
 }
 
 /// Distribute relation rows (already in membership order) onto their owners: groups get
@@ -80,17 +79,7 @@ pub(crate) fn attach_relations(
         let owner = &mut resources[i];
         let kind = kind_from_str(&row.kind)?;
         match owner.kind {
-            ResourceKind::Group => {
-                let display = match kind {
-                    ResourceKind::User => row.display_name.or(row.user_name),
-                    ResourceKind::Group => row.display_name,
-                };
-                owner.members.push(Member {
-                    id: row.id,
-                    kind,
-                    display,
-                });
-            }
+            ResourceKind::Group => owner.members.push(Member { id: row.id, kind }),
             ResourceKind::User => owner.groups.push(GroupRef {
                 id: row.id,
                 display: row.display_name.unwrap_or_default(),

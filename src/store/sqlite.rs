@@ -39,14 +39,14 @@ const FIRST_UNKNOWN: &str = "SELECT j.value FROM json_each($2) AS j WHERE NOT EX
 const REMOVE_MEMBERS: &str = "DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 \
      AND member_id IN (SELECT value FROM json_each($3))";
 
-const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name, r.user_name \
+const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name \
      FROM json_each($2) AS j \
      JOIN memberships AS m ON m.tenant = $1 AND m.group_id = j.value \
      JOIN resources AS r ON r.tenant = m.tenant AND r.id = m.member_id \
      ORDER BY m.seq";
 
-const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g.display_name, \
-     NULL AS user_name FROM json_each($2) AS j \
+const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g.display_name \
+     FROM json_each($2) AS j \
      JOIN memberships AS m ON m.tenant = $1 AND m.member_id = j.value \
      JOIN resources AS g ON g.tenant = m.tenant AND g.id = m.group_id \
      ORDER BY m.seq";
