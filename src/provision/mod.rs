@@ -188,20 +188,24 @@ impl Provisioner {
         if self.engine.policy.group_roles.is_empty() || !self.engine.tableau_enabled() {
             return Ok(Vec::new());
         }
-        let mut inputs = Vec::new();
+        // One read per affected user: only users whose group set changes, and only when group
+        // rules exist at all.
+        let mut loaded = Vec::with_capacity(users.len());
         for id in users {
             if let Some(u) = self.store.get(tenant, ResourceKind::User, id, true).await? {
-                let before = Self::group_names(&u);
-                let mut after = before.clone();
-                change(&mut after);
-                inputs.push((id.clone(), u.doc.clone(), before, after));
+                loaded.push(u);
             }
         }
-        let refs: Vec<_> = inputs
+        let changes: Vec<rules::MembershipChange> = loaded
             .iter()
-            .map(|(id, doc, b, a)| (id.clone(), doc, b.clone(), a.clone()))
+            .map(|u| {
+                let before = Self::group_names(u);
+                let mut after = before.clone();
+                change(&mut after);
+                (u.id.clone(), &u.doc, before, after)
+            })
             .collect();
-        role_changes(&refs, &self.engine.policy)
+        role_changes(&changes, &self.engine.policy)
     }
 
     pub async fn create(
