@@ -157,7 +157,7 @@ impl From<crate::store::StoreError> for ScimError {
                 ScimError::invalid_value(format!("member '{id}' is not a known User or Group"))
             }
             // Details of database failures go to the log, not to the client.
-            S::Database(_) | S::Migration(_) | S::Corrupt(_) => {
+            S::Database(_) | S::Sqlite(_) | S::Migration(_) | S::Corrupt(_) => {
                 tracing::error!(error = %e, "store failure");
                 ScimError::new(
                     ErrorKind::Unavailable,

@@ -1,15 +1,15 @@
 //! The operation-journal functions both backends share, expanded per backend by
-//! [`journal_ops!`] (a macro for the reason given in `resource_ops`). What stays per backend is
-//! what really differs: opening an operation (one statement with a retry loop on PostgreSQL, a
-//! transaction on SQLite's single writer), how a plan and a list of operations are passed, and
-//! the step-recording statement.
+//! [`journal_ops!`] (a macro for the reason given in `resource_ops`): the reads, and the writes
+//! off the hot path (replacing a plan, failing, touching). What stays per backend is what
+//! really differs: the hot-path writes (opening an operation, recording a step, completing),
+//! which PostgreSQL runs as few statements on pooled connections and SQLite in group-committed
+//! batches on its single writer (`sqlite_writes`), and how a plan and a list of operations are
+//! passed.
 //!
 //! The expanding module provides, by these names:
-//! - `RECORD_STEP`: the statement recording a step and the operation's progress;
 //! - `insert_plan(conn, tenant, op_id, plan)`: insert pending steps (nothing for an empty plan),
 //!   mapping errors with `plan_error`;
-//! - `with_steps(conn, rows)`: operations with their steps, loaded in one query;
-//! - `create_in`, `update_in`, `delete_in` (from `resource_ops!` in its backend).
+//! - `with_steps(conn, rows)`: operations with their steps, loaded in one query.
 
 /// Expand the shared journal functions for the connection type `$conn` and pool type `$pool`.
 macro_rules! journal_ops {
@@ -27,7 +27,10 @@ macro_rules! journal_ops {
         /// Which running operation refused a new one, if any: the key first (a retried request
         /// attaches to its own operation even though that one also holds the resource), then
         /// the resource.
-        async fn refused_by(conn: &mut $conn, op: &NewOperation) -> StoreResult<Option<Opened>> {
+        pub(super) async fn refused_by(
+            conn: &mut $conn,
+            op: &NewOperation,
+        ) -> StoreResult<Option<Opened>> {
             let same_key: Option<$crate::store::journal_rows::OperationRow> =
                 sqlx::query_as($crate::store::journal_sql::BY_KEY)
                     .bind(&op.tenant)
@@ -48,38 +51,6 @@ macro_rules! journal_ops {
                 return Ok(Some(Opened::ResourceBusy(found)));
             }
             Ok(None)
-        }
-
-        pub(super) async fn record_step(
-            write: &mut $conn,
-            tenant: &str,
-            op_id: &str,
-            idx: i64,
-            outcome: &StepOutcome,
-        ) -> StoreResult<()> {
-            let (started, finished) = $crate::store::journal_rows::step_times(outcome);
-            let updated = sqlx::query(RECORD_STEP)
-                .bind(tenant)
-                .bind(op_id)
-                .bind(idx)
-                .bind(outcome.state.as_str())
-                .bind(&outcome.method)
-                .bind(&outcome.path)
-                .bind(&outcome.request_body)
-                .bind(outcome.http_status)
-                .bind(&outcome.tableau_code)
-                .bind(outcome.duration_ms)
-                .bind(&outcome.luid)
-                .bind(&outcome.error)
-                .bind(started)
-                .bind(finished)
-                .execute(&mut *write)
-                .await?
-                .rows_affected();
-            if updated == 0 {
-                return Err(StoreError::NotFound);
-            }
-            Ok(())
         }
 
         pub(super) async fn replace_plan(
@@ -104,7 +75,7 @@ macro_rules! journal_ops {
         /// End a running operation on `conn`; `NotFound` unless it was running. Inside
         /// `complete` on PostgreSQL, the UPDATE also row-locks the operation, so two servers
         /// cannot both complete it.
-        async fn finish(
+        pub(super) async fn finish(
             conn: &mut $conn,
             tenant: &str,
             op_id: &str,
@@ -126,83 +97,6 @@ macro_rules! journal_ops {
                 return Err(StoreError::NotFound);
             }
             Ok(())
-        }
-
-        /// Apply a commit inside the caller's transaction, with the very code `create`,
-        /// `update` and `delete` use.
-        async fn apply(
-            conn: &mut $conn,
-            tenant: &str,
-            commit: &ResourceCommit,
-        ) -> StoreResult<Option<StoredResource>> {
-            match commit {
-                ResourceCommit::Create {
-                    kind,
-                    id,
-                    doc,
-                    members,
-                    tableau_luid,
-                } => create_in(
-                    conn,
-                    tenant,
-                    *kind,
-                    id,
-                    doc,
-                    members,
-                    tableau_luid.as_deref(),
-                )
-                .await
-                .map(Some),
-                ResourceCommit::Update {
-                    kind,
-                    id,
-                    revision,
-                    doc,
-                    members,
-                    tableau_luid,
-                } => update_in(
-                    conn,
-                    tenant,
-                    *kind,
-                    id,
-                    *revision,
-                    doc,
-                    members,
-                    tableau_luid.as_deref(),
-                )
-                .await
-                .map(Some),
-                ResourceCommit::Delete { kind, id } => {
-                    delete_in(conn, tenant, *kind, id).await?;
-                    Ok(None)
-                }
-                ResourceCommit::Nothing => Ok(None),
-            }
-        }
-
-        /// On a connection of its own (PostgreSQL) or inside SQLite's group-commit batch:
-        /// `begin` is then a savepoint, so a commit that cannot be applied rolls back alone.
-        pub(super) async fn complete(
-            write: &mut $conn,
-            tenant: &str,
-            op_id: &str,
-            status: u16,
-            commit: &ResourceCommit,
-        ) -> StoreResult<Option<StoredResource>> {
-            let mut tx = sqlx::Connection::begin(write).await?;
-            // Dropping `tx` on an error rolls both back: the operation stays running.
-            finish(
-                &mut tx,
-                tenant,
-                op_id,
-                OperationState::Succeeded,
-                status,
-                None,
-            )
-            .await?;
-            let resource = apply(&mut tx, tenant, commit).await?;
-            tx.commit().await?;
-            Ok(resource)
         }
 
         pub(super) async fn fail(

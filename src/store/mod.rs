@@ -82,6 +82,9 @@ pub enum StoreError {
     UnknownMember(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From SQLite's group-commit writer, which runs directly on the write connection.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("migration error: {0}")]
     Migration(#[from] sqlx::migrate::MigrateError),
     #[error("stored document is corrupt: {0}")]
@@ -268,7 +271,9 @@ mod rows;
 mod sql;
 pub mod sqlite;
 mod sqlite_batch;
+mod sqlite_direct;
 mod sqlite_journal;
+mod sqlite_writes;
 mod store_impl;
 
 pub use journal::{

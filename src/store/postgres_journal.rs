@@ -3,7 +3,8 @@
 //! pays no BEGIN/COMMIT round trips; completing is one transaction with the resource change.
 //!
 //! Only what is PostgreSQL's own lives here (opening an operation, plans and step lists as
-//! arrays, the one-statement step record); the rest is expanded from `journal_ops!`.
+//! arrays, the one-statement step record, completing); the reads and the rarer writes are
+//! expanded from `journal_ops!`. SQLite's hot-path writes are in `sqlite_writes`.
 
 use super::columns::now_timestamp;
 use super::errors::plan_error;
@@ -160,3 +161,112 @@ async fn insert_plan(
 }
 
 journal_ops!(PgConnection, PgPool);
+
+pub(super) async fn record_step(
+    write: &mut PgConnection,
+    tenant: &str,
+    op_id: &str,
+    idx: i64,
+    outcome: &StepOutcome,
+) -> StoreResult<()> {
+    let (started, finished) = crate::store::journal_rows::step_times(outcome);
+    let updated = sqlx::query(RECORD_STEP)
+        .bind(tenant)
+        .bind(op_id)
+        .bind(idx)
+        .bind(outcome.state.as_str())
+        .bind(&outcome.method)
+        .bind(&outcome.path)
+        .bind(&outcome.request_body)
+        .bind(outcome.http_status)
+        .bind(&outcome.tableau_code)
+        .bind(outcome.duration_ms)
+        .bind(&outcome.luid)
+        .bind(&outcome.error)
+        .bind(started)
+        .bind(finished)
+        .execute(&mut *write)
+        .await?
+        .rows_affected();
+    if updated == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Apply a commit inside the caller's transaction, with the very code `create`,
+/// `update` and `delete` use.
+async fn apply(
+    conn: &mut PgConnection,
+    tenant: &str,
+    commit: &ResourceCommit,
+) -> StoreResult<Option<StoredResource>> {
+    match commit {
+        ResourceCommit::Create {
+            kind,
+            id,
+            doc,
+            members,
+            tableau_luid,
+        } => create_in(
+            conn,
+            tenant,
+            *kind,
+            id,
+            doc,
+            members,
+            tableau_luid.as_deref(),
+        )
+        .await
+        .map(Some),
+        ResourceCommit::Update {
+            kind,
+            id,
+            revision,
+            doc,
+            members,
+            tableau_luid,
+        } => update_in(
+            conn,
+            tenant,
+            *kind,
+            id,
+            *revision,
+            doc,
+            members,
+            tableau_luid.as_deref(),
+        )
+        .await
+        .map(Some),
+        ResourceCommit::Delete { kind, id } => {
+            delete_in(conn, tenant, *kind, id).await?;
+            Ok(None)
+        }
+        ResourceCommit::Nothing => Ok(None),
+    }
+}
+
+/// On a connection of its own (PostgreSQL) or inside SQLite's group-commit batch:
+/// `begin` is then a savepoint, so a commit that cannot be applied rolls back alone.
+pub(super) async fn complete(
+    write: &mut PgConnection,
+    tenant: &str,
+    op_id: &str,
+    status: u16,
+    commit: &ResourceCommit,
+) -> StoreResult<Option<StoredResource>> {
+    let mut tx = sqlx::Connection::begin(write).await?;
+    // Dropping `tx` on an error rolls both back: the operation stays running.
+    finish(
+        &mut tx,
+        tenant,
+        op_id,
+        OperationState::Succeeded,
+        status,
+        None,
+    )
+    .await?;
+    let resource = apply(&mut tx, tenant, commit).await?;
+    tx.commit().await?;
+    Ok(resource)
+}

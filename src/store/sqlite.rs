@@ -14,6 +14,7 @@ use super::members::json_array;
 use super::resource_ops::resource_ops;
 use super::sqlite_batch::GroupCommit;
 use super::sqlite_journal as journal;
+use super::sqlite_writes as writes;
 use super::store_impl::store_impl;
 use super::*;
 use sqlx::sqlite::{
@@ -23,35 +24,43 @@ use sqlx::sqlite::{
 use std::str::FromStr;
 use std::time::Duration;
 
-const INSERT_EMAILS: &str = "INSERT INTO resource_emails (tenant, resource_id, value_lower) \
+pub(super) const INSERT_EMAILS: &str = "INSERT INTO resource_emails (tenant, resource_id, value_lower) \
      SELECT $1, $2, value FROM json_each($3) WHERE true ON CONFLICT DO NOTHING";
 
 // `WHERE true` resolves SQLite's parsing ambiguity between a join's ON and ON CONFLICT;
 // `ORDER BY j.key` makes the assigned rowids (`seq`) follow the order the members were given.
-const ADD_MEMBERS: &str = "INSERT INTO memberships (tenant, group_id, member_id, member_kind) \
+pub(super) const ADD_MEMBERS: &str = "INSERT INTO memberships (tenant, group_id, member_id, member_kind) \
      SELECT $1, $2, r.id, r.kind FROM json_each($3) AS j \
      JOIN resources AS r ON r.tenant = $1 AND r.id = j.value \
      WHERE true ORDER BY j.key ON CONFLICT DO NOTHING";
 
-const FIRST_UNKNOWN: &str = "SELECT j.value FROM json_each($2) AS j WHERE NOT EXISTS \
+pub(super) const FIRST_UNKNOWN: &str = "SELECT j.value FROM json_each($2) AS j WHERE NOT EXISTS \
      (SELECT 1 FROM resources AS r WHERE r.tenant = $1 AND r.id = j.value) LIMIT 1";
 
-const REMOVE_MEMBERS: &str = "DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 \
+pub(super) const REMOVE_MEMBERS: &str = "DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 \
      AND member_id IN (SELECT value FROM json_each($3))";
 
-const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name \
+pub(super) const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name \
      FROM json_each($2) AS j \
      JOIN memberships AS m ON m.tenant = $1 AND m.group_id = j.value \
      JOIN resources AS r ON r.tenant = m.tenant AND r.id = m.member_id \
      ORDER BY m.seq";
 
-const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g.display_name \
+pub(super) const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g.display_name \
      FROM json_each($2) AS j \
      JOIN memberships AS m ON m.tenant = $1 AND m.member_id = j.value \
      JOIN resources AS g ON g.tenant = m.tenant AND g.id = m.group_id \
      ORDER BY m.seq";
 
 const READ_CONNECTIONS: u32 = 4;
+
+// Every pool is built with `test_before_acquire(false)`: a SQLite connection is a library
+// handle in this process, which a ping cannot find broken, and the ping is one more hand-off to
+// the connection's worker thread per query.
+
+/// How often opening an operation is tried when the operation that refused it finished before
+/// it could be read (it then no longer holds the key or the resource).
+const OPEN_ATTEMPTS: usize = 5;
 
 pub struct SqliteStore {
     /// Exactly one connection: SQLite's single writer, made explicit.
@@ -79,6 +88,7 @@ impl SqliteStore {
             // The database lives as long as its connection: keep exactly one, forever.
             let pool = SqlitePoolOptions::new()
                 .max_connections(1)
+                .test_before_acquire(false)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
@@ -86,7 +96,7 @@ impl SqliteStore {
                 .await?;
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             return Ok(SqliteStore {
-                batch: GroupCommit::start(pool.clone()),
+                batch: GroupCommit::start(pool.clone()).map_err(sqlx::Error::Io)?,
                 write: pool.clone(),
                 read: pool,
             });
@@ -104,15 +114,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal);
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&write).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(READ_CONNECTIONS)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         Ok(SqliteStore {
-            batch: GroupCommit::start(write.clone()),
+            batch: GroupCommit::start(write.clone()).map_err(sqlx::Error::Io)?,
             write,
             read,
         })
@@ -123,10 +135,27 @@ impl SqliteStore {
     // step's outcome is durable before the next step runs (see `sqlite_batch`).
 
     async fn journal_open(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
-        let (op, plan) = (op.clone(), plan.to_vec());
-        self.batch
-            .run(move |conn| Box::pin(async move { journal::open(conn, &op, &plan).await }))
-            .await
+        for _ in 0..OPEN_ATTEMPTS {
+            let (new, steps) = (op.clone(), plan.to_vec());
+            let created = self
+                .batch
+                .run(move |db| writes::open(db, &new, &steps))
+                .await?;
+            if let Some(created) = created {
+                return Ok(Opened::Created(created));
+            }
+            // Refused: by whom is read once the batch is committed. If that operation has
+            // finished meanwhile (its key and its hold on the resource go with it), try again.
+            let mut conn = self.read.acquire().await?;
+            if let Some(found) = journal::refused_by(&mut conn, op).await? {
+                return Ok(found);
+            }
+        }
+        // Refused every time by no running operation: the id itself is taken.
+        Err(StoreError::Conflict {
+            attribute: "id",
+            value: op.id.clone(),
+        })
     }
 
     async fn journal_record_step(
@@ -138,11 +167,7 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         let (tenant, op_id, outcome) = (tenant.to_owned(), op_id.to_owned(), outcome.clone());
         self.batch
-            .run(move |conn| {
-                Box::pin(
-                    async move { journal::record_step(conn, &tenant, &op_id, idx, &outcome).await },
-                )
-            })
+            .run(move |db| writes::record_step(db, &tenant, &op_id, idx, &outcome))
             .await
     }
 
@@ -155,11 +180,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<StoredResource>> {
         let (tenant, op_id, commit) = (tenant.to_owned(), op_id.to_owned(), commit.clone());
         self.batch
-            .run(move |conn| {
-                Box::pin(
-                    async move { journal::complete(conn, &tenant, &op_id, status, &commit).await },
-                )
-            })
+            .run(move |db| writes::complete(db, &tenant, &op_id, status, &commit))
             .await
     }
 }

@@ -1,19 +1,18 @@
 //! Group commit for the SQLite journal. SQLite has one writer, and a journaled request makes
 //! several small writes (open, one per step, complete), each its own transaction: under
-//! concurrent requests the writer spends its time committing and handing its one connection
-//! from waiter to waiter. Here the writes waiting at the same moment run one after the other in
-//! a single transaction and are committed together; each caller gets its answer only once that
-//! commit succeeded, so a write is as durable when its caller continues as with a transaction
-//! of its own.
+//! concurrent requests the writer would spend its time committing, and through sqlx every
+//! statement is also a hand-off to the connection's worker thread and back. Here the writes
+//! waiting at the same moment run one after the other in a single transaction, on a thread of
+//! their own, directly on the write connection's handle (see `sqlite_direct`), and are
+//! committed together; each caller gets its answer only once that commit succeeded, so a write
+//! is as durable when its caller continues as with a transaction of its own.
 //!
-//! Each write keeps its own atomicity: a write of several statements opens a nested
-//! transaction (a savepoint) on the batch's connection, and its failure rolls back its own
-//! statements only; single statements are atomic by themselves. If the batch's commit fails,
-//! every write of the batch fails.
+//! Each write keeps its own atomicity: a write of several statements runs in a savepoint
+//! (`sqlite_direct::atomically`), and its failure rolls back its own statements only. If the
+//! batch's commit fails, every write of the batch fails.
 
-use futures_util::future::BoxFuture;
-use sqlx::Connection;
-use sqlx::sqlite::{SqliteConnection, SqlitePool};
+use rusqlite::Connection;
+use sqlx::sqlite::SqlitePool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{StoreError, StoreResult};
@@ -23,18 +22,22 @@ const MAX_BATCH: usize = 128;
 
 /// Called with the outcome of the batch's commit; sends the write's own result to its caller.
 type Deliver = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Deliver> + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Deliver + Send>;
 
 pub(super) struct GroupCommit {
     queue: mpsc::UnboundedSender<Job>,
 }
 
 impl GroupCommit {
-    /// Starts the writer task on the current Tokio runtime; it ends when `self` is dropped.
-    pub(super) fn start(write: SqlitePool) -> Self {
+    /// Starts the writer thread, which borrows the one connection of `write` for each batch;
+    /// it ends when `self` is dropped. Must be called inside a Tokio runtime (the pool's).
+    pub(super) fn start(write: SqlitePool) -> std::io::Result<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
-        tokio::spawn(writer(write, jobs));
-        Self { queue }
+        let runtime = tokio::runtime::Handle::current();
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer(runtime, write, jobs))?;
+        Ok(Self { queue })
     }
 
     /// Runs `write` on the write connection inside a batch transaction; answers once the batch
@@ -42,22 +45,18 @@ impl GroupCommit {
     pub(super) async fn run<T, F>(&self, write: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, StoreResult<T>>
-            + Send
-            + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel::<StoreResult<T>>();
-        let job: Job = Box::new(move |conn| {
-            Box::pin(async move {
-                let result = write(conn).await;
-                Box::new(move |committed: Result<(), String>| {
-                    let _ = tx.send(match committed {
-                        Ok(()) => result,
-                        // The write's own error, if any, explains more than the commit's.
-                        Err(e) => result.and(Err(not_committed(e))),
-                    });
-                }) as Deliver
-            })
+        let job: Job = Box::new(move |db| {
+            let result = write(db);
+            Box::new(move |committed: Result<(), String>| {
+                let _ = tx.send(match committed {
+                    Ok(()) => result,
+                    // The write's own error, if any, explains more than the commit's.
+                    Err(e) => result.and(Err(not_committed(e))),
+                });
+            }) as Deliver
         });
         self.queue
             .send(job)
@@ -73,25 +72,75 @@ fn not_committed(detail: String) -> StoreError {
     )))
 }
 
-async fn writer(write: SqlitePool, mut queue: mpsc::UnboundedReceiver<Job>) {
-    let mut jobs = Vec::with_capacity(MAX_BATCH);
-    while queue.recv_many(&mut jobs, MAX_BATCH).await > 0 {
-        let batch = std::mem::take(&mut jobs);
-        if let Err(e) = run_batch(&write, batch).await {
+fn writer(
+    runtime: tokio::runtime::Handle,
+    write: SqlitePool,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+) {
+    // The pool returns its connection from the drop of a `PoolConnection`, which needs the
+    // runtime.
+    let _runtime = runtime.enter();
+    while let Some(first) = queue.blocking_recv() {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = run_batch(&runtime, &write, batch) {
             tracing::warn!(error = %e, "journal batch not committed");
         }
     }
 }
 
 /// A job dropped without being delivered makes its caller fail (`not_committed`).
-async fn run_batch(write: &SqlitePool, batch: Vec<Job>) -> Result<(), String> {
-    let mut conn = write.acquire().await.map_err(|e| e.to_string())?;
-    let mut tx = conn.begin().await.map_err(|e| e.to_string())?;
+fn run_batch(
+    runtime: &tokio::runtime::Handle,
+    write: &SqlitePool,
+    batch: Vec<Job>,
+) -> Result<(), String> {
+    let mut conn = runtime
+        .block_on(write.acquire())
+        .map_err(|e| e.to_string())?;
+    let mut handle = runtime
+        .block_on(conn.lock_handle())
+        .map_err(|e| e.to_string())?;
+    // SAFETY: the handle is locked away from sqlx's worker thread until `handle` is dropped,
+    // and `db` (which only borrows it: `from_handle` never closes it) is dropped first, with
+    // its prepared statements. No transaction is left open on it: the batch's ends in COMMIT
+    // or ROLLBACK below.
+    let db = unsafe { Connection::from_handle(handle.as_raw_handle().as_ptr()) }
+        .map_err(|e| e.to_string())?;
+    let committed = run_jobs(&db, batch);
+    drop(db);
+    drop(handle);
+    committed
+}
+
+fn run_jobs(db: &Connection, batch: Vec<Job>) -> Result<(), String> {
+    db.execute_batch("BEGIN IMMEDIATE")
+        .map_err(|e| e.to_string())?;
     let mut deliveries = Vec::with_capacity(batch.len());
+    let mut panicked = false;
     for job in batch {
-        deliveries.push(job(&mut tx).await);
+        // A panicking write must not take the writer thread (and every later write) with it;
+        // its caller fails, and so does the batch, whose transaction it may have left
+        // half-written.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(db))) {
+            Ok(deliver) => deliveries.push(deliver),
+            Err(_) => panicked = true,
+        }
     }
-    let committed = tx.commit().await.map_err(|e| e.to_string());
+    let committed = match panicked {
+        true => Err("a write of the batch panicked".to_string()),
+        false => db.execute_batch("COMMIT").map_err(|e| e.to_string()),
+    };
+    if committed.is_err() {
+        // Leave the connection as sqlx expects it: outside any transaction.
+        let _ = db.execute_batch("ROLLBACK");
+    }
     for deliver in deliveries {
         deliver(committed.clone());
     }
