@@ -61,8 +61,9 @@ impl GroupCommit {
         self.queue
             .send(job)
             .map_err(|_| not_committed("the journal writer has stopped".into()))?;
+        // Dropped undelivered: the write panicked, or the writer stopped with it queued.
         rx.await
-            .map_err(|_| not_committed("the journal writer has stopped".into()))?
+            .map_err(|_| not_committed("the write was abandoned (see the log)".into()))?
     }
 }
 
@@ -130,7 +131,10 @@ fn run_jobs(db: &Connection, batch: Vec<Job>) -> Result<(), String> {
         // half-written.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(db))) {
             Ok(deliver) => deliveries.push(deliver),
-            Err(_) => panicked = true,
+            Err(_) => {
+                tracing::error!("a journal write panicked; its batch is rolled back");
+                panicked = true;
+            }
         }
     }
     let committed = match panicked {
@@ -145,4 +149,72 @@ fn run_jobs(db: &Connection, batch: Vec<Job>) -> Result<(), String> {
         deliver(committed.clone());
     }
     committed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::sqlite::SqlitePoolOptions;
+
+    async fn group_commit() -> (GroupCommit, SqlitePool) {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect("sqlite::memory:")
+            .await
+            .expect("pool");
+        sqlx::query("CREATE TABLE t (v INTEGER PRIMARY KEY)")
+            .execute(&pool)
+            .await
+            .expect("table");
+        (GroupCommit::start(pool.clone()).expect("writer"), pool)
+    }
+
+    fn insert(v: i64) -> impl FnOnce(&Connection) -> StoreResult<()> + Send + 'static {
+        move |db| {
+            db.execute("INSERT INTO t (v) VALUES (?1)", [v])?;
+            Ok(())
+        }
+    }
+
+    async fn values(pool: &SqlitePool) -> Vec<i64> {
+        sqlx::query_scalar("SELECT v FROM t ORDER BY v")
+            .fetch_all(pool)
+            .await
+            .expect("select")
+    }
+
+    #[tokio::test]
+    async fn writes_are_committed_before_their_callers_continue() {
+        let (batch, pool) = group_commit().await;
+        let writes = (1..=50).map(|v| batch.run(insert(v)));
+        for result in futures_util::future::join_all(writes).await {
+            result.expect("write");
+        }
+        assert_eq!(values(&pool).await, (1..=50).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_fails_alone() {
+        let (batch, pool) = group_commit().await;
+        let (a, dup, b) = tokio::join!(
+            batch.run(insert(1)),
+            batch.run(insert(1)),
+            batch.run(insert(2))
+        );
+        a.expect("first write");
+        b.expect("third write");
+        assert!(dup.is_err(), "a duplicate key must fail");
+        assert_eq!(values(&pool).await, vec![1, 2]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
+        let (batch, pool) = group_commit().await;
+        let panicked = batch
+            .run(|_db: &Connection| -> StoreResult<()> { panic!("a bug in a write") })
+            .await;
+        assert!(panicked.is_err());
+        batch.run(insert(7)).await.expect("the next write");
+        assert_eq!(values(&pool).await, vec![7]);
+    }
 }

@@ -89,3 +89,76 @@ pub(super) fn atomically<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> Connection {
+        let db = Connection::open_in_memory().expect("in-memory database");
+        db.execute_batch("CREATE TABLE t (a TEXT, b TEXT)")
+            .expect("table");
+        db
+    }
+
+    #[test]
+    fn parameters_bind_by_their_number_not_their_position() {
+        let db = db();
+        // `$2` appears first, so SQLite gives it index 1.
+        let got: Option<String> = first_row(
+            &db,
+            "SELECT $2 || '-' || $1 || '-' || $2",
+            &[&"one", &"two"],
+            |r| r.get(0),
+        )
+        .expect("query");
+        assert_eq!(got.as_deref(), Some("two-one-two"));
+    }
+
+    #[test]
+    fn unused_values_are_ignored_and_missing_ones_are_null() {
+        let db = db();
+        let got: Option<(Option<String>, Option<String>)> =
+            first_row(&db, "SELECT $3, $1", &[&"one", &"two"], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("query");
+        assert_eq!(got, Some((None, Some("one".to_string()))));
+    }
+
+    #[test]
+    fn a_failed_write_leaves_nothing_and_a_good_one_stays() {
+        let db = db();
+        let failed: StoreResult<()> = atomically(&db, |db| {
+            execute(db, "INSERT INTO t (a, b) VALUES ($1, $2)", &[&"x", &"y"])?;
+            Err(StoreError::NotFound)
+        });
+        assert!(matches!(failed, Err(StoreError::NotFound)));
+        atomically(&db, |db| {
+            execute(db, "INSERT INTO t (a, b) VALUES ($2, $1)", &[&"b", &"a"])?;
+            Ok(())
+        })
+        .expect("write");
+        let rows = all_rows(&db, "SELECT a, b FROM t", &[], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .expect("rows");
+        assert_eq!(rows, vec![("a".to_string(), "b".to_string())]);
+    }
+
+    #[test]
+    fn returning_statements_run_to_completion() {
+        let db = db();
+        let first: Option<String> = first_row(
+            &db,
+            "INSERT INTO t (a) SELECT value FROM json_each($1) RETURNING a",
+            &[&r#"["p","q","r"]"#],
+            |r| r.get(0),
+        )
+        .expect("insert");
+        assert_eq!(first.as_deref(), Some("p"));
+        let n: Option<i64> =
+            first_row(&db, "SELECT count(*) FROM t", &[], |r| r.get(0)).expect("count");
+        assert_eq!(n, Some(3));
+    }
+}
