@@ -1,5 +1,5 @@
 //! The operation-journal functions both backends share, expanded per backend by
-//! [`journal_ops!`] (a macro for the reason given in `resource_ops`): the reads, and the writes
+//! [`journal_ops!`] (a macro for the reason given in `store_impl`): the reads, and the writes
 //! off the hot path (replacing a plan, failing, touching). What stays per backend is what
 //! really differs: the hot-path writes (opening an operation, recording a step, completing),
 //! which PostgreSQL runs as few statements on pooled connections and SQLite in group-committed

@@ -266,7 +266,7 @@ mod journal_sql;
 mod members;
 pub mod postgres;
 mod postgres_journal;
-mod resource_ops;
+mod postgres_writes;
 mod rows;
 mod sql;
 pub mod sqlite;

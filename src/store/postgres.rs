@@ -2,14 +2,14 @@
 //! Lists of values are passed as one array parameter and expanded with `unnest`, so a
 //! membership change is one statement whatever its size.
 //!
-//! The code both backends share (resource writes, the `Store` impl) is expanded from
-//! `resource_ops!` and `store_impl!`; this file holds what is PostgreSQL's own: connecting,
-//! lists passed as arrays, and the one-statement insert.
+//! The `Store` impl both backends share is expanded from `store_impl!`; this file holds what is
+//! PostgreSQL's own: connecting, its statements (lists passed as arrays, the one-statement
+//! insert) and where its writes run. The resource writes are in `postgres_writes`.
 
 use super::columns::Columns;
 use super::errors::write_error;
 use super::postgres_journal as journal;
-use super::resource_ops::resource_ops;
+use super::postgres_writes::{create_in, delete_in, update_in};
 use super::store_impl::store_impl;
 use super::*;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions};
@@ -25,20 +25,20 @@ const INSERT_WITH_EMAILS: &str = concat!(
      ON CONFLICT DO NOTHING"
 );
 
-const INSERT_EMAILS: &str = "INSERT INTO resource_emails (tenant, resource_id, value_lower) \
+pub(super) const INSERT_EMAILS: &str = "INSERT INTO resource_emails (tenant, resource_id, value_lower) \
      SELECT $1::text, $2::text, unnest($3::text[]) ON CONFLICT DO NOTHING";
 
 // `ORDER BY u.ord` makes `seq` follow the order the members were given.
-const ADD_MEMBERS: &str = "INSERT INTO memberships (tenant, group_id, member_id, member_kind) \
+pub(super) const ADD_MEMBERS: &str = "INSERT INTO memberships (tenant, group_id, member_id, member_kind) \
      SELECT $1::text, $2::text, r.id, r.kind \
      FROM unnest($3::text[]) WITH ORDINALITY AS u(id, ord) \
      JOIN resources AS r ON r.tenant = $1 AND r.id = u.id \
      ORDER BY u.ord ON CONFLICT DO NOTHING";
 
-const FIRST_UNKNOWN: &str = "SELECT u.id FROM unnest($2::text[]) AS u(id) WHERE NOT EXISTS \
+pub(super) const FIRST_UNKNOWN: &str = "SELECT u.id FROM unnest($2::text[]) AS u(id) WHERE NOT EXISTS \
      (SELECT 1 FROM resources AS r WHERE r.tenant = $1 AND r.id = u.id) LIMIT 1";
 
-const REMOVE_MEMBERS: &str =
+pub(super) const REMOVE_MEMBERS: &str =
     "DELETE FROM memberships WHERE tenant = $1 AND group_id = $2 AND member_id = ANY($3::text[])";
 
 const MEMBERS_OF: &str = "SELECT m.group_id AS owner, r.id, r.kind, r.display_name \
@@ -68,6 +68,49 @@ impl PostgresStore {
         // The migrator holds an advisory lock, so replicas starting together migrate once.
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         Ok(PostgresStore { pool })
+    }
+
+    async fn resource_create(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        doc: &Map<String, Value>,
+        members: &[(String, ResourceKind)],
+    ) -> StoreResult<StoredResource> {
+        if !create_in_transaction(kind, members) {
+            let mut conn = self.pool.acquire().await?;
+            return create_in(&mut conn, tenant, kind, id, doc, members, None).await;
+        }
+        let mut tx = self.pool.begin().await?;
+        let resource = create_in(&mut tx, tenant, kind, id, doc, members, None).await?;
+        tx.commit().await?;
+        Ok(resource)
+    }
+
+    async fn resource_update(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        revision: i64,
+        doc: &Map<String, Value>,
+        members: &MemberChanges,
+    ) -> StoreResult<StoredResource> {
+        let mut tx = self.pool.begin().await?;
+        let resource = update_in(&mut tx, tenant, kind, id, revision, doc, members, None).await?;
+        tx.commit().await?;
+        Ok(resource)
+    }
+
+    async fn resource_delete(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await?;
+        delete_in(&mut conn, tenant, kind, id).await
     }
 
     // The journal's hot-path writes, each on a pooled connection of its own (several servers
@@ -102,7 +145,7 @@ impl PostgresStore {
 
 /// Lists go to PostgreSQL as one array parameter, which the statements above expand with
 /// `unnest` or `ANY`.
-fn list_param<T>(items: &[T]) -> &[T] {
+pub(super) fn list_param<T>(items: &[T]) -> &[T] {
     items
 }
 
@@ -113,7 +156,7 @@ fn create_in_transaction(kind: ResourceKind, members: &[(String, ResourceKind)])
 }
 
 /// A new resource and its e-mail rows, in one statement.
-async fn insert_resource(
+pub(super) async fn insert_resource(
     conn: &mut PgConnection,
     tenant: &str,
     kind: ResourceKind,
@@ -141,6 +184,4 @@ async fn insert_resource(
     Ok(())
 }
 
-resource_ops!(PgConnection);
-
-store_impl!(PostgresStore, write: pool, read: pool);
+store_impl!(PostgresStore, PgConnection, write: pool, read: pool);

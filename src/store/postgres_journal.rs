@@ -14,7 +14,7 @@ use super::journal_rows::{
     OperationRow, PlanColumns, StepRow, attach_steps, into_operations, opened,
 };
 use super::journal_sql::{self as jsql, insert_operation, record_step, step_columns};
-use super::postgres::{create_in, delete_in, update_in};
+use super::postgres_writes::{create_in, delete_in, update_in};
 use super::*;
 use sqlx::postgres::{PgConnection, PgPool};
 

@@ -4,15 +4,14 @@
 //! (waiting there in the pool's queue rather than spinning on `SQLITE_BUSY`), while reads use a
 //! separate pool and, thanks to WAL, never wait for writers.
 //!
-//! The code both backends share (resource writes, the `Store` impl) is expanded from
-//! `resource_ops!` and `store_impl!`; this file holds what is SQLite's own: connecting, lists
-//! passed as JSON, and the two-statement insert.
+//! The `Store` impl both backends share is expanded from `store_impl!`; this file holds what is
+//! SQLite's own: connecting, its statements (lists passed as JSON) and where its writes run:
+//! every resource write and every hot-path journal write goes through the group commit
+//! (`sqlite_batch`, running `sqlite_writes`).
 
-use super::columns::Columns;
-use super::errors::write_error;
 use super::members::json_array;
-use super::resource_ops::resource_ops;
 use super::sqlite_batch::GroupCommit;
+use super::sqlite_direct::atomically;
 use super::sqlite_journal as journal;
 use super::sqlite_writes as writes;
 use super::store_impl::store_impl;
@@ -130,6 +129,65 @@ impl SqliteStore {
         })
     }
 
+    async fn resource_create(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        doc: &Map<String, Value>,
+        members: &[(String, ResourceKind)],
+    ) -> StoreResult<StoredResource> {
+        let (tenant, id, doc, members) = (
+            tenant.to_owned(),
+            id.to_owned(),
+            doc.clone(),
+            members.to_vec(),
+        );
+        self.batch
+            .run(move |db| {
+                atomically(db, |db| {
+                    writes::create(db, &tenant, kind, &id, &doc, &members, None)
+                })
+            })
+            .await
+    }
+
+    async fn resource_update(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        revision: i64,
+        doc: &Map<String, Value>,
+        members: &MemberChanges,
+    ) -> StoreResult<StoredResource> {
+        let (tenant, id, doc, members) = (
+            tenant.to_owned(),
+            id.to_owned(),
+            doc.clone(),
+            members.clone(),
+        );
+        self.batch
+            .run(move |db| {
+                atomically(db, |db| {
+                    writes::update(db, &tenant, kind, &id, revision, &doc, &members, None)
+                })
+            })
+            .await
+    }
+
+    async fn resource_delete(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+    ) -> StoreResult<bool> {
+        let (tenant, id) = (tenant.to_owned(), id.to_owned());
+        self.batch
+            .run(move |db| writes::delete(db, &tenant, kind, &id))
+            .await
+    }
+
     // The journal's hot-path writes go through the group commit: each runs on the single
     // write connection inside a shared transaction and answers once that is committed, so a
     // step's outcome is durable before the next step runs (see `sqlite_batch`).
@@ -191,39 +249,4 @@ fn list_param<T: AsRef<str>>(items: &[T]) -> String {
     json_array(items)
 }
 
-/// The resource row and its e-mail rows are two statements, so every create is a transaction.
-fn create_in_transaction(_kind: ResourceKind, _members: &[(String, ResourceKind)]) -> bool {
-    true
-}
-
-/// A new resource and its e-mail rows, on `conn` inside the caller's transaction.
-async fn insert_resource(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    kind: ResourceKind,
-    id: &str,
-    cols: &Columns,
-    now: &str,
-    tableau_luid: Option<&str>,
-) -> StoreResult<()> {
-    sqlx::query(sql::INSERT)
-        .bind(tenant)
-        .bind(kind.as_str())
-        .bind(id)
-        .bind(&cols.doc)
-        .bind(&cols.user_name)
-        .bind(&cols.user_name_lower)
-        .bind(&cols.external_id)
-        .bind(&cols.display_name)
-        .bind(&cols.display_name_lower)
-        .bind(now)
-        .bind(tableau_luid)
-        .execute(&mut *conn)
-        .await
-        .map_err(|e| write_error(e, id, cols))?;
-    insert_emails(conn, tenant, id, &cols.emails_lower).await
-}
-
-resource_ops!(SqliteConnection);
-
-store_impl!(SqliteStore, write: write, read: read);
+store_impl!(SqliteStore, SqliteConnection, write: write, read: read);

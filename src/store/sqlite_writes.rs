@@ -1,8 +1,10 @@
-//! The journal's hot-path writes on SQLite (open an operation, record a step, complete it with
-//! its resource change), as the group-commit writer runs them: synchronously, directly on the
-//! write connection (see `sqlite_direct`), each inside the batch's transaction. The statements
-//! are the ones the sqlx code of the other writes runs; the semantics are those of the `Store`
-//! methods they serve.
+//! SQLite's writes as the group-commit writer runs them: synchronously, directly on the write
+//! connection (see `sqlite_direct`), each inside the batch's transaction. The resource writes
+//! (create, update, delete) and the journal's hot-path writes (open an operation, record a
+//! step, complete it together with its resource change); the semantics are those of the
+//! `Store` methods they serve. A write of several statements is atomic only inside
+//! `atomically`, which `complete` and `open` use themselves and the callers of `create` and
+//! `update` provide.
 
 use super::columns::{Columns, now_timestamp};
 use super::errors::{Violation, membership_violation, plan_violation, write_violation};
@@ -159,15 +161,25 @@ fn apply(
         )
         .map(Some),
         ResourceCommit::Delete { kind, id } => {
-            execute(db, sql::DELETE, &[&tenant, &kind.as_str(), id])?;
+            delete(db, tenant, *kind, id)?;
             Ok(None)
         }
         ResourceCommit::Nothing => Ok(None),
     }
 }
 
+/// See `Store::delete`; memberships (both ways) and e-mails go by ON DELETE CASCADE.
+pub(super) fn delete(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+) -> StoreResult<bool> {
+    Ok(execute(db, sql::DELETE, &[&tenant, &kind.as_str(), &id])? > 0)
+}
+
 /// See `Store::create`.
-fn create(
+pub(super) fn create(
     db: &Connection,
     tenant: &str,
     kind: ResourceKind,
@@ -218,7 +230,7 @@ fn create(
 
 /// See `Store::update`; `tableau_luid` `None` keeps the stored LUID.
 #[allow(clippy::too_many_arguments)] // the `Store::update` arguments, plus the LUID
-fn update(
+pub(super) fn update(
     db: &Connection,
     tenant: &str,
     kind: ResourceKind,

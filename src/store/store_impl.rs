@@ -1,16 +1,46 @@
-//! The `Store` implementation both backends share, expanded per backend by [`store_impl!`]
-//! (a macro for the reason given in `resource_ops`). The backends differ only in their pools:
-//! SQLite writes through its single write connection and reads from a separate pool,
-//! PostgreSQL uses one pool for both, so the macro is told which field serves which.
+//! The `Store` implementation both backends share, expanded per backend by [`store_impl!`].
 //!
-//! The expanding module provides, by these names: the functions of `resource_ops!`, a module
-//! `journal` with the functions of `journal_ops!` plus `open`, and
-//! `create_in_transaction(kind, members)`: whether a create takes several statements and so
-//! needs a transaction.
+//! Why a macro rather than functions generic over `sqlx::Database`: the bodies are identical,
+//! but a generic version needs an executor bound per borrowed connection
+//! (`for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>`), an `Encode + Type` bound per
+//! bound value type, a `FromRow` bound per row, and `Send` bounds for the `async_trait` futures;
+//! those bounds would outweigh the code they save. The macro expands the very code each backend
+//! would have against its concrete connection type.
+//!
+//! The backends differ in their pools (SQLite reads from a pool of its own and writes through
+//! its single write connection; PostgreSQL uses one pool for both, so the macro is told which
+//! field serves which) and in how they write: each provides, as inherent methods,
+//! `resource_create`/`resource_update`/`resource_delete` and `journal_open`/
+//! `journal_record_step`/`journal_complete` (SQLite group-commits them on its single writer,
+//! PostgreSQL runs them on pooled connections). The expanding module also provides a module
+//! `journal` with the functions of `journal_ops!`, the statements `MEMBERS_OF` and `GROUPS_OF`,
+//! and `list_param(items)`.
 
 /// `impl Store for $store`, writing through the pool in field `$write`, reading from `$read`.
 macro_rules! store_impl {
-    ($store:ty, write: $write:ident, read: $read:ident) => {
+    ($store:ty, $conn:ty, write: $write:ident, read: $read:ident) => {
+        /// Members (groups) or groups (users) of all `resources` at once, all of one kind.
+        pub(super) async fn load_relations(
+            conn: &mut $conn,
+            tenant: &str,
+            resources: &mut [StoredResource],
+        ) -> StoreResult<()> {
+            let Some(first) = resources.first() else {
+                return Ok(());
+            };
+            let sql = match first.kind {
+                ResourceKind::Group => MEMBERS_OF,
+                ResourceKind::User => GROUPS_OF,
+            };
+            let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
+            let rows: Vec<$crate::store::rows::RelationRow> = sqlx::query_as(sql)
+                .bind(tenant)
+                .bind(list_param(&ids))
+                .fetch_all(conn)
+                .await?;
+            $crate::store::rows::attach_relations(resources, rows)
+        }
+
         #[async_trait::async_trait]
         impl Store for $store {
             async fn create(
@@ -21,14 +51,7 @@ macro_rules! store_impl {
                 doc: &Map<String, Value>,
                 members: &[(String, ResourceKind)],
             ) -> StoreResult<StoredResource> {
-                if !create_in_transaction(kind, members) {
-                    let mut conn = self.$write.acquire().await?;
-                    return create_in(&mut conn, tenant, kind, id, doc, members, None).await;
-                }
-                let mut tx = self.$write.begin().await?;
-                let resource = create_in(&mut tx, tenant, kind, id, doc, members, None).await?;
-                tx.commit().await?;
-                Ok(resource)
+                self.resource_create(tenant, kind, id, doc, members).await
             }
 
             async fn get(
@@ -63,11 +86,8 @@ macro_rules! store_impl {
                 doc: &Map<String, Value>,
                 members: &MemberChanges,
             ) -> StoreResult<StoredResource> {
-                let mut tx = self.$write.begin().await?;
-                let resource =
-                    update_in(&mut tx, tenant, kind, id, revision, doc, members, None).await?;
-                tx.commit().await?;
-                Ok(resource)
+                self.resource_update(tenant, kind, id, revision, doc, members)
+                    .await
             }
 
             async fn delete(
@@ -76,8 +96,7 @@ macro_rules! store_impl {
                 kind: ResourceKind,
                 id: &str,
             ) -> StoreResult<bool> {
-                let mut conn = self.$write.acquire().await?;
-                delete_in(&mut conn, tenant, kind, id).await
+                self.resource_delete(tenant, kind, id).await
             }
 
             async fn list(
