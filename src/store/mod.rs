@@ -30,6 +30,31 @@ pub struct StoredResource {
     pub groups: Vec<GroupRef>,
 }
 
+impl StoredResource {
+    /// A resource as a write just stored it (relations not loaded yet).
+    pub(crate) fn written(
+        id: &str,
+        kind: ResourceKind,
+        doc: &Map<String, Value>,
+        created: String,
+        last_modified: String,
+        revision: i64,
+        tableau_luid: Option<String>,
+    ) -> Self {
+        StoredResource {
+            id: id.to_owned(),
+            kind,
+            doc: doc.clone(),
+            created,
+            last_modified,
+            revision,
+            tableau_luid,
+            members: Vec::new(),
+            groups: Vec::new(),
+        }
+    }
+}
+
 /// One member of a group (SCIM renders `value`, `$ref` and `type`; RFC 7643 §8.7.1 gives
 /// members no display name).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -94,17 +94,15 @@ pub(super) async fn create_in(
     let cols = crate::store::columns::Columns::derive(kind, doc)?;
     let now = crate::store::columns::now_timestamp();
     insert_resource(&mut *conn, tenant, kind, id, &cols, &now, tableau_luid).await?;
-    let mut resource = StoredResource {
-        id: id.to_owned(),
+    let mut resource = StoredResource::written(
+        id,
         kind,
-        doc: doc.clone(),
-        created: now.clone(),
-        last_modified: now,
-        revision: 1,
-        tableau_luid: tableau_luid.map(str::to_owned),
-        members: Vec::new(),
-        groups: Vec::new(),
-    };
+        doc,
+        now.clone(),
+        now,
+        1,
+        tableau_luid.map(str::to_owned),
+    );
     // A new user belongs to no group yet; only a new group's members need reading back.
     if kind == ResourceKind::Group && !members.is_empty() {
         add_members(conn, tenant, id, members).await?;
@@ -169,17 +167,8 @@ pub(super) async fn update_in(
         remove_members(conn, tenant, id, &members.remove).await?;
         add_members(conn, tenant, id, &members.add).await?;
     }
-    let mut resource = StoredResource {
-        id: id.to_owned(),
-        kind,
-        doc: doc.clone(),
-        created,
-        last_modified: now,
-        revision: revision + 1,
-        tableau_luid,
-        members: Vec::new(),
-        groups: Vec::new(),
-    };
+    let mut resource =
+        StoredResource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
     load_relations(conn, tenant, std::slice::from_mut(&mut resource)).await?;
     Ok(resource)
 }

@@ -209,17 +209,15 @@ pub(super) fn create(
     )
     .map_err(|e| write_violation(Violation::of_sqlite(&e), id, &cols, e.into()))?;
     insert_emails(db, tenant, id, &cols.emails_lower)?;
-    let mut resource = StoredResource {
-        id: id.to_owned(),
+    let mut resource = StoredResource::written(
+        id,
         kind,
-        doc: doc.clone(),
-        created: now.clone(),
-        last_modified: now,
-        revision: 1,
-        tableau_luid: tableau_luid.map(str::to_owned),
-        members: Vec::new(),
-        groups: Vec::new(),
-    };
+        doc,
+        now.clone(),
+        now,
+        1,
+        tableau_luid.map(str::to_owned),
+    );
     // A new user belongs to no group yet; only a new group's members need reading back.
     if kind == ResourceKind::Group && !members.is_empty() {
         add_members(db, tenant, id, members)?;
@@ -284,17 +282,8 @@ pub(super) fn update(
         }
         add_members(db, tenant, id, &members.add)?;
     }
-    let mut resource = StoredResource {
-        id: id.to_owned(),
-        kind,
-        doc: doc.clone(),
-        created,
-        last_modified: now,
-        revision: revision + 1,
-        tableau_luid,
-        members: Vec::new(),
-        groups: Vec::new(),
-    };
+    let mut resource =
+        StoredResource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
     load_relations(db, tenant, &mut resource)?;
     Ok(resource)
 }
