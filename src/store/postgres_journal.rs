@@ -246,8 +246,8 @@ async fn apply(
     }
 }
 
-/// On a connection of its own (PostgreSQL) or inside SQLite's group-commit batch:
-/// `begin` is then a savepoint, so a commit that cannot be applied rolls back alone.
+/// End a running operation as succeeded and apply its resource change, in one transaction
+/// (a savepoint if `write` is already in one).
 pub(super) async fn complete(
     write: &mut PgConnection,
     tenant: &str,

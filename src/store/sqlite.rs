@@ -11,7 +11,6 @@
 
 use super::members::json_array;
 use super::sqlite_batch::GroupCommit;
-use super::sqlite_direct::atomically;
 use super::sqlite_journal as journal;
 use super::sqlite_writes as writes;
 use super::store_impl::store_impl;
@@ -53,10 +52,6 @@ pub(super) const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g
 
 const READ_CONNECTIONS: u32 = 4;
 
-// Every pool is built with `test_before_acquire(false)`: a SQLite connection is a library
-// handle in this process, which a ping cannot find broken, and the ping is one more hand-off to
-// the connection's worker thread per query.
-
 /// How often opening an operation is tried when the operation that refused it finished before
 /// it could be read (it then no longer holds the key or the resource).
 const OPEN_ATTEMPTS: usize = 5;
@@ -67,13 +62,17 @@ pub struct SqliteStore {
     /// Readers; for an in-memory database the same pool as `write` (a private in-memory
     /// database exists only on its one connection).
     read: SqlitePool,
-    /// The journal's writes on the hot path (open, record a step, complete), committed in
-    /// groups on `write` (see `sqlite_batch`).
+    /// The resource writes and the journal's hot-path writes (open, record a step, complete),
+    /// committed in groups on `write` (see `sqlite_batch`).
     batch: GroupCommit,
 }
 
 impl SqliteStore {
     /// `sqlite://PATH` (file and parent directory created if missing) or `sqlite::memory:`.
+    ///
+    /// Every pool is built with `test_before_acquire(false)`: a SQLite connection is a library
+    /// handle in this process, which a ping cannot find broken, and the ping is one more
+    /// hand-off to the connection's worker thread per query.
     pub async fn connect(url: &str) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -144,11 +143,7 @@ impl SqliteStore {
             members.to_vec(),
         );
         self.batch
-            .run(move |db| {
-                atomically(db, |db| {
-                    writes::create(db, &tenant, kind, &id, &doc, &members, None)
-                })
-            })
+            .run(move |db| writes::create(db, &tenant, kind, &id, &doc, &members, None))
             .await
     }
 
@@ -168,11 +163,7 @@ impl SqliteStore {
             members.clone(),
         );
         self.batch
-            .run(move |db| {
-                atomically(db, |db| {
-                    writes::update(db, &tenant, kind, &id, revision, &doc, &members, None)
-                })
-            })
+            .run(move |db| writes::update(db, &tenant, kind, &id, revision, &doc, &members, None))
             .await
     }
 

@@ -1,4 +1,4 @@
-//! Group commit for the SQLite journal. SQLite has one writer, and a journaled request makes
+//! Group commit for SQLite's writes. SQLite has one writer, and a journaled request makes
 //! several small writes (open, one per step, complete), each its own transaction: under
 //! concurrent requests the writer would spend its time committing, and through sqlx every
 //! statement is also a hand-off to the connection's worker thread and back. Here the writes
@@ -60,7 +60,7 @@ impl GroupCommit {
         });
         self.queue
             .send(job)
-            .map_err(|_| not_committed("the journal writer has stopped".into()))?;
+            .map_err(|_| not_committed("the SQLite writer has stopped".into()))?;
         // Dropped undelivered: the write panicked, or the writer stopped with it queued.
         rx.await
             .map_err(|_| not_committed("the write was abandoned (see the log)".into()))?
@@ -69,7 +69,7 @@ impl GroupCommit {
 
 fn not_committed(detail: String) -> StoreError {
     StoreError::Database(sqlx::Error::Protocol(format!(
-        "journal write not committed: {detail}"
+        "SQLite write not committed: {detail}"
     )))
 }
 
@@ -91,7 +91,7 @@ fn writer(
             }
         }
         if let Err(e) = run_batch(&runtime, &write, batch) {
-            tracing::warn!(error = %e, "journal batch not committed");
+            tracing::warn!(error = %e, "SQLite write batch not committed");
         }
     }
 }
@@ -132,7 +132,7 @@ fn run_jobs(db: &Connection, batch: Vec<Job>) -> Result<(), String> {
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(db))) {
             Ok(deliver) => deliveries.push(deliver),
             Err(_) => {
-                tracing::error!("a journal write panicked; its batch is rolled back");
+                tracing::error!("a SQLite write panicked; its batch is rolled back");
                 panicked = true;
             }
         }

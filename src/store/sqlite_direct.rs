@@ -4,17 +4,23 @@
 //! bounded the journal. Here a whole batch runs on one thread, statement after statement.
 //!
 //! The statements are the very constants sqlx runs (`$1`, `$2`, ... parameters). SQLite numbers
-//! `$NNN` parameters in order of first appearance, not by their digits, so values are bound by
-//! name, as sqlx does.
+//! `$NNN` parameters in order of first appearance, not by their digits, so each parameter is
+//! bound by the number in its name, as sqlx does.
 
 use super::{StoreError, StoreResult};
 use rusqlite::types::ToSql;
 use rusqlite::{Connection, Row, Statement};
 
-/// Bind `values[i]` to `$i+1` wherever the statement uses it.
+/// Bind each `$N` parameter of the statement to `values[N - 1]`; one without a value stays NULL
+/// (as with sqlx).
 fn bind(stmt: &mut Statement<'_>, values: &[&dyn ToSql]) -> rusqlite::Result<()> {
-    for (i, value) in values.iter().enumerate() {
-        if let Some(index) = stmt.parameter_index(&format!("${}", i + 1))? {
+    for index in 1..=stmt.parameter_count() {
+        let name = stmt.parameter_name(index).unwrap_or_default();
+        let number: usize = name
+            .strip_prefix('$')
+            .and_then(|digits| digits.parse().ok())
+            .ok_or_else(|| rusqlite::Error::InvalidParameterName(name.to_owned()))?;
+        if let Some(value) = number.checked_sub(1).and_then(|i| values.get(i)) {
             stmt.raw_bind_parameter(index, value)?;
         }
     }
@@ -144,6 +150,16 @@ mod tests {
         })
         .expect("rows");
         assert_eq!(rows, vec![("a".to_string(), "b".to_string())]);
+    }
+
+    #[test]
+    fn parameters_other_than_numbered_ones_are_refused() {
+        let db = db();
+        let refused = execute(&db, "INSERT INTO t (a) VALUES (:a)", &[&"x"]);
+        assert!(matches!(
+            refused,
+            Err(rusqlite::Error::InvalidParameterName(name)) if name == ":a"
+        ));
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! connection (see `sqlite_direct`), each inside the batch's transaction. The resource writes
 //! (create, update, delete) and the journal's hot-path writes (open an operation, record a
 //! step, complete it together with its resource change); the semantics are those of the
-//! `Store` methods they serve. A write of several statements is atomic only inside
-//! `atomically`, which `complete` and `open` use themselves and the callers of `create` and
-//! `update` provide.
+//! `Store` methods they serve. Each write of several statements runs in a savepoint of its own
+//! (`atomically`; they nest, as in `complete`), so a failed one leaves the batch's other writes
+//! alone.
 
 use super::columns::{Columns, now_timestamp};
 use super::errors::{Violation, membership_violation, plan_violation, write_violation};
@@ -188,42 +188,44 @@ pub(super) fn create(
     members: &[(String, ResourceKind)],
     tableau_luid: Option<&str>,
 ) -> StoreResult<StoredResource> {
-    let cols = Columns::derive(kind, doc)?;
-    let now = now_timestamp();
-    execute(
-        db,
-        sql::INSERT,
-        &[
-            &tenant,
-            &kind.as_str(),
-            &id,
-            &cols.doc,
-            &cols.user_name,
-            &cols.user_name_lower,
-            &cols.external_id,
-            &cols.display_name,
-            &cols.display_name_lower,
-            &now,
-            &tableau_luid,
-        ],
-    )
-    .map_err(|e| write_violation(Violation::of_sqlite(&e), id, &cols, e.into()))?;
-    insert_emails(db, tenant, id, &cols.emails_lower)?;
-    let mut resource = StoredResource::written(
-        id,
-        kind,
-        doc,
-        now.clone(),
-        now,
-        1,
-        tableau_luid.map(str::to_owned),
-    );
-    // A new user belongs to no group yet; only a new group's members need reading back.
-    if kind == ResourceKind::Group && !members.is_empty() {
-        add_members(db, tenant, id, members)?;
-        load_relations(db, tenant, &mut resource)?;
-    }
-    Ok(resource)
+    atomically(db, |db| {
+        let cols = Columns::derive(kind, doc)?;
+        let now = now_timestamp();
+        execute(
+            db,
+            sql::INSERT,
+            &[
+                &tenant,
+                &kind.as_str(),
+                &id,
+                &cols.doc,
+                &cols.user_name,
+                &cols.user_name_lower,
+                &cols.external_id,
+                &cols.display_name,
+                &cols.display_name_lower,
+                &now,
+                &tableau_luid,
+            ],
+        )
+        .map_err(|e| write_violation(Violation::of_sqlite(&e), id, &cols, e.into()))?;
+        insert_emails(db, tenant, id, &cols.emails_lower)?;
+        let mut resource = StoredResource::written(
+            id,
+            kind,
+            doc,
+            now.clone(),
+            now,
+            1,
+            tableau_luid.map(str::to_owned),
+        );
+        // A new user belongs to no group yet; only a new group's members need reading back.
+        if kind == ResourceKind::Group && !members.is_empty() {
+            add_members(db, tenant, id, members)?;
+            load_relations(db, tenant, &mut resource)?;
+        }
+        Ok(resource)
+    })
 }
 
 /// See `Store::update`; `tableau_luid` `None` keeps the stored LUID.
@@ -238,54 +240,56 @@ pub(super) fn update(
     members: &MemberChanges,
     tableau_luid: Option<&str>,
 ) -> StoreResult<StoredResource> {
-    let cols = Columns::derive(kind, doc)?;
-    let now = now_timestamp();
-    let updated: Option<(String, Option<String>)> = first_row(
-        db,
-        sql::UPDATE,
-        &[
-            &tenant,
-            &kind.as_str(),
-            &id,
-            &cols.doc,
-            &cols.user_name,
-            &cols.user_name_lower,
-            &cols.external_id,
-            &cols.display_name,
-            &cols.display_name_lower,
-            &now,
-            &revision,
-            &tableau_luid,
-        ],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )
-    .map_err(|e| write_violation(Violation::of_sqlite(&e), id, &cols, e.into()))?;
-    let Some((created, tableau_luid)) = updated else {
-        let current: Option<i64> =
-            first_row(db, sql::REVISION, &[&tenant, &kind.as_str(), &id], |row| {
-                row.get(0)
-            })?;
-        return Err(match current {
-            Some(_) => StoreError::RevisionMismatch,
-            None => StoreError::NotFound,
-        });
-    };
-    execute(db, sql::DELETE_EMAILS, &[&tenant, &id])?;
-    insert_emails(db, tenant, id, &cols.emails_lower)?;
-    if kind == ResourceKind::Group {
-        if !members.remove.is_empty() {
-            execute(
-                db,
-                REMOVE_MEMBERS,
-                &[&tenant, &id, &json_array(&members.remove)],
-            )?;
+    atomically(db, |db| {
+        let cols = Columns::derive(kind, doc)?;
+        let now = now_timestamp();
+        let updated: Option<(String, Option<String>)> = first_row(
+            db,
+            sql::UPDATE,
+            &[
+                &tenant,
+                &kind.as_str(),
+                &id,
+                &cols.doc,
+                &cols.user_name,
+                &cols.user_name_lower,
+                &cols.external_id,
+                &cols.display_name,
+                &cols.display_name_lower,
+                &now,
+                &revision,
+                &tableau_luid,
+            ],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .map_err(|e| write_violation(Violation::of_sqlite(&e), id, &cols, e.into()))?;
+        let Some((created, tableau_luid)) = updated else {
+            let current: Option<i64> =
+                first_row(db, sql::REVISION, &[&tenant, &kind.as_str(), &id], |row| {
+                    row.get(0)
+                })?;
+            return Err(match current {
+                Some(_) => StoreError::RevisionMismatch,
+                None => StoreError::NotFound,
+            });
+        };
+        execute(db, sql::DELETE_EMAILS, &[&tenant, &id])?;
+        insert_emails(db, tenant, id, &cols.emails_lower)?;
+        if kind == ResourceKind::Group {
+            if !members.remove.is_empty() {
+                execute(
+                    db,
+                    REMOVE_MEMBERS,
+                    &[&tenant, &id, &json_array(&members.remove)],
+                )?;
+            }
+            add_members(db, tenant, id, &members.add)?;
         }
-        add_members(db, tenant, id, &members.add)?;
-    }
-    let mut resource =
-        StoredResource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
-    load_relations(db, tenant, &mut resource)?;
-    Ok(resource)
+        let mut resource =
+            StoredResource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
+        load_relations(db, tenant, &mut resource)?;
+        Ok(resource)
+    })
 }
 
 fn insert_emails(db: &Connection, tenant: &str, id: &str, emails: &[String]) -> StoreResult<()> {
