@@ -70,6 +70,9 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
+    // Every write on a pooled connection of its own (several servers and many connections
+    // write concurrently; no batching needed).
+
     async fn resource_create(
         &self,
         tenant: &str,
@@ -113,8 +116,50 @@ impl PostgresStore {
         delete_in(&mut conn, tenant, kind, id).await
     }
 
-    // The journal's hot-path writes, each on a pooled connection of its own (several servers
-    // and many connections write concurrently; no batching needed).
+    async fn resource_set_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        luid: Option<&str>,
+    ) -> StoreResult<()> {
+        let updated = sqlx::query(sql::SET_LUID)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(luid)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn journal_replace_plan(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        from_idx: i64,
+        steps: &[PlannedStep],
+    ) -> StoreResult<()> {
+        journal::replace_plan(&self.pool, tenant, op_id, from_idx, steps).await
+    }
+
+    async fn journal_fail(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        error_body: &Value,
+    ) -> StoreResult<()> {
+        journal::fail(&self.pool, tenant, op_id, status, error_body).await
+    }
+
+    async fn journal_touch(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
+        journal::touch(&self.pool, tenant, op_id).await
+    }
 
     async fn journal_open(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
         journal::open(&self.pool, op, plan).await
@@ -184,4 +229,4 @@ pub(super) async fn insert_resource(
     Ok(())
 }
 
-store_impl!(PostgresStore, PgConnection, write: pool, read: pool);
+store_impl!(PostgresStore, PgConnection, read: pool);

@@ -270,3 +270,79 @@ pub(super) async fn complete(
     tx.commit().await?;
     Ok(resource)
 }
+
+pub(super) async fn replace_plan(
+    write: &PgPool,
+    tenant: &str,
+    op_id: &str,
+    from_idx: i64,
+    steps: &[PlannedStep],
+) -> StoreResult<()> {
+    let mut tx = write.begin().await?;
+    sqlx::query(crate::store::journal_sql::DELETE_PENDING_STEPS)
+        .bind(tenant)
+        .bind(op_id)
+        .bind(from_idx)
+        .execute(&mut *tx)
+        .await?;
+    insert_plan(&mut tx, tenant, op_id, steps).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// End a running operation on `conn`; `NotFound` unless it was running. Inside
+/// `complete` on PostgreSQL, the UPDATE also row-locks the operation, so two servers
+/// cannot both complete it.
+async fn finish(
+    conn: &mut PgConnection,
+    tenant: &str,
+    op_id: &str,
+    state: OperationState,
+    status: u16,
+    error_body: Option<String>,
+) -> StoreResult<()> {
+    let finished = sqlx::query(crate::store::journal_sql::FINISH)
+        .bind(tenant)
+        .bind(op_id)
+        .bind(state.as_str())
+        .bind(crate::store::journal_rows::status_column(status))
+        .bind(error_body)
+        .bind(crate::store::columns::now_timestamp())
+        .execute(conn)
+        .await?
+        .rows_affected();
+    if finished == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub(super) async fn fail(
+    write: &PgPool,
+    tenant: &str,
+    op_id: &str,
+    status: u16,
+    error_body: &Value,
+) -> StoreResult<()> {
+    let body = crate::store::journal::json_text(error_body)?;
+    let mut conn = write.acquire().await?;
+    finish(
+        &mut conn,
+        tenant,
+        op_id,
+        OperationState::Failed,
+        status,
+        Some(body),
+    )
+    .await
+}
+
+pub(super) async fn touch(write: &PgPool, tenant: &str, op_id: &str) -> StoreResult<i64> {
+    let attempts: Option<i64> = sqlx::query_scalar(crate::store::journal_sql::TOUCH)
+        .bind(tenant)
+        .bind(op_id)
+        .bind(crate::store::columns::now_timestamp())
+        .fetch_optional(write)
+        .await?;
+    attempts.ok_or(StoreError::NotFound)
+}

@@ -1,14 +1,14 @@
 //! SQLite implementation of [`super::Store`]: the embedded default.
 //!
-//! SQLite allows one writer at a time, so writes go through a pool of exactly one connection
-//! (waiting there in the pool's queue rather than spinning on `SQLITE_BUSY`), while reads use a
-//! separate pool and, thanks to WAL, never wait for writers.
+//! SQLite allows one writer at a time, so writes go through a pool of exactly one connection,
+//! used by one thread that commits them in groups (never spinning on `SQLITE_BUSY`), while
+//! reads use a separate pool and, thanks to WAL, never wait for writers.
 //!
 //! The `Store` impl both backends share is expanded from `store_impl!`; this file holds what is
 //! SQLite's own: connecting, its statements (lists passed as JSON) and where its writes run:
-//! every resource write and every hot-path journal write goes through the group commit
-//! (`sqlite_batch`, running `sqlite_writes`).
+//! every write goes through the group commit (`sqlite_batch`, running `sqlite_writes`).
 
+use super::journal::json_text;
 use super::members::json_array;
 use super::sqlite_batch::GroupCommit;
 use super::sqlite_journal as journal;
@@ -57,13 +57,11 @@ const READ_CONNECTIONS: u32 = 4;
 const OPEN_ATTEMPTS: usize = 5;
 
 pub struct SqliteStore {
-    /// Exactly one connection: SQLite's single writer, made explicit.
-    write: SqlitePool,
-    /// Readers; for an in-memory database the same pool as `write` (a private in-memory
-    /// database exists only on its one connection).
+    /// Readers; for an in-memory database the write pool itself (a private in-memory database
+    /// exists only on its one connection).
     read: SqlitePool,
-    /// The resource writes and the journal's hot-path writes (open, record a step, complete),
-    /// committed in groups on `write` (see `sqlite_batch`).
+    /// Every write, committed in groups on the write pool of exactly one connection (SQLite's
+    /// single writer, made explicit), which it owns (see `sqlite_batch`).
     batch: GroupCommit,
 }
 
@@ -95,7 +93,6 @@ impl SqliteStore {
             sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
             return Ok(SqliteStore {
                 batch: GroupCommit::start(pool.clone()).map_err(sqlx::Error::Io)?,
-                write: pool.clone(),
                 read: pool,
             });
         }
@@ -122,11 +119,14 @@ impl SqliteStore {
             .connect_with(options)
             .await?;
         Ok(SqliteStore {
-            batch: GroupCommit::start(write.clone()).map_err(sqlx::Error::Io)?,
-            write,
+            batch: GroupCommit::start(write).map_err(sqlx::Error::Io)?,
             read,
         })
     }
+
+    // Every write goes through the group commit: each runs on the single write connection
+    // inside a shared transaction and answers once that is committed, so, for instance, a
+    // step's outcome is durable before the next step runs (see `sqlite_batch`).
 
     async fn resource_create(
         &self,
@@ -179,9 +179,18 @@ impl SqliteStore {
             .await
     }
 
-    // The journal's hot-path writes go through the group commit: each runs on the single
-    // write connection inside a shared transaction and answers once that is committed, so a
-    // step's outcome is durable before the next step runs (see `sqlite_batch`).
+    async fn resource_set_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        luid: Option<&str>,
+    ) -> StoreResult<()> {
+        let (tenant, id, luid) = (tenant.to_owned(), id.to_owned(), luid.map(str::to_owned));
+        self.batch
+            .run(move |db| writes::set_luid(db, &tenant, kind, &id, luid.as_deref()))
+            .await
+    }
 
     async fn journal_open(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
         for _ in 0..OPEN_ATTEMPTS {
@@ -220,6 +229,39 @@ impl SqliteStore {
             .await
     }
 
+    async fn journal_replace_plan(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        from_idx: i64,
+        steps: &[PlannedStep],
+    ) -> StoreResult<()> {
+        let (tenant, op_id, steps) = (tenant.to_owned(), op_id.to_owned(), steps.to_vec());
+        self.batch
+            .run(move |db| writes::replace_plan(db, &tenant, &op_id, from_idx, &steps))
+            .await
+    }
+
+    async fn journal_fail(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        error_body: &Value,
+    ) -> StoreResult<()> {
+        let (tenant, op_id, body) = (tenant.to_owned(), op_id.to_owned(), json_text(error_body)?);
+        self.batch
+            .run(move |db| writes::fail(db, &tenant, &op_id, status, &body))
+            .await
+    }
+
+    async fn journal_touch(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
+        let (tenant, op_id) = (tenant.to_owned(), op_id.to_owned());
+        self.batch
+            .run(move |db| writes::touch(db, &tenant, &op_id))
+            .await
+    }
+
     async fn journal_complete(
         &self,
         tenant: &str,
@@ -240,4 +282,4 @@ fn list_param<T: AsRef<str>>(items: &[T]) -> String {
     json_array(items)
 }
 
-store_impl!(SqliteStore, SqliteConnection, write: write, read: read);
+store_impl!(SqliteStore, SqliteConnection, read: read);

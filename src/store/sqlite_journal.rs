@@ -1,10 +1,9 @@
 //! The operation journal on SQLite: its statements (plans and step lists passed as JSON), and
-//! the reads and rarer writes expanded from `journal_ops!`. The hot-path writes (open, record
-//! a step, complete) run these statements in `sqlite_writes`, group-committed.
+//! the reads expanded from `journal_ops!`. The writes run these statements in `sqlite_writes`,
+//! group-committed.
 
-use super::errors::plan_error;
 use super::journal_ops::journal_ops;
-use super::journal_rows::{OperationRow, PlanColumns, StepRow, attach_steps, into_operations};
+use super::journal_rows::{OperationRow, StepRow, attach_steps, into_operations};
 use super::journal_sql::{self as jsql, insert_operation, step_columns};
 use super::*;
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
@@ -27,25 +26,6 @@ const STEPS_OF: &str = concat!(
 );
 
 pub(super) const RECORD_STEP: &str = jsql::record_step!();
-
-async fn insert_plan(
-    conn: &mut SqliteConnection,
-    tenant: &str,
-    op_id: &str,
-    plan: &[PlannedStep],
-) -> StoreResult<()> {
-    if plan.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(INSERT_STEPS)
-        .bind(tenant)
-        .bind(op_id)
-        .bind(PlanColumns::new(plan)?.json()?)
-        .execute(conn)
-        .await
-        .map_err(plan_error)?;
-    Ok(())
-}
 
 /// Operations with their steps (one more query, whatever the number of operations).
 async fn with_steps(

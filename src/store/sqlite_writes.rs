@@ -1,7 +1,7 @@
-//! SQLite's writes as the group-commit writer runs them: synchronously, directly on the write
-//! connection (see `sqlite_direct`), each inside the batch's transaction. The resource writes
-//! (create, update, delete) and the journal's hot-path writes (open an operation, record a
-//! step, complete it together with its resource change); the semantics are those of the
+//! SQLite's writes, all of them, as the group-commit writer runs them: synchronously, directly
+//! on the write connection (see `sqlite_direct`), each inside the batch's transaction. The
+//! resource writes and the journal's (open an operation, record a step, complete it together
+//! with its resource change, fail, touch, replace its plan); the semantics are those of the
 //! `Store` methods they serve. Each write of several statements runs in a savepoint of its own
 //! (`atomically`; they nest, as in `complete`), so a failed one leaves the batch's other writes
 //! alone.
@@ -10,7 +10,7 @@ use super::columns::{Columns, now_timestamp};
 use super::errors::{Violation, membership_violation, plan_violation, write_violation};
 use super::journal::json_text;
 use super::journal_rows::{PlanColumns, opened, status_column, step_times};
-use super::journal_sql::FINISH;
+use super::journal_sql::{DELETE_PENDING_STEPS, FINISH, TOUCH};
 use super::members::{distinct_ids, json_array};
 use super::rows::{RelationRow, attach_relations};
 use super::sqlite::{
@@ -59,11 +59,38 @@ pub(super) fn open(
             return Ok(None);
         };
         if let Some(plan_json) = &plan_json {
-            execute(db, INSERT_STEPS, &[&op.tenant, &op.id, plan_json])
-                .map_err(|e| plan_violation(Violation::of_sqlite(&e), e.into()))?;
+            insert_steps(db, &op.tenant, &op.id, plan_json)?;
         }
         Ok(Some(opened(op, seq, &now, plan)))
     })
+}
+
+/// Replace the steps still pending from `from_idx` on; recorded steps stay (they are what
+/// happened in Tableau), so a new step on a taken index is refused.
+pub(super) fn replace_plan(
+    db: &Connection,
+    tenant: &str,
+    op_id: &str,
+    from_idx: i64,
+    steps: &[PlannedStep],
+) -> StoreResult<()> {
+    let plan_json = match steps.is_empty() {
+        true => None,
+        false => Some(PlanColumns::new(steps)?.json()?),
+    };
+    atomically(db, |db| {
+        execute(db, DELETE_PENDING_STEPS, &[&tenant, &op_id, &from_idx])?;
+        if let Some(plan_json) = &plan_json {
+            insert_steps(db, tenant, op_id, plan_json)?;
+        }
+        Ok(())
+    })
+}
+
+fn insert_steps(db: &Connection, tenant: &str, op_id: &str, plan_json: &str) -> StoreResult<()> {
+    execute(db, INSERT_STEPS, &[&tenant, &op_id, &plan_json])
+        .map_err(|e| plan_violation(Violation::of_sqlite(&e), e.into()))?;
+    Ok(())
 }
 
 pub(super) fn record_step(
@@ -110,23 +137,62 @@ pub(super) fn complete(
     commit: &ResourceCommit,
 ) -> StoreResult<Option<StoredResource>> {
     atomically(db, |db| {
-        let finished = execute(
-            db,
-            FINISH,
-            &[
-                &tenant,
-                &op_id,
-                &OperationState::Succeeded.as_str(),
-                &status_column(status),
-                &None::<String>,
-                &now_timestamp(),
-            ],
-        )?;
-        if finished == 0 {
-            return Err(StoreError::NotFound);
-        }
+        finish(db, tenant, op_id, OperationState::Succeeded, status, None)?;
         apply(db, tenant, commit)
     })
+}
+
+/// End a running operation as failed, with the SCIM error it answered; `NotFound` unless it
+/// was running.
+pub(super) fn fail(
+    db: &Connection,
+    tenant: &str,
+    op_id: &str,
+    status: u16,
+    error_body: &str,
+) -> StoreResult<()> {
+    finish(
+        db,
+        tenant,
+        op_id,
+        OperationState::Failed,
+        status,
+        Some(error_body),
+    )
+}
+
+fn finish(
+    db: &Connection,
+    tenant: &str,
+    op_id: &str,
+    state: OperationState,
+    status: u16,
+    error_body: Option<&str>,
+) -> StoreResult<()> {
+    let finished = execute(
+        db,
+        FINISH,
+        &[
+            &tenant,
+            &op_id,
+            &state.as_str(),
+            &status_column(status),
+            &error_body,
+            &now_timestamp(),
+        ],
+    )?;
+    if finished == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// Count one more attempt of a running operation; its new count, or `NotFound`.
+pub(super) fn touch(db: &Connection, tenant: &str, op_id: &str) -> StoreResult<i64> {
+    first_row(db, TOUCH, &[&tenant, &op_id, &now_timestamp()], |row| {
+        row.get(0)
+    })?
+    .ok_or(StoreError::NotFound)
 }
 
 fn apply(
@@ -166,6 +232,20 @@ fn apply(
         }
         ResourceCommit::Nothing => Ok(None),
     }
+}
+
+/// See `Store::set_luid`.
+pub(super) fn set_luid(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+    luid: Option<&str>,
+) -> StoreResult<()> {
+    if execute(db, sql::SET_LUID, &[&tenant, &kind.as_str(), &id, &luid])? == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
 }
 
 /// See `Store::delete`; memberships (both ways) and e-mails go by ON DELETE CASCADE.

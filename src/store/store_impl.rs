@@ -7,18 +7,18 @@
 //! those bounds would outweigh the code they save. The macro expands the very code each backend
 //! would have against its concrete connection type.
 //!
-//! The backends differ in their pools (SQLite reads from a pool of its own and writes through
-//! its single write connection; PostgreSQL uses one pool for both, so the macro is told which
-//! field serves which) and in how they write: each provides, as inherent methods,
-//! `resource_create`/`resource_update`/`resource_delete` and `journal_open`/
-//! `journal_record_step`/`journal_complete` (SQLite group-commits them on its single writer,
-//! PostgreSQL runs them on pooled connections). The expanding module also provides a module
-//! `journal` with the functions of `journal_ops!`, the statements `MEMBERS_OF` and `GROUPS_OF`,
-//! and `list_param(items)`.
+//! The backends share their reads (SQLite reads from a pool of its own, PostgreSQL from its one
+//! pool, so the macro is told which field to read from) and differ in how they write: each
+//! provides every write as an inherent method (`resource_create`, `resource_update`,
+//! `resource_delete`, `resource_set_luid`, `journal_open`, `journal_record_step`,
+//! `journal_replace_plan`, `journal_complete`, `journal_fail`, `journal_touch`), which the
+//! `Store` methods call. SQLite group-commits them on its single writer, PostgreSQL runs them
+//! on pooled connections. The expanding module also provides a module `journal` with the reads
+//! of `journal_ops!`, the statements `MEMBERS_OF` and `GROUPS_OF`, and `list_param(items)`.
 
-/// `impl Store for $store`, writing through the pool in field `$write`, reading from `$read`.
+/// `impl Store for $store`, reading from the pool in field `$read` (connections `$conn`).
 macro_rules! store_impl {
-    ($store:ty, $conn:ty, write: $write:ident, read: $read:ident) => {
+    ($store:ty, $conn:ty, read: $read:ident) => {
         /// Members (groups) or groups (users) of all `resources` at once, all of one kind.
         pub(super) async fn load_relations(
             conn: &mut $conn,
@@ -147,7 +147,8 @@ macro_rules! store_impl {
                 from_idx: i64,
                 steps: &[PlannedStep],
             ) -> StoreResult<()> {
-                journal::replace_plan(&self.$write, tenant, op_id, from_idx, steps).await
+                self.journal_replace_plan(tenant, op_id, from_idx, steps)
+                    .await
             }
 
             async fn complete_operation(
@@ -167,7 +168,7 @@ macro_rules! store_impl {
                 status: u16,
                 error_body: &Value,
             ) -> StoreResult<()> {
-                journal::fail(&self.$write, tenant, op_id, status, error_body).await
+                self.journal_fail(tenant, op_id, status, error_body).await
             }
 
             async fn get_operation(
@@ -191,7 +192,7 @@ macro_rules! store_impl {
             }
 
             async fn touch_operation(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
-                journal::touch(&self.$write, tenant, op_id).await
+                self.journal_touch(tenant, op_id).await
             }
 
             async fn list_operations(
@@ -227,18 +228,7 @@ macro_rules! store_impl {
                 id: &str,
                 luid: Option<&str>,
             ) -> StoreResult<()> {
-                let updated = sqlx::query($crate::store::sql::SET_LUID)
-                    .bind(tenant)
-                    .bind(kind.as_str())
-                    .bind(id)
-                    .bind(luid)
-                    .execute(&self.$write)
-                    .await?
-                    .rows_affected();
-                if updated == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
+                self.resource_set_luid(tenant, kind, id, luid).await
             }
         }
     };
