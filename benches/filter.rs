@@ -9,7 +9,7 @@
 //! - `list_10k/scan`: evaluating `userName eq "..."` on every one of 10,000 user documents,
 //!   i.e. what a list request would cost without an index (linear in the number of users).
 //! - `list_10k/lookup`: `equality_lookup` turns the same filter into
-//!   `IndexedLookup::UserName`, a hash index (standing in for the store's database index)
+//!   `Lookup::UserName`, a hash index (standing in for the store's database index)
 //!   yields the candidates, and the full filter is evaluated on those only: the cost no longer
 //!   depends on the number of users. The ratio of the two is the point of `equality_lookup`.
 //! - `list_10k/scan_complex`: a filter no index can answer (`or`, `co`, value path, dateTime
@@ -20,9 +20,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::hint::black_box;
+use tableau_scim::model::Lookup;
 use tableau_scim::scim::filter::{equality_lookup, matches, parse_filter};
 use tableau_scim::scim::schema::SchemaRegistry;
-use tableau_scim::store::IndexedLookup;
 
 const SIMPLE: &str = r#"userName eq "user5000@example.com""#;
 const COMPLEX: &str = r#"userType eq "Employee" and (emails co "example.com" or emails.value co "example.org") and not (title pr) or emails[type eq "work" and value co "@example.com"].display eq "x" or urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value eq "26118915" and meta.lastModified gt "2011-05-13T04:42:34Z" and displayName eq "Zo\u00eb \"Z\" Jensen""#;
@@ -94,8 +94,7 @@ fn list(c: &mut Criterion) {
     });
     g.bench_function("lookup", |b| {
         b.iter(|| {
-            let Some(IndexedLookup::UserName(u)) = equality_lookup(black_box(&simple), schema)
-            else {
+            let Some(Lookup::UserName(u)) = equality_lookup(black_box(&simple), schema) else {
                 return 0;
             };
             index.get(&u.to_lowercase()).map_or(0, |ids| {

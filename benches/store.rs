@@ -11,9 +11,9 @@ use serde_json::{Map, Value, json};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
-use tableau_scim::scim::schema::ResourceKind::User;
+use tableau_scim::model::ResourceKind::User;
 use tableau_scim::store::{
-    IndexedLookup, NewOperation, Opened, PlannedStep, ResourceCommit, StepOutcome, StepState, Store,
+    Lookup, NewOperation, Opened, PlannedStep, ResourceCommit, StepOutcome, StepState, Store,
 };
 use tokio::runtime::Runtime;
 
@@ -179,7 +179,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
     group.bench_function(BenchmarkId::new("lookup_user_name", USERS), |b| {
         b.iter(|| {
             i = (i + 7919) % USERS;
-            let lookup = IndexedLookup::UserName(format!("user{i}@example.com"));
+            let lookup = Lookup::UserName(format!("user{i}@example.com"));
             let found = rt
                 .block_on(store.list(&tenant, User, Some(&lookup), false))
                 .expect("lookup");
@@ -190,7 +190,7 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
     group.bench_function(BenchmarkId::new("lookup_email", USERS), |b| {
         b.iter(|| {
             i = (i + 7919) % USERS;
-            let lookup = IndexedLookup::EmailValue(format!("USER{i}@example.com"));
+            let lookup = Lookup::EmailValue(format!("USER{i}@example.com"));
             black_box(rt.block_on(store.list(&tenant, User, Some(&lookup), false)))
         })
     });

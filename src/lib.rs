@@ -3,6 +3,7 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod model;
 pub mod ops;
 pub mod provision;
 pub mod scim;

@@ -88,7 +88,7 @@ pub async fn print_operations(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scim::schema::ResourceKind;
+    use crate::model::ResourceKind;
     use crate::store::{OperationState, StepRecord};
     use serde_json::json;
 

@@ -4,10 +4,10 @@
 
 use serde_json::{Value, json};
 use std::sync::Arc;
-use tableau_scim::scim::schema::ResourceKind::{self, Group, User};
+use tableau_scim::model::ResourceKind::{self, Group, User};
 use tableau_scim::store::{
-    MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit,
-    StepOutcome, StepState, Store, StoreError, StoredResource,
+    MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
+    ResourceCommit, StepOutcome, StepState, Store, StoreError,
 };
 
 mod support;
@@ -109,7 +109,7 @@ async fn operation(store: &Arc<dyn Store>, t: &str, id: &str) -> Operation {
         .expect("operation exists")
 }
 
-async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> StoredResource {
+async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> Resource {
     store
         .create(
             t,

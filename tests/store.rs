@@ -5,10 +5,8 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use tableau_scim::scim::schema::ResourceKind::{self, Group, User};
-use tableau_scim::store::{
-    GroupRef, IndexedLookup, Member, MemberChanges, Store, StoreError, StoredResource,
-};
+use tableau_scim::model::ResourceKind::{self, Group, User};
+use tableau_scim::store::{GroupRef, Lookup, Member, MemberChanges, Resource, Store, StoreError};
 
 mod support;
 use support::{POSTGRES_ENV, new_id, obj, postgres_store, tenant};
@@ -32,7 +30,7 @@ store_tests!(
 
 // ---- helpers ----
 
-async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> StoredResource {
+async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> Resource {
     store
         .create(
             t,
@@ -45,12 +43,7 @@ async fn user(store: &Arc<dyn Store>, t: &str, user_name: &str) -> StoredResourc
         .expect("create user")
 }
 
-async fn group(
-    store: &Arc<dyn Store>,
-    t: &str,
-    name: &str,
-    members: &[&StoredResource],
-) -> StoredResource {
+async fn group(store: &Arc<dyn Store>, t: &str, name: &str, members: &[&Resource]) -> Resource {
     let members: Vec<(String, ResourceKind)> =
         members.iter().map(|m| (m.id.clone(), m.kind)).collect();
     store
@@ -65,11 +58,11 @@ async fn group(
         .expect("create group")
 }
 
-fn ids(resources: &[StoredResource]) -> Vec<&str> {
+fn ids(resources: &[Resource]) -> Vec<&str> {
     resources.iter().map(|r| r.id.as_str()).collect()
 }
 
-fn member_ids(resource: &StoredResource) -> Vec<&str> {
+fn member_ids(resource: &Resource) -> Vec<&str> {
     resource.members.iter().map(|m| m.id.as_str()).collect()
 }
 
@@ -82,14 +75,14 @@ async fn members_of(store: &Arc<dyn Store>, t: &str, group_id: &str) -> Vec<Stri
     group.members.into_iter().map(|m| m.id).collect()
 }
 
-fn add(members: &[&StoredResource]) -> MemberChanges {
+fn add(members: &[&Resource]) -> MemberChanges {
     MemberChanges {
         add: members.iter().map(|m| (m.id.clone(), m.kind)).collect(),
         remove: Vec::new(),
     }
 }
 
-fn remove(members: &[&StoredResource]) -> MemberChanges {
+fn remove(members: &[&Resource]) -> MemberChanges {
     MemberChanges {
         add: Vec::new(),
         remove: members.iter().map(|m| m.id.clone()).collect(),
@@ -104,7 +97,7 @@ fn assert_timestamp(ts: &str) {
         .unwrap_or_else(|e| panic!("{ts}: {e}"));
 }
 
-fn assert_conflict(result: Result<StoredResource, StoreError>, attr: &str, val: &str) {
+fn assert_conflict(result: Result<Resource, StoreError>, attr: &str, val: &str) {
     match result {
         Err(StoreError::Conflict { attribute, value }) => {
             assert_eq!((attribute, value.as_str()), (attr, val));
@@ -566,7 +559,7 @@ async fn indexed_lookups(store: Arc<dyn Store>) {
         .unwrap();
     let g = group(&store, &t, "Grace Hopper", &[]).await;
 
-    let find = |kind, lookup: IndexedLookup| {
+    let find = |kind, lookup: Lookup| {
         let store = store.clone();
         let t = t.clone();
         async move {
@@ -576,7 +569,7 @@ async fn indexed_lookups(store: Arc<dyn Store>) {
                 .collect::<Vec<_>>()
         }
     };
-    use IndexedLookup::*;
+    use Lookup::*;
     assert_eq!(
         find(User, UserName("grace@EXAMPLE.com".into())).await,
         [grace.id.as_str()]
@@ -756,12 +749,7 @@ async fn relations_display(store: Arc<dyn Store>) {
     );
     assert!(users.iter().all(|u| u.members.is_empty()));
     let looked_up = store
-        .list(
-            &t,
-            User,
-            Some(&IndexedLookup::UserName("IVAN".into())),
-            true,
-        )
+        .list(&t, User, Some(&Lookup::UserName("IVAN".into())), true)
         .await
         .unwrap();
     assert_eq!(looked_up[0].groups, users[0].groups);
@@ -812,12 +800,7 @@ async fn tenants_are_isolated(store: Arc<dyn Store>) {
     assert!(store.list(&b, Group, None, true).await.unwrap().is_empty());
     assert!(
         store
-            .list(
-                &b,
-                User,
-                Some(&IndexedLookup::UserName("kim".into())),
-                false
-            )
+            .list(&b, User, Some(&Lookup::UserName("kim".into())), false)
             .await
             .unwrap()
             .is_empty()

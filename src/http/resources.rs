@@ -6,6 +6,7 @@ use super::AppState;
 use super::body::read_json;
 use super::error::scim_json;
 use crate::http::auth::{Principal, sha256_hex};
+use crate::model::Resource;
 use crate::provision::{Finished, Membership, RequestMeta};
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
@@ -15,7 +16,7 @@ use crate::scim::projection::Projection;
 use crate::scim::render::{etag, patchable_document, render};
 use crate::scim::schema::{ResourceKind, ResourceSchema};
 use crate::scim::{ErrorKind, ScimError, ScimResult};
-use crate::store::{DEFAULT_TENANT, StoreError, StoredResource};
+use crate::store::{DEFAULT_TENANT, StoreError};
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
@@ -91,7 +92,7 @@ fn canonical_json(v: &Value) -> String {
 
 /// The resource a finished operation answers with (a replayed create of a since-deleted
 /// resource has none).
-fn finished_resource(f: Finished, kind: ResourceKind) -> ScimResult<StoredResource> {
+fn finished_resource(f: Finished, kind: ResourceKind) -> ScimResult<Resource> {
     f.resource
         .ok_or_else(|| ScimError::not_found(format!("the {} no longer exists", kind.as_str())))
 }
@@ -111,7 +112,7 @@ fn needs_relations(
     wanted || filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
 }
 
-fn if_match_ok(req: &HttpRequest, current: &StoredResource) -> ScimResult<()> {
+fn if_match_ok(req: &HttpRequest, current: &Resource) -> ScimResult<()> {
     let Some(v) = req.headers().get(header::IF_MATCH) else {
         return Ok(());
     };
@@ -132,7 +133,7 @@ fn if_match_ok(req: &HttpRequest, current: &StoredResource) -> ScimResult<()> {
     }
 }
 
-fn if_none_match_hits(req: &HttpRequest, current: &StoredResource) -> bool {
+fn if_none_match_hits(req: &HttpRequest, current: &Resource) -> bool {
     let Some(v) = req.headers().get(header::IF_NONE_MATCH) else {
         return false;
     };
@@ -148,7 +149,7 @@ fn resource_response(
     status: StatusCode,
     state: &AppState,
     req: &HttpRequest,
-    res: &StoredResource,
+    res: &Resource,
     projection: &Projection,
 ) -> HttpResponse {
     let schema = state.registry.resource(res.kind);
@@ -353,7 +354,7 @@ async fn load(
     kind: ResourceKind,
     id: &str,
     with_relations: bool,
-) -> ScimResult<StoredResource> {
+) -> ScimResult<Resource> {
     state
         .store
         .get(DEFAULT_TENANT, kind, id, with_relations)
@@ -398,9 +399,9 @@ async fn write_loop<F>(
     id: &str,
     membership: Membership,
     compute: F,
-) -> ScimResult<StoredResource>
+) -> ScimResult<Resource>
 where
-    F: Fn(&StoredResource) -> ScimResult<Option<Map<String, Value>>>,
+    F: Fn(&Resource) -> ScimResult<Option<Map<String, Value>>>,
 {
     let _writer = state
         .provisioner

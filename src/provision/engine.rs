@@ -16,11 +16,11 @@ use super::executor::{Executor, StepFailure};
 use super::intent::{CommitIntent, Intent};
 use super::plan::Step;
 use super::rules::ProvisionPolicy;
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use crate::store::{
-    NewOperation, Opened, Operation, OperationState, PlannedStep, StepState, Store, StoreError,
-    StoredResource,
+    NewOperation, Opened, Operation, OperationState, PlannedStep, Resource, StepState, Store,
+    StoreError,
 };
 use crate::tableau::TableauClient;
 use serde::Deserialize;
@@ -85,7 +85,7 @@ impl RequestMeta {
 #[derive(Debug, Clone)]
 pub struct Finished {
     pub status: u16,
-    pub resource: Option<StoredResource>,
+    pub resource: Option<Resource>,
 }
 
 type Outcome = Result<Finished, ScimError>;
@@ -214,7 +214,7 @@ impl Engine {
     /// holds the resource, that is checked before any Tableau call, so a stale change fails
     /// with Tableau untouched (the HTTP layer reads again on 412; 409 means the name is taken).
     async fn stale(&self, tenant: &str, intent: &Intent) -> ScimResult<Option<ScimError>> {
-        use crate::store::IndexedLookup;
+        use crate::model::Lookup;
         Ok(match &intent.commit {
             CommitIntent::Update {
                 kind, id, revision, ..
@@ -227,9 +227,9 @@ impl Engine {
                 ))),
             },
             CommitIntent::Create { kind, doc, .. } => {
-                let (attr, lookup): (_, fn(String) -> IndexedLookup) = match kind {
-                    ResourceKind::User => ("userName", IndexedLookup::UserName),
-                    ResourceKind::Group => ("displayName", IndexedLookup::DisplayName),
+                let (attr, lookup): (_, fn(String) -> Lookup) = match kind {
+                    ResourceKind::User => ("userName", Lookup::UserName),
+                    ResourceKind::Group => ("displayName", Lookup::DisplayName),
                 };
                 match doc.get(attr).and_then(|v| v.as_str()) {
                     Some(name) => {

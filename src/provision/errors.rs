@@ -3,6 +3,7 @@
 //! operation in the journal to be finished later, and the IdP is told to retry (503).
 
 use crate::scim::{ErrorKind, ScimError};
+use crate::store::StoreError;
 use crate::tableau::{TableauCode, TableauError};
 
 /// Seconds the IdP is asked to wait before retrying a request whose operation is unfinished.
@@ -52,4 +53,33 @@ pub fn licence_downgrade(user_name: &str, wanted: &str, got: &str) -> ScimError 
              Free a licence or choose another role, then retry."
         ),
     )
+}
+
+/// Store failures as SCIM errors: the same table, one place.
+impl From<StoreError> for ScimError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict { .. } => ScimError::uniqueness(e.to_string()),
+            StoreError::RevisionMismatch => ScimError::new(
+                ErrorKind::PreconditionFailed,
+                "the resource was modified concurrently; read it again",
+            ),
+            StoreError::NotFound => ScimError::not_found("resource not found"),
+            StoreError::UnknownMember(id) => {
+                ScimError::invalid_value(format!("member '{id}' is not a known User or Group"))
+            }
+            // Details of database failures go to the log, not to the client.
+            StoreError::Database(_)
+            | StoreError::Sqlite(_)
+            | StoreError::Migration(_)
+            | StoreError::Corrupt(_) => {
+                tracing::error!(error = %e, "store failure");
+                ScimError::new(
+                    ErrorKind::Unavailable,
+                    "the store is unavailable; retry later",
+                )
+                .with_retry_after(5)
+            }
+        }
+    }
 }

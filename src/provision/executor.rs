@@ -6,7 +6,7 @@
 use super::errors::{licence_downgrade, scim_error_for};
 use super::mapping::user_name;
 use super::plan::Step;
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError};
 use crate::store::{StepOutcome, StepState, Store};
 use crate::tableau::{

@@ -1,7 +1,7 @@
 //! What an operation will commit locally once its Tableau steps are done, kept in the journal
 //! as JSON so that a restarted process can finish the operation exactly as planned.
 
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
 use crate::store::{MemberChanges, ResourceCommit};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

@@ -16,9 +16,10 @@ pub mod site_role;
 pub use engine::{Engine, Finished, JournalSettings, RequestMeta};
 pub use locks::ResourceLocks;
 
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
+use crate::model::{Lookup, Resource};
 use crate::scim::{ScimError, ScimResult};
-use crate::store::{IndexedLookup, Store, StoredResource};
+use crate::store::Store;
 use engine::Prepared;
 use intent::{CommitIntent, Intent};
 use plan::{GroupChange, UserChange, plan_group, plan_user};
@@ -149,13 +150,13 @@ impl Provisioner {
                 "userName",
                 doc.get("userName")
                     .and_then(Value::as_str)
-                    .map(|n| IndexedLookup::UserName(n.to_string())),
+                    .map(|n| Lookup::UserName(n.to_string())),
             ),
             ResourceKind::Group => (
                 "displayName",
                 doc.get("displayName")
                     .and_then(Value::as_str)
-                    .map(|n| IndexedLookup::DisplayName(n.to_string())),
+                    .map(|n| Lookup::DisplayName(n.to_string())),
             ),
         };
         let Some(lookup) = lookup else { return Ok(()) };
@@ -174,7 +175,7 @@ impl Provisioner {
     }
 
     /// Group names of a user, as group rules see them.
-    fn group_names(user: &StoredResource) -> Vec<String> {
+    fn group_names(user: &Resource) -> Vec<String> {
         user.groups.iter().map(|g| g.display.clone()).collect()
     }
 
@@ -291,7 +292,7 @@ impl Provisioner {
     pub async fn update(
         &self,
         meta: &RequestMeta,
-        old: &StoredResource,
+        old: &Resource,
         mut new_doc: Map<String, Value>,
         membership: Membership,
     ) -> ScimResult<Finished> {
@@ -434,7 +435,7 @@ impl Provisioner {
             .await
     }
 
-    pub async fn delete(&self, meta: &RequestMeta, old: &StoredResource) -> ScimResult<Finished> {
+    pub async fn delete(&self, meta: &RequestMeta, old: &Resource) -> ScimResult<Finished> {
         let steps = match old.kind {
             ResourceKind::User => {
                 let change = UserChange {

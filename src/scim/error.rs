@@ -142,33 +142,6 @@ impl ScimError {
 
 pub type ScimResult<T> = Result<T, ScimError>;
 
-/// Store failures as SCIM errors: the same table, one place.
-impl From<crate::store::StoreError> for ScimError {
-    fn from(e: crate::store::StoreError) -> Self {
-        use crate::store::StoreError as S;
-        match e {
-            S::Conflict { .. } => ScimError::uniqueness(e.to_string()),
-            S::RevisionMismatch => ScimError::new(
-                ErrorKind::PreconditionFailed,
-                "the resource was modified concurrently; read it again",
-            ),
-            S::NotFound => ScimError::not_found("resource not found"),
-            S::UnknownMember(id) => {
-                ScimError::invalid_value(format!("member '{id}' is not a known User or Group"))
-            }
-            // Details of database failures go to the log, not to the client.
-            S::Database(_) | S::Sqlite(_) | S::Migration(_) | S::Corrupt(_) => {
-                tracing::error!(error = %e, "store failure");
-                ScimError::new(
-                    ErrorKind::Unavailable,
-                    "the store is unavailable; retry later",
-                )
-                .with_retry_after(5)
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

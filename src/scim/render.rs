@@ -2,7 +2,7 @@
 //! document, computed `members`/`groups`, and a complete `meta` (RFC 7643 §3.1).
 
 use super::schema::{ResourceKind, ResourceSchema, TABLEAU_USER_SCHEMA};
-use crate::store::StoredResource;
+use crate::model::Resource;
 use serde_json::{Map, Value, json};
 
 /// The weak ETag of a stored revision. The revision changes on every write of the resource.
@@ -16,7 +16,7 @@ pub fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
 }
 
 /// The full representation, before projection.
-pub fn render(res: &StoredResource, schema: &ResourceSchema, base_url: &str) -> Map<String, Value> {
+pub fn render(res: &Resource, schema: &ResourceSchema, base_url: &str) -> Map<String, Value> {
     let mut out = Map::new();
     let mut schemas = vec![Value::String(schema.core.id.clone())];
     for ext in &schema.extensions {
@@ -104,7 +104,7 @@ pub fn render(res: &StoredResource, schema: &ResourceSchema, base_url: &str) -> 
 
 /// The document as the PATCH engine works on it: the stored attributes plus, for a group, its
 /// members as `{"value", "type"}` (readOnly `display` and `$ref` are not part of the input).
-pub fn patchable_document(res: &StoredResource) -> Map<String, Value> {
+pub fn patchable_document(res: &Resource) -> Map<String, Value> {
     let mut doc = res.doc.clone();
     if res.kind == ResourceKind::Group {
         let members: Vec<Value> = res

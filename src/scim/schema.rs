@@ -135,27 +135,7 @@ pub struct ResourceTypeDef {
     pub document: Value,
 }
 
-/// The kinds of resource this server stores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
-pub enum ResourceKind {
-    User,
-    Group,
-}
-
-impl ResourceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceKind::User => "User",
-            ResourceKind::Group => "Group",
-        }
-    }
-    pub fn endpoint(self) -> &'static str {
-        match self {
-            ResourceKind::User => "Users",
-            ResourceKind::Group => "Groups",
-        }
-    }
-}
+pub use crate::model::ResourceKind;
 
 /// A resource type with its core schema and extensions resolved: what filter evaluation,
 /// PATCH and projection need to interpret one resource document.

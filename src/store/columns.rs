@@ -4,7 +4,7 @@
 //! the same strings (SQL `lower()` differs between SQLite and PostgreSQL outside ASCII).
 
 use super::{StoreError, StoreResult};
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -54,8 +54,8 @@ impl Columns {
 
 /// The lookup value as stored in the column the lookup reads (lower-cased where the attribute
 /// is case-insensitive).
-pub(crate) fn lookup_value(lookup: &super::IndexedLookup) -> String {
-    use super::IndexedLookup::*;
+pub(crate) fn lookup_value(lookup: &super::Lookup) -> String {
+    use super::Lookup::*;
     match lookup {
         Id(v) | ExternalId(v) => v.clone(),
         UserName(v) | DisplayName(v) | EmailValue(v) => v.to_lowercase(),

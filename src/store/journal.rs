@@ -7,7 +7,7 @@
 //! `fail_operation`. A crash leaves it running; `unfinished_operations` finds it for resumption.
 
 use super::{MemberChanges, StoreError, StoreResult};
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
 use serde_json::{Map, Value};
 
 /// A new operation, as the engine opens it.

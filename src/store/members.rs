@@ -1,6 +1,6 @@
 //! Backend-independent preparation of membership changes.
 
-use crate::scim::schema::ResourceKind;
+use crate::model::ResourceKind;
 use std::collections::HashSet;
 
 /// Member ids to add, first occurrence kept, in the order given (which becomes the members'

@@ -4,82 +4,11 @@
 //! `displayName` and `emails.value` use indexes. Every row belongs to a tenant (one Tableau
 //! site), so one server can later serve several sites without a data migration.
 
-use crate::scim::schema::ResourceKind;
+pub use crate::model::{GroupRef, Lookup, Member, Resource, ResourceKind};
 use serde_json::{Map, Value};
 
 /// The tenant every row belongs to until multi-site support arrives.
 pub const DEFAULT_TENANT: &str = "default";
-
-/// A resource as stored. `doc` holds the client-supplied attributes (never `id`, `meta`,
-/// `members` or `groups`, which are kept in columns and tables of their own).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredResource {
-    pub id: String,
-    pub kind: ResourceKind,
-    pub doc: Map<String, Value>,
-    /// RFC 3339 UTC timestamps, e.g. `2026-11-28T04:22:54.123Z`.
-    pub created: String,
-    pub last_modified: String,
-    /// Incremented on every write; used for optimistic concurrency (not exposed as the ETag).
-    pub revision: i64,
-    /// The Tableau user or group this resource is mirrored to, once provisioned.
-    pub tableau_luid: Option<String>,
-    /// For groups, when loaded with relations: the members, in insertion order.
-    pub members: Vec<Member>,
-    /// For users, when loaded with relations: the groups the user is a direct member of.
-    pub groups: Vec<GroupRef>,
-}
-
-impl StoredResource {
-    /// A resource as a write just stored it (relations not loaded yet).
-    pub(crate) fn written(
-        id: &str,
-        kind: ResourceKind,
-        doc: &Map<String, Value>,
-        created: String,
-        last_modified: String,
-        revision: i64,
-        tableau_luid: Option<String>,
-    ) -> Self {
-        StoredResource {
-            id: id.to_owned(),
-            kind,
-            doc: doc.clone(),
-            created,
-            last_modified,
-            revision,
-            tableau_luid,
-            members: Vec::new(),
-            groups: Vec::new(),
-        }
-    }
-}
-
-/// One member of a group (SCIM renders `value`, `$ref` and `type`; RFC 7643 §8.7.1 gives
-/// members no display name).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Member {
-    pub id: String,
-    pub kind: ResourceKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupRef {
-    pub id: String,
-    pub display: String,
-}
-
-/// An equality lookup that an index answers. Values are compared case-insensitively for
-/// `userName`, `displayName` and `emails.value` (caseExact=false) and exactly for `externalId`
-/// and `id`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IndexedLookup {
-    Id(String),
-    UserName(String),
-    ExternalId(String),
-    DisplayName(String),
-    EmailValue(String),
-}
 
 /// A change of group membership: ids to add and to remove (each applied once; adding an
 /// existing member or removing a missing one is not an error).
@@ -138,7 +67,7 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         doc: &Map<String, Value>,
         members: &[(String, ResourceKind)],
-    ) -> StoreResult<StoredResource>;
+    ) -> StoreResult<Resource>;
 
     /// One resource; `with_relations` loads `members` (groups) or `groups` (users).
     async fn get(
@@ -147,7 +76,7 @@ pub trait Store: Send + Sync + 'static {
         kind: ResourceKind,
         id: &str,
         with_relations: bool,
-    ) -> StoreResult<Option<StoredResource>>;
+    ) -> StoreResult<Option<Resource>>;
 
     /// Replace the document and apply membership changes in one transaction, provided the
     /// stored revision still equals `revision` (else `RevisionMismatch`; `NotFound` when there
@@ -163,7 +92,7 @@ pub trait Store: Send + Sync + 'static {
         revision: i64,
         doc: &Map<String, Value>,
         members: &MemberChanges,
-    ) -> StoreResult<StoredResource>;
+    ) -> StoreResult<Resource>;
 
     /// Hard delete; memberships of and in the resource go with it. `false` if it did not exist.
     async fn delete(&self, tenant: &str, kind: ResourceKind, id: &str) -> StoreResult<bool>;
@@ -174,9 +103,9 @@ pub trait Store: Send + Sync + 'static {
         &self,
         tenant: &str,
         kind: ResourceKind,
-        lookup: Option<&IndexedLookup>,
+        lookup: Option<&Lookup>,
         with_relations: bool,
-    ) -> StoreResult<Vec<StoredResource>>;
+    ) -> StoreResult<Vec<Resource>>;
 
     // ---- the operation journal (see `journal`) ----
 
@@ -221,7 +150,7 @@ pub trait Store: Send + Sync + 'static {
         op_id: &str,
         status: u16,
         commit: &ResourceCommit,
-    ) -> StoreResult<Option<StoredResource>>;
+    ) -> StoreResult<Option<Resource>>;
 
     /// Finish a running operation as failed with the SCIM error answered; the key is released
     /// unless explicit (an explicit key replays the error). `NotFound` unless running.
@@ -269,7 +198,7 @@ pub trait Store: Send + Sync + 'static {
         tenant: &str,
         kind: ResourceKind,
         luid: &str,
-    ) -> StoreResult<Option<StoredResource>>;
+    ) -> StoreResult<Option<Resource>>;
 
     /// Set or clear a resource's LUID; revision and `lastModified` are unchanged (the LUID is
     /// not part of the SCIM document). `NotFound` when there is no such resource.

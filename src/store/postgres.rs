@@ -80,7 +80,7 @@ impl PostgresStore {
         id: &str,
         doc: &Map<String, Value>,
         members: &[(String, ResourceKind)],
-    ) -> StoreResult<StoredResource> {
+    ) -> StoreResult<Resource> {
         if !create_in_transaction(kind, members) {
             let mut conn = self.pool.acquire().await?;
             return create_in(&mut conn, tenant, kind, id, doc, members, None).await;
@@ -99,7 +99,7 @@ impl PostgresStore {
         revision: i64,
         doc: &Map<String, Value>,
         members: &MemberChanges,
-    ) -> StoreResult<StoredResource> {
+    ) -> StoreResult<Resource> {
         let mut tx = self.pool.begin().await?;
         let resource = update_in(&mut tx, tenant, kind, id, revision, doc, members, None).await?;
         tx.commit().await?;
@@ -182,7 +182,7 @@ impl PostgresStore {
         op_id: &str,
         status: u16,
         commit: &ResourceCommit,
-    ) -> StoreResult<Option<StoredResource>> {
+    ) -> StoreResult<Option<Resource>> {
         let mut conn = self.pool.acquire().await?;
         journal::complete(&mut conn, tenant, op_id, status, commit).await
     }

@@ -200,7 +200,7 @@ async fn apply(
     conn: &mut PgConnection,
     tenant: &str,
     commit: &ResourceCommit,
-) -> StoreResult<Option<StoredResource>> {
+) -> StoreResult<Option<Resource>> {
     match commit {
         ResourceCommit::Create {
             kind,
@@ -254,7 +254,7 @@ pub(super) async fn complete(
     op_id: &str,
     status: u16,
     commit: &ResourceCommit,
-) -> StoreResult<Option<StoredResource>> {
+) -> StoreResult<Option<Resource>> {
     let mut tx = sqlx::Connection::begin(write).await?;
     // Dropping `tx` on an error rolls both back: the operation stays running.
     finish(

@@ -90,11 +90,11 @@ pub(super) async fn create_in(
     doc: &Map<String, Value>,
     members: &[(String, ResourceKind)],
     tableau_luid: Option<&str>,
-) -> StoreResult<StoredResource> {
+) -> StoreResult<Resource> {
     let cols = crate::store::columns::Columns::derive(kind, doc)?;
     let now = crate::store::columns::now_timestamp();
     insert_resource(&mut *conn, tenant, kind, id, &cols, &now, tableau_luid).await?;
-    let mut resource = StoredResource::written(
+    let mut resource = Resource::written(
         id,
         kind,
         doc,
@@ -123,7 +123,7 @@ pub(super) async fn update_in(
     doc: &Map<String, Value>,
     members: &MemberChanges,
     tableau_luid: Option<&str>,
-) -> StoreResult<StoredResource> {
+) -> StoreResult<Resource> {
     let cols = crate::store::columns::Columns::derive(kind, doc)?;
     let now = crate::store::columns::now_timestamp();
     // On PostgreSQL the UPDATE also row-locks the resource until commit, serialising
@@ -167,8 +167,7 @@ pub(super) async fn update_in(
         remove_members(conn, tenant, id, &members.remove).await?;
         add_members(conn, tenant, id, &members.add).await?;
     }
-    let mut resource =
-        StoredResource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
+    let mut resource = Resource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
     load_relations(conn, tenant, std::slice::from_mut(&mut resource)).await?;
     Ok(resource)
 }

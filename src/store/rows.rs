@@ -1,12 +1,12 @@
-//! Rows as both backends return them, and their conversion into [`StoredResource`]s,
+//! Rows as both backends return them, and their conversion into [`Resource`]s,
 //! including attaching relations loaded in bulk (one query for a whole list).
 
 use super::columns::kind_from_str;
-use super::{GroupRef, Member, StoreError, StoreResult, StoredResource};
-use crate::scim::schema::ResourceKind;
+use super::{GroupRef, Member, Resource, StoreError, StoreResult};
+use crate::model::ResourceKind;
 use std::collections::HashMap;
 
-/// The columns of `resources` that make up a [`StoredResource`]; see `sql::RESOURCE_COLUMNS`.
+/// The columns of `resources` that make up a [`Resource`]; see `sql::RESOURCE_COLUMNS`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct ResourceRow {
     pub id: String,
@@ -19,13 +19,13 @@ pub(crate) struct ResourceRow {
 }
 
 impl ResourceRow {
-    pub fn into_resource(self) -> StoreResult<StoredResource> {
+    pub fn into_resource(self) -> StoreResult<Resource> {
         let doc = match serde_json::from_str(&self.doc) {
             Ok(serde_json::Value::Object(map)) => map,
             Ok(_) => return Err(corrupt(&self.id, "document is not a JSON object")),
             Err(e) => return Err(corrupt(&self.id, &e.to_string())),
         };
-        Ok(StoredResource {
+        Ok(Resource {
             kind: kind_from_str(&self.kind)?,
             id: self.id,
             doc,
@@ -43,7 +43,7 @@ fn corrupt(id: &str, why: &str) -> StoreError {
     StoreError::Corrupt(format!("resource {id}: {why}"))
 }
 
-pub(crate) fn into_resources(rows: Vec<ResourceRow>) -> StoreResult<Vec<StoredResource>> {
+pub(crate) fn into_resources(rows: Vec<ResourceRow>) -> StoreResult<Vec<Resource>> {
     rows.into_iter().map(ResourceRow::into_resource).collect()
 }
 
@@ -60,7 +60,7 @@ pub(crate) struct RelationRow {
 /// Distribute relation rows (already in membership order) onto their owners: groups get
 /// `members`, users get `groups`.
 pub(crate) fn attach_relations(
-    resources: &mut [StoredResource],
+    resources: &mut [Resource],
     rows: Vec<RelationRow>,
 ) -> StoreResult<()> {
     let index: HashMap<&str, usize> = resources

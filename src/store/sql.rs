@@ -55,8 +55,8 @@ const LIST_BY_EMAIL: &str = lookup_select!(
 );
 
 /// The statement answering `Store::list`, with the lookup value (if any) bound as `$3`.
-pub(crate) fn list_sql(lookup: Option<&super::IndexedLookup>) -> &'static str {
-    use super::IndexedLookup::*;
+pub(crate) fn list_sql(lookup: Option<&super::Lookup>) -> &'static str {
+    use super::Lookup::*;
     match lookup {
         None => LIST_ALL,
         Some(Id(_)) => LIST_BY_ID,

@@ -135,7 +135,7 @@ impl SqliteStore {
         id: &str,
         doc: &Map<String, Value>,
         members: &[(String, ResourceKind)],
-    ) -> StoreResult<StoredResource> {
+    ) -> StoreResult<Resource> {
         let (tenant, id, doc, members) = (
             tenant.to_owned(),
             id.to_owned(),
@@ -155,7 +155,7 @@ impl SqliteStore {
         revision: i64,
         doc: &Map<String, Value>,
         members: &MemberChanges,
-    ) -> StoreResult<StoredResource> {
+    ) -> StoreResult<Resource> {
         let (tenant, id, doc, members) = (
             tenant.to_owned(),
             id.to_owned(),
@@ -268,7 +268,7 @@ impl SqliteStore {
         op_id: &str,
         status: u16,
         commit: &ResourceCommit,
-    ) -> StoreResult<Option<StoredResource>> {
+    ) -> StoreResult<Option<Resource>> {
         let (tenant, op_id, commit) = (tenant.to_owned(), op_id.to_owned(), commit.clone());
         self.batch
             .run(move |db| writes::complete(db, &tenant, &op_id, status, &commit))

@@ -135,7 +135,7 @@ pub(super) fn complete(
     op_id: &str,
     status: u16,
     commit: &ResourceCommit,
-) -> StoreResult<Option<StoredResource>> {
+) -> StoreResult<Option<Resource>> {
     atomically(db, |db| {
         finish(db, tenant, op_id, OperationState::Succeeded, status, None)?;
         apply(db, tenant, commit)
@@ -195,11 +195,7 @@ pub(super) fn touch(db: &Connection, tenant: &str, op_id: &str) -> StoreResult<i
     .ok_or(StoreError::NotFound)
 }
 
-fn apply(
-    db: &Connection,
-    tenant: &str,
-    commit: &ResourceCommit,
-) -> StoreResult<Option<StoredResource>> {
+fn apply(db: &Connection, tenant: &str, commit: &ResourceCommit) -> StoreResult<Option<Resource>> {
     match commit {
         ResourceCommit::Create {
             kind,
@@ -267,7 +263,7 @@ pub(super) fn create(
     doc: &Map<String, Value>,
     members: &[(String, ResourceKind)],
     tableau_luid: Option<&str>,
-) -> StoreResult<StoredResource> {
+) -> StoreResult<Resource> {
     atomically(db, |db| {
         let cols = Columns::derive(kind, doc)?;
         let now = now_timestamp();
@@ -290,7 +286,7 @@ pub(super) fn create(
         )
         .map_err(|e| write_violation(Violation::of_sqlite(&e), id, &cols, e.into()))?;
         insert_emails(db, tenant, id, &cols.emails_lower)?;
-        let mut resource = StoredResource::written(
+        let mut resource = Resource::written(
             id,
             kind,
             doc,
@@ -319,7 +315,7 @@ pub(super) fn update(
     doc: &Map<String, Value>,
     members: &MemberChanges,
     tableau_luid: Option<&str>,
-) -> StoreResult<StoredResource> {
+) -> StoreResult<Resource> {
     atomically(db, |db| {
         let cols = Columns::derive(kind, doc)?;
         let now = now_timestamp();
@@ -366,7 +362,7 @@ pub(super) fn update(
             add_members(db, tenant, id, &members.add)?;
         }
         let mut resource =
-            StoredResource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
+            Resource::written(id, kind, doc, created, now, revision + 1, tableau_luid);
         load_relations(db, tenant, &mut resource)?;
         Ok(resource)
     })
@@ -406,7 +402,7 @@ fn add_members(
 }
 
 /// A group's members, or a user's groups, read back after the write.
-fn load_relations(db: &Connection, tenant: &str, resource: &mut StoredResource) -> StoreResult<()> {
+fn load_relations(db: &Connection, tenant: &str, resource: &mut Resource) -> StoreResult<()> {
     let sql = match resource.kind {
         ResourceKind::Group => MEMBERS_OF,
         ResourceKind::User => GROUPS_OF,

@@ -23,7 +23,7 @@ macro_rules! store_impl {
         pub(super) async fn load_relations(
             conn: &mut $conn,
             tenant: &str,
-            resources: &mut [StoredResource],
+            resources: &mut [Resource],
         ) -> StoreResult<()> {
             let Some(first) = resources.first() else {
                 return Ok(());
@@ -50,7 +50,7 @@ macro_rules! store_impl {
                 id: &str,
                 doc: &Map<String, Value>,
                 members: &[(String, ResourceKind)],
-            ) -> StoreResult<StoredResource> {
+            ) -> StoreResult<Resource> {
                 self.resource_create(tenant, kind, id, doc, members).await
             }
 
@@ -60,7 +60,7 @@ macro_rules! store_impl {
                 kind: ResourceKind,
                 id: &str,
                 with_relations: bool,
-            ) -> StoreResult<Option<StoredResource>> {
+            ) -> StoreResult<Option<Resource>> {
                 let mut conn = self.$read.acquire().await?;
                 let row: Option<$crate::store::rows::ResourceRow> =
                     sqlx::query_as($crate::store::sql::GET)
@@ -85,7 +85,7 @@ macro_rules! store_impl {
                 revision: i64,
                 doc: &Map<String, Value>,
                 members: &MemberChanges,
-            ) -> StoreResult<StoredResource> {
+            ) -> StoreResult<Resource> {
                 self.resource_update(tenant, kind, id, revision, doc, members)
                     .await
             }
@@ -103,9 +103,9 @@ macro_rules! store_impl {
                 &self,
                 tenant: &str,
                 kind: ResourceKind,
-                lookup: Option<&IndexedLookup>,
+                lookup: Option<&Lookup>,
                 with_relations: bool,
-            ) -> StoreResult<Vec<StoredResource>> {
+            ) -> StoreResult<Vec<Resource>> {
                 let mut conn = self.$read.acquire().await?;
                 let mut query = sqlx::query_as($crate::store::sql::list_sql(lookup))
                     .bind(tenant)
@@ -157,7 +157,7 @@ macro_rules! store_impl {
                 op_id: &str,
                 status: u16,
                 commit: &ResourceCommit,
-            ) -> StoreResult<Option<StoredResource>> {
+            ) -> StoreResult<Option<Resource>> {
                 self.journal_complete(tenant, op_id, status, commit).await
             }
 
@@ -209,7 +209,7 @@ macro_rules! store_impl {
                 tenant: &str,
                 kind: ResourceKind,
                 luid: &str,
-            ) -> StoreResult<Option<StoredResource>> {
+            ) -> StoreResult<Option<Resource>> {
                 let row: Option<$crate::store::rows::ResourceRow> =
                     sqlx::query_as($crate::store::sql::FIND_BY_LUID)
                         .bind(tenant)

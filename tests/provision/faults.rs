@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
-use tableau_scim::scim::schema::ResourceKind;
+use tableau_scim::model::ResourceKind;
 use tableau_scim::sim::{FaultRule, SimConfig};
 use tableau_scim::store::{DEFAULT_TENANT, OperationState, StepState};
 use tokio::sync::Semaphore;

@@ -2,8 +2,8 @@
 //! `userName`, `externalId`, `displayName` and `emails.value`; see `crate::store`).
 
 use super::ast::{CompareOp, Filter};
+use crate::model::Lookup;
 use crate::scim::schema::ResourceSchema;
-use crate::store::IndexedLookup;
 use serde_json::Value;
 
 /// The index lookup that narrows the candidates for `filter`, if any: an equality on `id`,
@@ -11,7 +11,7 @@ use serde_json::Value;
 /// `emails[value eq "x"]`, or Entra's `emails[type eq "work"].value eq "x"`), alone or as one
 /// side of an `and`. The store returns a superset; the caller still evaluates the whole filter
 /// on each candidate, so the lookup only has to be implied by the filter, never equivalent.
-pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<IndexedLookup> {
+pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<Lookup> {
     match filter {
         Filter::Compare(path, CompareOp::Eq, Value::String(s)) => {
             let r = schema.resolve(path.urn.as_deref(), &path.name)?;
@@ -21,16 +21,16 @@ pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<Index
             let name = r.def.name.as_str();
             match path.sub.as_deref() {
                 None => match name {
-                    "id" => Some(IndexedLookup::Id(s.clone())),
-                    "userName" => Some(IndexedLookup::UserName(s.clone())),
-                    "externalId" => Some(IndexedLookup::ExternalId(s.clone())),
-                    "displayName" => Some(IndexedLookup::DisplayName(s.clone())),
+                    "id" => Some(Lookup::Id(s.clone())),
+                    "userName" => Some(Lookup::UserName(s.clone())),
+                    "externalId" => Some(Lookup::ExternalId(s.clone())),
+                    "displayName" => Some(Lookup::DisplayName(s.clone())),
                     // `emails eq "x"` compares the `value` sub-attribute.
-                    "emails" => Some(IndexedLookup::EmailValue(s.clone())),
+                    "emails" => Some(Lookup::EmailValue(s.clone())),
                     _ => None,
                 },
                 Some(sub) if name == "emails" && sub.eq_ignore_ascii_case("value") => {
-                    Some(IndexedLookup::EmailValue(s.clone()))
+                    Some(Lookup::EmailValue(s.clone()))
                 }
                 Some(_) => None,
             }
@@ -40,7 +40,7 @@ pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<Index
             if r.in_extension || r.def.name != "emails" {
                 return None;
             }
-            email_value_in(inner).map(IndexedLookup::EmailValue)
+            email_value_in(inner).map(Lookup::EmailValue)
         }
         Filter::And(l, r) => {
             let (l, r) = (equality_lookup(l, schema), equality_lookup(r, schema));
@@ -73,13 +73,13 @@ fn email_value_in(inner: &Filter) -> Option<String> {
 }
 
 /// Lower is narrower: unique keys first.
-fn selectivity(l: &IndexedLookup) -> u8 {
+fn selectivity(l: &Lookup) -> u8 {
     match l {
-        IndexedLookup::Id(_) => 0,
-        IndexedLookup::UserName(_) => 1,
-        IndexedLookup::ExternalId(_) => 2,
-        IndexedLookup::EmailValue(_) => 3,
-        IndexedLookup::DisplayName(_) => 4,
+        Lookup::Id(_) => 0,
+        Lookup::UserName(_) => 1,
+        Lookup::ExternalId(_) => 2,
+        Lookup::EmailValue(_) => 3,
+        Lookup::DisplayName(_) => 4,
     }
 }
 
@@ -103,24 +103,24 @@ mod tests {
         let lookup = |f: &str| parse_filter(f).ok().and_then(|f| equality_lookup(&f, s));
         assert_eq!(
             lookup(r#"userName eq "Bob""#),
-            Some(IndexedLookup::UserName("Bob".into()))
+            Some(Lookup::UserName("Bob".into()))
         );
         assert_eq!(
             lookup(r#"USERNAME Eq "Bob""#),
-            Some(IndexedLookup::UserName("Bob".into()))
+            Some(Lookup::UserName("Bob".into()))
         );
         assert_eq!(
             lookup(r#"urn:ietf:params:scim:schemas:core:2.0:User:userName eq "Bob""#),
-            Some(IndexedLookup::UserName("Bob".into()))
+            Some(Lookup::UserName("Bob".into()))
         );
-        assert_eq!(lookup(r#"id eq "1""#), Some(IndexedLookup::Id("1".into())));
+        assert_eq!(lookup(r#"id eq "1""#), Some(Lookup::Id("1".into())));
         assert_eq!(
             lookup(r#"externalId eq "e""#),
-            Some(IndexedLookup::ExternalId("e".into()))
+            Some(Lookup::ExternalId("e".into()))
         );
         assert_eq!(
             lookup(r#"displayName eq "d""#),
-            Some(IndexedLookup::DisplayName("d".into()))
+            Some(Lookup::DisplayName("d".into()))
         );
         for f in [
             r#"emails.value eq "a@b.c""#,
@@ -129,20 +129,16 @@ mod tests {
             r#"emails[type eq "work"].value eq "a@b.c""#,
             r#"emails[type eq "work" and value eq "a@b.c"]"#,
         ] {
-            assert_eq!(
-                lookup(f),
-                Some(IndexedLookup::EmailValue("a@b.c".into())),
-                "{f}"
-            );
+            assert_eq!(lookup(f), Some(Lookup::EmailValue("a@b.c".into())), "{f}");
         }
         // The narrowest side of an `and` wins.
         assert_eq!(
             lookup(r#"displayName eq "d" and userName eq "u" and active eq true"#),
-            Some(IndexedLookup::UserName("u".into()))
+            Some(Lookup::UserName("u".into()))
         );
         assert_eq!(
             lookup(r#"active eq true and externalId eq "e""#),
-            Some(IndexedLookup::ExternalId("e".into()))
+            Some(Lookup::ExternalId("e".into()))
         );
         // Nothing an index can answer alone.
         for f in [
@@ -164,7 +160,7 @@ mod tests {
         let glookup = |f: &str| parse_filter(f).ok().and_then(|f| equality_lookup(&f, g));
         assert_eq!(
             glookup(r#"displayName eq "G""#),
-            Some(IndexedLookup::DisplayName("G".into()))
+            Some(Lookup::DisplayName("G".into()))
         );
         assert_eq!(glookup(r#"userName eq "u""#), None);
         assert_eq!(glookup(r#"emails.value eq "u""#), None);
