@@ -20,8 +20,8 @@ use reqwest::Client;
 use serde_json::{Value, json};
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
-use tableau_scim::sim::{self, FaultRule, PersonalAccessToken, RunningSim, SimConfig};
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
+use tableau_sim::{FaultRule, PersonalAccessToken, RunningSim, SimConfig};
 
 const TOKEN: &str = "push-bench-token-0123456789abcdef";
 const SITE: &str = "acme";
@@ -67,7 +67,7 @@ async fn spawn_sim(latency_ms: u64) -> Result<RunningSim, BoxError> {
             .faults
             .push(FaultRule::parse(&format!("/**=latency:{latency_ms}ms"))?);
     }
-    Ok(sim::spawn(config).await?)
+    Ok(tableau_sim::spawn(config).await?)
 }
 
 fn http_client(concurrency: usize) -> Result<Client, BoxError> {

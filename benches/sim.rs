@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde_json::{Value, json};
-use tableau_scim::sim::{self, SimConfig};
+use tableau_sim::SimConfig;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -72,7 +72,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let requests = env_usize("SIM_BENCH_REQUESTS", if benchmarking { 5000 } else { 50 });
     let concurrency = env_usize("SIM_BENCH_CONCURRENCY", 32);
     let workers = env_usize("SIM_BENCH_WORKERS", 2);
-    let sim = sim::spawn(SimConfig {
+    let sim = tableau_sim::spawn(SimConfig {
         workers,
         ..SimConfig::default()
     })

@@ -7,7 +7,6 @@ pub mod model;
 pub mod ops;
 pub mod provision;
 pub mod scim;
-pub mod sim;
 pub mod store;
 pub mod tableau;
 

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
 use tableau_scim::http::auth::token_hash_string;
-use tableau_scim::sim::{self, PersonalAccessToken, SimArgs, SimConfig, run_cli};
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
+use tableau_sim::{PersonalAccessToken, SimArgs, SimConfig, run_cli};
 
 #[derive(Parser)]
 #[command(
@@ -244,7 +244,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let sim = sim::spawn(sim_config)
+    let sim = tableau_sim::spawn(sim_config)
         .await
         .context("cannot start the Tableau simulator")?;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 use sim_support::*;
-use tableau_scim::sim::SimConfig;
+use tableau_sim::SimConfig;
 
 #[tokio::test]
 async fn server_info_needs_no_sign_in_and_reports_versions() {

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sim_support::*;
-use tableau_scim::sim::{FaultRule, SimConfig};
+use tableau_sim::{FaultRule, SimConfig};
 
 async fn control(
     sim_url: &str,
@@ -306,7 +306,7 @@ async fn in_process_controls_match_the_control_api() {
     sim.state().clear_faults();
 
     sim.state()
-        .set_seats(tableau_scim::sim::LicenceTier::Viewer, Some(0));
+        .set_seats(tableau_sim::LicenceTier::Viewer, Some(0));
     let (_, body) = client
         .post(
             "users",

@@ -6,7 +6,7 @@ mod sim_support;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sim_support::*;
-use tableau_scim::sim::SimConfig;
+use tableau_sim::SimConfig;
 
 #[tokio::test]
 async fn create_rename_delete_with_case_insensitive_names() {

@@ -6,7 +6,7 @@ mod sim_support;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sim_support::*;
-use tableau_scim::sim::{LicenceTier, SimConfig, SiteRole};
+use tableau_sim::{LicenceTier, SimConfig, SiteRole};
 
 #[tokio::test]
 async fn add_user_answers_201_with_string_scalars() {

@@ -4,11 +4,11 @@
 
 use std::time::Duration;
 
-use tableau_scim::sim::{self, FaultRule, RunningSim, SimConfig};
 use tableau_scim::tableau::{
     CallRecord, TableauAuth, TableauClient, TableauCode, TableauError, TableauSettings, UserUpdate,
     record_calls,
 };
+use tableau_sim::{FaultRule, RunningSim, SimConfig};
 
 fn pat() -> TableauAuth {
     TableauAuth::Pat {
@@ -25,7 +25,7 @@ fn client_for(sim: &RunningSim, auth: TableauAuth) -> TableauClient {
 }
 
 async fn start(config: SimConfig) -> RunningSim {
-    sim::spawn(config.with_site("acme")).await.unwrap()
+    tableau_sim::spawn(config.with_site("acme")).await.unwrap()
 }
 
 /// Runs `fut` and returns its output with the calls it made.

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tableau_scim::model::ResourceKind;
-use tableau_scim::sim::{FaultRule, SimConfig};
 use tableau_scim::store::{DEFAULT_TENANT, OperationState, StepState};
+use tableau_sim::{FaultRule, SimConfig};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
-use tableau_scim::sim::{self, FaultRule, PersonalAccessToken, RunningSim, SimConfig, SimSnapshot};
 use tableau_scim::store::{DEFAULT_TENANT, Operation, Store};
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
+use tableau_sim::{FaultRule, PersonalAccessToken, RunningSim, SimConfig, SimSnapshot};
 
 pub const TOKEN: &str = "provision-test-token-0123456789";
 pub const SCIM: &str = "application/scim+json";
@@ -52,7 +52,11 @@ pub async fn spawn_sim(sim_config: SimConfig) -> Arc<RunningSim> {
         name: "bridge2".into(),
         secret: "bridge2-secret".into(),
     });
-    Arc::new(sim::spawn(sim_config).await.expect("simulator starts"))
+    Arc::new(
+        tableau_sim::spawn(sim_config)
+            .await
+            .expect("simulator starts"),
+    )
 }
 
 pub async fn spawn_bridge_with(
@@ -194,7 +198,7 @@ impl Bridge {
     }
 
     /// The simulated Tableau user of this name (case-insensitive).
-    pub fn tableau_user(&self, name: &str) -> Option<tableau_scim::sim::User> {
+    pub fn tableau_user(&self, name: &str) -> Option<tableau_sim::User> {
         self.snapshot()
             .users
             .into_iter()

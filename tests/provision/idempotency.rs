@@ -6,8 +6,8 @@ use crate::harness::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
-use tableau_scim::sim::{FaultRule, SimConfig};
 use tableau_scim::store::OperationState;
+use tableau_sim::{FaultRule, SimConfig};
 
 fn new_user(name: &str) -> Value {
     json!({"schemas": [USER], "userName": name, "displayName": "Slow Poke",

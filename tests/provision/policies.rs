@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use tableau_scim::config::Settings;
 use tableau_scim::provision::rules::GroupRoleRule;
 use tableau_scim::provision::site_role::SiteRole;
-use tableau_scim::sim::{LicenceTier, SimConfig};
 use tableau_scim::store::OperationState;
+use tableau_sim::{LicenceTier, SimConfig};
 
 fn user(name: &str, extra: Value) -> Value {
     let mut u = json!({"schemas": [USER], "userName": name, "displayName": name,

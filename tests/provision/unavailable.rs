@@ -1,7 +1,7 @@
 use crate::harness::*;
 use reqwest::Method;
 use serde_json::json;
-use tableau_scim::sim::{FaultRule, SimConfig};
+use tableau_sim::{FaultRule, SimConfig};
 
 /// Tableau unreachable (every connection dropped): reads keep working from the store; writes
 /// answer 503 with Retry-After and nothing is committed while Tableau is away.

@@ -4,12 +4,12 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use tableau_scim::sim::{self, RunningSim, SimConfig};
+use tableau_sim::{RunningSim, SimConfig};
 
 pub const SITE: &str = "acme";
 
 pub async fn start(config: SimConfig) -> RunningSim {
-    sim::spawn(config.with_site(SITE))
+    tableau_sim::spawn(config.with_site(SITE))
         .await
         .expect("simulator starts")
 }

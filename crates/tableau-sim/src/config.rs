@@ -124,6 +124,7 @@ pub fn parse_api_version(s: &str) -> Option<(u32, u32)> {
 }
 
 /// Splits `A:B` (or `A:B:C`) at the first colons; the last part keeps any further colons.
+#[cfg(any(feature = "cli", test))]
 pub fn split_credential(s: &str, parts: usize) -> Option<Vec<String>> {
     let pieces: Vec<String> = s.splitn(parts, ':').map(str::to_owned).collect();
     (pieces.len() == parts && pieces.iter().all(|p| !p.is_empty())).then_some(pieces)

@@ -10,9 +10,9 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use tableau_scim::sim::{self, SimConfig};
+//! use tableau_sim::SimConfig;
 //!
-//! let sim = sim::spawn(SimConfig::default().with_site("acme")).await?;
+//! let sim = tableau_sim::spawn(SimConfig::default().with_site("acme")).await?;
 //! let base = sim.url();                // "http://127.0.0.1:PORT"
 //! let api = sim.api_url();             // "http://127.0.0.1:PORT/api/3.27"
 //! let site = sim.site_content_url().to_owned(); // "acme"
@@ -28,10 +28,16 @@
 //! `/_sim/` control API: `set_owns_content`, `set_seats`, `add_fault`, `replace_faults`,
 //! `clear_faults`, `end_all_sessions`.
 //!
+//! With the `cli` feature, `SimArgs` (the clap flags of a `sim` command) and `run_cli` (serve
+//! in the foreground until Ctrl-C) are available too; `tableau-scim sim` is built on them.
+//!
 //! `SimConfig::default()` has an administrator `admin` / `admin-password`, a PAT `sim-pat` /
 //! `sim-pat-secret` and a connected app `sim-client` / `sim-secret-id` / `sim-secret-value`.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 mod auth;
+#[cfg(feature = "cli")]
 mod cli;
 mod config;
 mod control;
@@ -58,6 +64,7 @@ use std::sync::Arc;
 use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpServer, web};
 
+#[cfg(feature = "cli")]
 pub use cli::{SimArgs, run_cli};
 pub use config::{ConnectedApp, PasswordUser, PersonalAccessToken, SimConfig};
 pub use directory::{DirectorySnapshot, GroupSnapshot};
