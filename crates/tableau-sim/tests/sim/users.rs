@@ -1,11 +1,9 @@
 //! Site users in JSON (and a few XML checks): add, update, remove, query, list with paging,
 //! filters, sort and fields, licence seats, content owners.
 
-mod sim_support;
-
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use sim_support::*;
 use tableau_sim::{LicenceTier, SimConfig, SiteRole};
 
 #[tokio::test]

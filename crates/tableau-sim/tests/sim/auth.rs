@@ -1,13 +1,11 @@
 //! Sign-in, sessions and the checks around them: PAT single session, passwords, connected-app
 //! JWTs as Tableau checks them, token expiry, 401000/401002, wrong site, version paths.
 
-mod sim_support;
-
 use std::time::Duration;
 
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use sim_support::*;
 use tableau_sim::SimConfig;
 
 #[tokio::test]

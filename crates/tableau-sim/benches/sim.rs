@@ -2,7 +2,7 @@
 //! Get Users, through real HTTP on localhost, with a bounded number of concurrent clients.
 //! It stops by itself.
 //!
-//! Run: `cargo bench --bench sim` (optimised) or `cargo bench --bench sim --profile dev`.
+//! Run: `cargo bench -p tableau-sim --bench sim` (optimised) or add `--profile dev`.
 //! Env: `SIM_BENCH_REQUESTS` (per scenario, default 5000), `SIM_BENCH_CONCURRENCY` (default 32),
 //! `SIM_BENCH_WORKERS` (simulator threads, default 2).
 
@@ -77,7 +77,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         ..SimConfig::default()
     })
     .await?;
-    tableau_scim::init_crypto();
+    // reqwest is built without a TLS crypto provider of its own; a client needs one installed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;

@@ -1,11 +1,9 @@
 //! No request makes the simulator panic or hang: arbitrary bodies, query strings and paths
 //! all get a Tableau error (or a success), and the server keeps answering.
 
-mod sim_support;
-
+use crate::support::*;
 use proptest::prelude::*;
 use reqwest::{Method, StatusCode};
-use sim_support::*;
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -27,8 +27,15 @@ pub struct Client {
     pub token: String,
 }
 
+/// reqwest is built without a TLS crypto provider of its own (the bridge's choice, shared in the
+/// workspace); building a client needs one installed first, even for plain HTTP.
+pub fn init_crypto() {
+    // Err means a provider is already installed, which serves as well.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub fn http() -> reqwest::Client {
-    tableau_scim::init_crypto();
+    init_crypto();
     reqwest::Client::builder().build().expect("client")
 }
 

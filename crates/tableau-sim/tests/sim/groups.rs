@@ -1,11 +1,9 @@
 //! Groups in JSON: create, rename, delete, list with filters, the built-in All Users group,
 //! members one by one and in bulk (3.21+), version gating, groups of a user.
 
-mod sim_support;
-
+use crate::support::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use sim_support::*;
 use tableau_sim::SimConfig;
 
 #[tokio::test]

@@ -1,13 +1,11 @@
 //! Fault injection (429 with and without Retry-After, 500/503, latency, dropped connections),
 //! its determinism under a seed, and the `/_sim/` control API.
 
-mod sim_support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sim_support::*;
 use tableau_sim::{FaultRule, SimConfig};
 
 async fn control(
