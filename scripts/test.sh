@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test of tableau-scim: the Rust unit and integration tests (store tests on SQLite, and on
-# PostgreSQL when TABLEAU_SCIM_TEST_POSTGRES names a database), then the external checkers:
+# Every test of tableau-scim: the Rust unit and integration tests of the workspace (the bridge
+# and crates/tableau-sim; store tests on SQLite, and on PostgreSQL when
+# TABLEAU_SCIM_TEST_POSTGRES names a database), then the external checkers:
 # scim2-tester against the SCIM server, tableauserverclient against the Tableau simulator.
 # Python tools are installed into .venv on first use.
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$(dirname "$0")/.."
 echo "== cargo test"
 mkdir -p target
 set +e
-cargo test --all-targets --locked >target/cargo-test.log 2>&1
+cargo test --workspace --all-targets --locked >target/cargo-test.log 2>&1
 rc=$?
 set -e
 grep -E '^(test result|     Running)|FAILED|panicked' target/cargo-test.log || true
