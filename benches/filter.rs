@@ -15,6 +15,12 @@
 //! - `list_10k/scan_complex`: a filter no index can answer (`or`, `co`, value path, dateTime
 //!   comparison), which must scan; its cost per document bounds how large a tenant can be
 //!   served by scanning.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail loudly"
+)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};

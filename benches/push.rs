@@ -11,6 +11,12 @@
 //! Env: `PUSH_BENCH_USERS` (users per 0 ms scenario, default 10000), `PUSH_BENCH_SLOW_USERS`
 //! (per 50 ms scenario, default 5000), `PUSH_BENCH_CONCURRENCY` (default 64),
 //! `PUSH_BENCH_LATENCY_MS` (default 50), `PUSH_BENCH_ONLY` (`fast` or `slow`: one latency).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail loudly"
+)]
 
 use std::time::{Duration, Instant};
 

@@ -5,6 +5,12 @@
 //! throughput at several concurrencies, against the plain create in the same run. SQLite always;
 //! PostgreSQL too when `TABLEAU_SCIM_TEST_POSTGRES` names a database.
 //! Run: `cargo bench --bench store`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "benchmarks fail loudly"
+)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use serde_json::{Map, Value, json};

@@ -1,5 +1,7 @@
 //! tableau-scim: a SCIM 2.0 service provider that provisions Tableau users and groups.
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod app;
 pub mod config;
 pub mod http;

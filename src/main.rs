@@ -1,6 +1,8 @@
 //! The `tableau-scim` command: `serve` (the SCIM endpoint), `demo` (everything on one machine,
 //! ready to try), `hash-token` (a token digest for the config file).
 
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;

@@ -1,6 +1,12 @@
 //! The operation journal test suite, on SQLite and PostgreSQL (see `support`): opening,
 //! recording, completing and failing operations, idempotency keys, one running operation per
 //! resource, rollback of a failed commit, recovery queries, re-planning, and the LUID mapping.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use serde_json::{Value, json};
 use std::sync::Arc;

@@ -2,6 +2,12 @@
 //! SQLite (always, a temporary file) and PostgreSQL (when `TABLEAU_SCIM_TEST_POSTGRES` names a
 //! database URL). Each test works in a tenant of its own, so tests run in parallel on one shared
 //! PostgreSQL database without seeing each other's rows.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use serde_json::json;
 use std::sync::Arc;

@@ -1,6 +1,12 @@
 //! The Tableau client against the in-process simulator: sign-in kinds, version discovery,
 //! users, groups, bulk and single membership paths, retries under injected faults, session
 //! replacement, and secrets kept out of `Debug`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 use std::time::Duration;
 

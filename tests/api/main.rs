@@ -1,4 +1,10 @@
 //! Integration tests: each spawns the real server on port 0 with its own store and talks HTTP.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 mod auth;
 mod discovery;

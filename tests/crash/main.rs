@@ -8,6 +8,12 @@
 //!
 //! With `TABLEAU_SCIM_TEST_KEEP_CRASH_DIR=1`, a failing run keeps its directory (database,
 //! simulator and bridge logs) and prints where it is.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 mod idp;
 mod procs;

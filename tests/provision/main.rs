@@ -1,5 +1,11 @@
 //! End-to-end provisioning tests: the real server on port 0, provisioning into the in-process
 //! Tableau simulator; each test checks both the SCIM answers and the simulator's state.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
 
 mod entra;
 mod faults;
