@@ -327,11 +327,5 @@ fn unique(ids: &[String]) -> Vec<String> {
 }
 
 #[cfg(test)]
-#[path = "plan_group_tests.rs"]
-mod group_tests;
-#[cfg(test)]
-#[path = "plan_prop_tests.rs"]
-mod prop_tests;
-#[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;

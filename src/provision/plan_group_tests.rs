@@ -1,5 +1,5 @@
-use super::tests::{doc, okta_user, role_update};
 use super::*;
+use super::{doc, okta_user, role_update};
 use crate::provision::rules::{GroupRoleRule, role_changes};
 use crate::scim::schema::TABLEAU_USER_SCHEMA;
 use serde_json::json;

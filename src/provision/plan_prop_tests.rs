@@ -1,5 +1,5 @@
-use super::tests::{doc, update};
 use super::*;
+use super::{doc, update};
 use crate::provision::rules::GroupRoleRule;
 use crate::scim::schema::TABLEAU_USER_SCHEMA;
 use proptest::prelude::*;

@@ -3,7 +3,13 @@ use crate::provision::rules::GroupRoleRule;
 use crate::scim::schema::TABLEAU_USER_SCHEMA;
 use serde_json::json;
 
-pub(super) fn doc(v: Value) -> Map<String, Value> {
+// Groups and the properties of plans, with the helpers below.
+#[path = "plan_group_tests.rs"]
+mod group;
+#[path = "plan_prop_tests.rs"]
+mod properties;
+
+fn doc(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         other => panic!("test document must be an object, got {other}"),
@@ -11,7 +17,7 @@ pub(super) fn doc(v: Value) -> Map<String, Value> {
 }
 
 /// What Okta's catalog app sends on create.
-pub(super) fn okta_user() -> Map<String, Value> {
+fn okta_user() -> Map<String, Value> {
     doc(json!({
         "userName": "alice@example.com",
         "name": {"givenName": "Alice", "familyName": "Doe"},
@@ -40,7 +46,7 @@ fn create(
 }
 
 /// An update where the roles are computed as the engine does, for a user in `groups`.
-pub(super) fn update(
+fn update(
     old: &Map<String, Value>,
     new: &Map<String, Value>,
     groups: &[String],
@@ -60,7 +66,7 @@ pub(super) fn update(
     )
 }
 
-pub(super) fn role_update(id: &str, role: SiteRole) -> Step {
+fn role_update(id: &str, role: SiteRole) -> Step {
     Step::UpdateUser {
         user_id: id.into(),
         full_name: None,

@@ -45,6 +45,7 @@ mod target;
 pub(crate) mod value;
 
 #[cfg(test)]
+#[path = "patch_tests.rs"]
 mod tests;
 
 pub(crate) use apply::apply_value_object;

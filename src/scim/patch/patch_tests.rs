@@ -1,15 +1,20 @@
-//! Unit tests of PATCH semantics, one behaviour per test, grouped by topic in `tests/`: shared
-//! fixtures and helpers live here.
+//! Unit tests of PATCH semantics, one behaviour per test, grouped by topic in sub-modules (the
+//! files `patch_<topic>_tests.rs`): shared fixtures and helpers live here.
 
 use super::*;
 use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, SchemaRegistry, USER_SCHEMA};
 use serde_json::json;
 
-mod multi_valued_tests;
-mod path_tests;
-mod pathless_tests;
-mod prop_tests;
-mod replay_tests;
+#[path = "patch_multi_valued_tests.rs"]
+mod multi_valued;
+#[path = "patch_path_tests.rs"]
+mod path;
+#[path = "patch_pathless_tests.rs"]
+mod pathless;
+#[path = "patch_prop_tests.rs"]
+mod properties;
+#[path = "patch_replay_tests.rs"]
+mod replay;
 
 pub(super) fn user_schema() -> &'static ResourceSchema {
     &SchemaRegistry::builtin().user
