@@ -85,6 +85,8 @@ impl Application {
             let base_path = base_path.clone();
             App::new()
                 .wrap(actix_web::middleware::from_fn(middleware::catch_panic))
+                // Outermost (actix runs the last `wrap` first): the span covers a panic's log.
+                .wrap(actix_web::middleware::from_fn(middleware::trace_request))
                 .app_data(state.clone())
                 .configure(move |cfg| routes(cfg, &base_path))
                 .default_service(web::route().to(crate::http::error::not_found))

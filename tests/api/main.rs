@@ -13,4 +13,5 @@ mod groups;
 mod helpers;
 mod http_rules;
 mod okta;
+mod request_id;
 mod users;
