@@ -544,3 +544,86 @@ async fn https_urls_use_rustls_with_ring() {
         Err(TableauError::Protocol(_))
     ));
 }
+
+/// Everything this test binary logs from the first call on (`tableau_scim=debug`): a
+/// thread-local subscriber would miss events whose callsites other tests' threads met first.
+fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static LOGS: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("tableau_scim=debug"))
+            .with_ansi(false)
+            .with_writer(move || Sink(sink.clone()))
+            .try_init()
+            .expect("the only subscriber of this test binary");
+        logs
+    })
+    .clone()
+}
+
+/// A `Write` into a shared buffer.
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn calls_are_traced_with_their_outcome_and_retries_but_no_secret() {
+    let logs = captured_logs();
+    let config = SimConfig::default()
+        .with_fault(FaultRule::parse("GET:/api/*/sites/*/users/*=503:1").unwrap());
+    let sim = start(config).await;
+    let mut settings = TableauSettings::new(sim.url(), "acme", pat());
+    settings.max_retries = 1;
+    let client = TableauClient::new(settings).unwrap();
+
+    let name = "traced-alice@example.com";
+    let alice = client.add_user(name, "Explorer", None, None).await.unwrap();
+    assert!(client.find_user_by_name(name).await.unwrap().is_some());
+    let failed = client.get_user(&alice.luid).await;
+    assert_eq!(code(failed), TableauCode::ServerError("503000".into()));
+
+    // Other tests log into the same buffer: each line below names this test's user.
+    let text = String::from_utf8(logs.lock().unwrap().clone()).unwrap();
+    let line = |needles: &[&str]| {
+        text.lines()
+            .find(|l| needles.iter().all(|n| l.contains(n)))
+            .unwrap_or_else(|| panic!("no line with {needles:?} in:\n{text}"))
+    };
+    // The sign-in is a call of its own, inside Add User's.
+    let in_add_user =
+        format!("add_user{{name={name} site_role=Explorer}}:tableau_call{{method=POST");
+    line(&[
+        &format!("{in_add_user}}}:tableau_call{{method=POST path=/api/"),
+        "/auth/signin status=200 duration_ms=",
+        "Tableau call done",
+    ]);
+    line(&[
+        &format!("{in_add_user} path=/api/"),
+        "/users status=201 duration_ms=",
+        "Tableau call done",
+    ]);
+    // The retry is an event in the call's span; the call ends with Tableau's code.
+    let in_get_user = format!("get_user{{luid={}}}:tableau_call{{method=GET ", alice.luid);
+    let path = format!("/users/{}", alice.luid);
+    line(&[
+        &in_get_user,
+        &format!("{path}}}:"),
+        "retrying a Tableau call",
+    ]);
+    let failed = format!("{path} status=503 code=503000 duration_ms=");
+    line(&[&in_get_user, &failed, "Tableau call failed"]);
+    // Only paths: no query (a filter names the user), no credential.
+    assert!(!text.contains("filter="), "{text}");
+    assert!(!text.contains("sim-pat-secret"), "{text}");
+}

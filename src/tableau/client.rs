@@ -1,12 +1,19 @@
 //! The client itself: construction, API version discovery, sign-in/out, and the one request
 //! path every method goes through (limits → session → exchange → retry / re-sign-in).
+//!
+//! Every call runs in a `tableau_call` span (method, URL path; then status, Tableau error code
+//! and duration), with its retries and re-sign-ins as events inside it, and ends with one debug
+//! line. No query string (a filter names a user), header, body or token is ever logged.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use reqwest::{Method, StatusCode, header};
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::auth::sign_in_body;
 use super::calls::{CallRecord, emit};
@@ -132,6 +139,7 @@ impl TableauClient {
     }
 
     /// Signs in now (otherwise the first call does): checks the credentials early.
+    #[tracing::instrument(skip_all)]
     pub async fn sign_in(&self) -> Result<(), TableauError> {
         let version = self.api_version().await?;
         self.inner
@@ -143,48 +151,60 @@ impl TableauClient {
 
     /// Ends the session (a PAT's only session, so another process may use the PAT).
     /// A 401 means it had already ended, which is fine (reference §1.4).
+    #[tracing::instrument(skip_all)]
     pub async fn sign_out(&self) -> Result<(), TableauError> {
         let Some(session) = self.inner.session.clear() else {
             return Ok(());
         };
         let version = self.api_version().await?;
         let url = format!("{}/api/{version}/auth/signout", self.inner.base);
-        match self
-            .exchange(&Method::POST, &url, &[], None, Some(&session))
-            .await
-        {
+        let call = self.exchange(&Method::POST, &url, &[], None, Some(&session));
+        match traced(call_span(&Method::POST, Some(&url)), call).await {
             Ok(_) => Ok(()),
             Err(e) if e.status() == Some(401) => Ok(()),
             Err(e) => Err(e),
         }
     }
 
+    /// Signs in (the credentials go in the body, which is never logged, and the token comes
+    /// back in the answer, which is not logged either).
     async fn fresh_sign_in(&self, version: &str) -> Result<SignedIn, TableauError> {
         let inner = &self.inner;
         let url = format!("{}/api/{version}/auth/signin", inner.base);
-        let mut retries = 0;
-        let answer = loop {
-            // Built per attempt: a connected-app JWT gets a fresh `jti`, so retrying a sign-in
-            // whose answer was lost is not refused as a replay.
-            let body = sign_in_body(&inner.settings.auth, &inner.settings.site)?;
-            match self
-                .exchange(&Method::POST, &url, &[], Some(body), None)
-                .await
-            {
-                Ok(answer) => break answer,
-                Err(TableauError::Api {
-                    status: 401 | 403,
-                    code,
-                    detail,
-                    ..
-                }) => {
-                    return Err(TableauError::Auth(format!(
-                        "Tableau refused the sign-in to site '{}' ({code}: {detail})",
-                        inner.settings.site
-                    )));
+        let attempts = async {
+            let mut retries = 0;
+            loop {
+                // Built per attempt: a connected-app JWT gets a fresh `jti`, so retrying a
+                // sign-in whose answer was lost is not refused as a replay.
+                let body = sign_in_body(&inner.settings.auth, &inner.settings.site)?;
+                match self
+                    .exchange(&Method::POST, &url, &[], Some(body), None)
+                    .await
+                {
+                    Ok(answer) => return Ok(answer),
+                    Err(
+                        e @ TableauError::Api {
+                            status: 401 | 403, ..
+                        },
+                    ) => return Err(e),
+                    Err(e) => self.wait_or_fail(e, &mut retries).await?,
                 }
-                Err(e) => self.wait_or_fail(e, &mut retries).await?,
             }
+        };
+        let answer = match traced(call_span(&Method::POST, Some(&url)), attempts).await {
+            Ok(answer) => answer,
+            Err(TableauError::Api {
+                status: 401 | 403,
+                code,
+                detail,
+                ..
+            }) => {
+                return Err(TableauError::Auth(format!(
+                    "Tableau refused the sign-in to site '{}' ({code}: {detail})",
+                    inner.settings.site
+                )));
+            }
+            Err(e) => return Err(e),
         };
         let signed: SignInResponse = parse_json(&answer, "sign-in")?;
         tracing::debug!(site = %inner.settings.site, "signed in to Tableau");
@@ -204,35 +224,44 @@ impl TableauClient {
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> Result<Vec<u8>, TableauError> {
-        let version = self.api_version().await?;
-        let mut session = self
-            .inner
-            .session
-            .get(|| self.fresh_sign_in(&version))
-            .await?;
-        let (mut retries, mut reauths) = (0, 0);
-        loop {
-            let url = format!(
-                "{}/api/{version}/sites/{}/{path}",
-                self.inner.base, session.site_id
-            );
-            match self
-                .exchange(&method, &url, query, body.clone(), Some(&session))
-                .await
-            {
-                Ok(answer) => return Ok(answer),
-                Err(e) if e.is_session_expired() && reauths < MAX_REAUTH_PER_CALL => {
-                    reauths += 1;
-                    let stale = Some(session.generation);
-                    session = self
-                        .inner
-                        .session
-                        .replace(stale, || self.fresh_sign_in(&version))
-                        .await?;
-                }
-                Err(e) => self.wait_or_fail(e, &mut retries).await?,
+        // The path is known once the site's LUID is: after a first sign-in, which (like API
+        // version discovery) shows as a call of its own inside this one.
+        let span = call_span(&method, None);
+        let attempts = async {
+            let version = self.api_version().await?;
+            let mut session = self
+                .inner
+                .session
+                .get(|| self.fresh_sign_in(&version))
+                .await?;
+            let site_url =
+                |site_id: &str| format!("{}/api/{version}/sites/{site_id}/{path}", self.inner.base);
+            if let Some(path) = url_path(&site_url(&session.site_id)) {
+                Span::current().record("path", tracing::field::display(&path));
             }
-        }
+            let (mut retries, mut reauths) = (0, 0);
+            loop {
+                let url = site_url(&session.site_id);
+                match self
+                    .exchange(&method, &url, query, body.clone(), Some(&session))
+                    .await
+                {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) if e.is_session_expired() && reauths < MAX_REAUTH_PER_CALL => {
+                        reauths += 1;
+                        tracing::debug!(code = ?e.code(), "Tableau session expired; signing in again");
+                        let stale = Some(session.generation);
+                        session = self
+                            .inner
+                            .session
+                            .replace(stale, || self.fresh_sign_in(&version))
+                            .await?;
+                    }
+                    Err(e) => self.wait_or_fail(e, &mut retries).await?,
+                }
+            }
+        };
+        traced(span, attempts).await
     }
 
     /// `site_call` and parse the JSON answer.
@@ -249,13 +278,16 @@ impl TableauClient {
 
     /// A GET that needs no session (`serverInfo`), with retries.
     async fn get_unauthenticated(&self, url: &str) -> Result<Vec<u8>, TableauError> {
-        let mut retries = 0;
-        loop {
-            match self.exchange(&Method::GET, url, &[], None, None).await {
-                Ok(answer) => return Ok(answer),
-                Err(e) => self.wait_or_fail(e, &mut retries).await?,
+        let attempts = async {
+            let mut retries = 0;
+            loop {
+                match self.exchange(&Method::GET, url, &[], None, None).await {
+                    Ok(answer) => return Ok(answer),
+                    Err(e) => self.wait_or_fail(e, &mut retries).await?,
+                }
             }
-        }
+        };
+        traced(call_span(&Method::GET, Some(url)), attempts).await
     }
 
     /// Sleeps before the next retry of a transient failure, or gives the error back.
@@ -274,7 +306,8 @@ impl TableauClient {
         Ok(())
     }
 
-    /// One HTTP exchange under the limits. Non-2xx answers become `TableauError::Api`.
+    /// One HTTP exchange under the limits: the status and body of a 2xx answer; other answers
+    /// become `TableauError::Api`.
     async fn exchange(
         &self,
         method: &Method,
@@ -282,7 +315,7 @@ impl TableauClient {
         query: &[(&str, &str)],
         body: Option<Vec<u8>>,
         session: Option<&Session>,
-    ) -> Result<Vec<u8>, TableauError> {
+    ) -> Result<(u16, Vec<u8>), TableauError> {
         let mut url = url::Url::parse(url)
             .map_err(|e| TableauError::Protocol(format!("invalid request URL: {e}")))?;
         if !query.is_empty() {
@@ -326,7 +359,7 @@ impl TableauClient {
             code: code.map(|c| c.as_str().to_owned()),
             duration: started.elapsed(),
         });
-        result.map(|(_, body)| body)
+        result
     }
 
     async fn send(&self, request: reqwest::Request) -> Result<(u16, Vec<u8>), TableauError> {
@@ -363,6 +396,56 @@ impl TableauClient {
         }
         Err(api_error(status, &body, retry_after))
     }
+}
+
+/// The `tableau_call` span of a call to `url`, which carries the URL's path only: no host and
+/// no query (without `url`, the caller records the path later). See [`traced`].
+fn call_span(method: &Method, url: Option<&str>) -> Span {
+    let span = tracing::info_span!(
+        "tableau_call",
+        method = %method,
+        path = Empty,
+        status = Empty,
+        code = Empty,
+        duration_ms = Empty,
+    );
+    if let Some(path) = url.and_then(url_path) {
+        span.record("path", tracing::field::display(&path));
+    }
+    span
+}
+
+/// The path of `url` (`None` if it is no URL; the exchange then fails and says why).
+fn url_path(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().map(|u| u.path().to_owned())
+}
+
+/// Runs one call (all its attempts) inside `span`, then records its last status, Tableau error
+/// code and duration on the span and logs it at debug. The error itself is the caller's to
+/// report: its detail is Tableau's text.
+async fn traced<T>(
+    span: Span,
+    call: impl Future<Output = Result<(u16, T), TableauError>>,
+) -> Result<T, TableauError> {
+    let started = Instant::now();
+    let result = call.instrument(span.clone()).await;
+    let (status, code) = match &result {
+        Ok((status, _)) => (Some(*status), None),
+        Err(e) => (e.status(), e.code()),
+    };
+    if let Some(status) = status {
+        span.record("status", status);
+    }
+    if let Some(code) = code {
+        span.record("code", tracing::field::display(code));
+    }
+    let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    span.record("duration_ms", duration_ms);
+    span.in_scope(|| match &result {
+        Ok(_) => tracing::debug!("Tableau call done"),
+        Err(_) => tracing::debug!("Tableau call failed"),
+    });
+    result.map(|(_, body)| body)
 }
 
 /// Builds the typed error from Tableau's error body, or from the status alone when the body

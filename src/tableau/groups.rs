@@ -25,6 +25,7 @@ pub struct TableauGroup {
 
 impl TableauClient {
     /// Create Group (local). A name in use, compared case-insensitively, answers 409009.
+    #[tracing::instrument(skip_all, fields(name = %name))]
     pub async fn create_group(&self, name: &str) -> Result<TableauGroup, TableauError> {
         let body = encode(&GroupRequest {
             group: GroupName { name },
@@ -36,6 +37,7 @@ impl TableauClient {
     }
 
     /// Update Group with a new name (409009 if taken).
+    #[tracing::instrument(skip_all, fields(luid = %luid, name = %name))]
     pub async fn rename_group(&self, luid: &str, name: &str) -> Result<TableauGroup, TableauError> {
         let body = encode(&GroupRequest {
             group: GroupName { name },
@@ -47,6 +49,7 @@ impl TableauClient {
     }
 
     /// Delete Group; its members stay on the site.
+    #[tracing::instrument(skip_all, fields(luid = %luid))]
     pub async fn delete_group(&self, luid: &str) -> Result<(), TableauError> {
         self.site_call(Method::DELETE, &group_path(luid, "")?, &[], None)
             .await
@@ -55,6 +58,7 @@ impl TableauClient {
 
     /// The group called `name`; group names are case-insensitive in Tableau, so this matches
     /// the same way (exact case preferred), like [`find_user_by_name`](Self::find_user_by_name).
+    #[tracing::instrument(skip_all, fields(name = %name))]
     pub async fn find_group_by_name(
         &self,
         name: &str,
@@ -80,6 +84,7 @@ impl TableauClient {
 
     /// Adds members: bulk calls of up to 1000 ids on API 3.21+, else single calls in
     /// parallel (bounded by the client's concurrency). Members already in count as added.
+    #[tracing::instrument(skip_all, fields(group_luid = %group_luid, users = user_luids.len()))]
     pub async fn add_group_members(
         &self,
         group_luid: &str,
@@ -112,6 +117,7 @@ impl TableauClient {
     /// Removes members: `PUT …/users/remove` on API 3.21+, else single deletes in parallel.
     /// Users who are not members count as removed. An unknown group stays an error (404012):
     /// it means the engine's link is stale.
+    #[tracing::instrument(skip_all, fields(group_luid = %group_luid, users = user_luids.len()))]
     pub async fn remove_group_members(
         &self,
         group_luid: &str,
@@ -140,6 +146,7 @@ impl TableauClient {
     }
 
     /// LUIDs of every member (all pages).
+    #[tracing::instrument(skip_all, fields(group_luid = %group_luid))]
     pub async fn group_member_luids(&self, group_luid: &str) -> Result<Vec<String>, TableauError> {
         let path = group_path(group_luid, "/users")?;
         let users = paging::all_pages(|page| {

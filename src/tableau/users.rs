@@ -36,6 +36,7 @@ impl TableauClient {
     /// Add User to Site. Tableau takes no full name or e-mail here: follow with
     /// [`update_user`](Self::update_user). 409000 means the name is taken (compared
     /// case-insensitively): look the user up with [`find_user_by_name`](Self::find_user_by_name).
+    #[tracing::instrument(skip_all, fields(name = %name, site_role = %site_role))]
     pub async fn add_user(
         &self,
         name: &str,
@@ -70,6 +71,7 @@ impl TableauClient {
 
     /// Update User. Tableau's answer has no id, so it is filled from `luid`; should the answer
     /// lack the name or role, the user is read back.
+    #[tracing::instrument(skip_all, fields(luid = %luid))]
     pub async fn update_user(
         &self,
         luid: &str,
@@ -99,6 +101,7 @@ impl TableauClient {
 
     /// Remove User from Site, moving content to `map_assets_to` first when given. A user who
     /// owns content answers 409003 (and Tableau makes them Unlicensed anyway).
+    #[tracing::instrument(skip_all, fields(luid = %luid, map_assets_to = ?map_assets_to))]
     pub async fn remove_user(
         &self,
         luid: &str,
@@ -114,6 +117,7 @@ impl TableauClient {
     }
 
     /// Query User on Site (all fields).
+    #[tracing::instrument(skip_all, fields(luid = %luid))]
     pub async fn get_user(&self, luid: &str) -> Result<TableauUser, TableauError> {
         let answer: UserResponse = self
             .site_json(Method::GET, &user_path(luid)?, &[], None)
@@ -127,6 +131,7 @@ impl TableauClient {
     /// exact-case match preferred. Asks with `name:eq:` (case-sensitive on Tableau), then
     /// `name:cieq:`; a name Tableau's filter syntax cannot carry (`,` or `&`, reference §2.7)
     /// is found by listing every user.
+    #[tracing::instrument(skip_all, fields(name = %name))]
     pub async fn find_user_by_name(&self, name: &str) -> Result<Option<TableauUser>, TableauError> {
         if !paging::filterable(name) {
             let all = self.list_users(None).await?;
