@@ -45,7 +45,7 @@ use tableau_scim::http::auth::Credentials;
 use tableau_scim::http::error::SCIM_CONTENT_TYPE;
 use tableau_scim::http::{AppState, middleware};
 use tableau_scim::model::ResourceKind;
-use tableau_scim::provision::{Engine, Provisioner};
+use tableau_scim::provision::{Engine, Service};
 use tableau_scim::scim::document::prepare_document;
 use tableau_scim::scim::schema::SchemaRegistry;
 use tableau_scim::store::{self, DEFAULT_TENANT};
@@ -333,7 +333,7 @@ fn spawn_ceiling(body: web::Bytes, workers: usize) -> Result<Running, BoxError> 
             let credentials = Credentials::from_settings(&settings.auth)?;
             let store = store::connect("sqlite::memory:").await?;
             let engine = Engine::new(
-                store.clone(),
+                store,
                 None,
                 settings.provision.clone(),
                 settings.journal.clone(),
@@ -342,8 +342,7 @@ fn spawn_ceiling(body: web::Bytes, workers: usize) -> Result<Running, BoxError> 
                 basic_auth_enabled: false,
                 settings: Arc::new(settings),
                 registry: SchemaRegistry::builtin(),
-                provisioner: Provisioner::new(engine),
-                store,
+                provisioning: Service::new(engine),
                 credentials,
             });
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;

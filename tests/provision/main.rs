@@ -1,6 +1,7 @@
 //! End-to-end provisioning tests: the real server on port 0, provisioning into the in-process
 //! Tableau simulator; each test checks both the SCIM answers and the simulator's state.
 
+mod concurrency;
 mod entra;
 mod faults;
 mod harness;
