@@ -30,6 +30,7 @@ store_tests!(
     luid_mapping,
     list_operations_newest_first,
     duplicate_operation_id_is_refused,
+    taken_operation_id_is_one_answer,
     concurrent_opens_on_one_resource_one_wins,
     concurrent_opens_with_one_key_one_wins,
 );
@@ -909,6 +910,57 @@ async fn duplicate_operation_id_is_refused(store: Arc<dyn Store>) {
         ),
         "{result:?}"
     );
+}
+
+/// Opening an operation whose id is taken: the key is looked at first, then the resource, then
+/// the id, which is a `Conflict` on `id` (the operation id as value) whether the operation
+/// holding it is running or finished; nothing is written. The same answer on both backends.
+async fn taken_operation_id_is_one_answer(store: Arc<dyn Store>) {
+    let t = tenant();
+    let rid = new_id();
+    let op = new_op(&t, User, &rid, "k1", false);
+    open(&store, &op, &plan(&["a"])).await;
+    let twin = |resource_id: &str, key: &str| {
+        let mut twin = new_op(&t, User, resource_id, key, false);
+        twin.id = op.id.clone();
+        twin
+    };
+    let assert_id_taken = |result: Result<Opened, StoreError>| match result {
+        Err(StoreError::Conflict { attribute, value }) => {
+            assert_eq!((attribute, value.as_str()), ("id", op.id.as_str()));
+        }
+        other => panic!("expected a Conflict on id, got {other:?}"),
+    };
+    // Running: its key and its resource answer first.
+    match store.open_operation(&twin(&new_id(), "k1"), &[]).await {
+        Ok(Opened::SameKey(found)) => assert_eq!(found.id, op.id),
+        other => panic!("expected SameKey, got {other:?}"),
+    }
+    match store.open_operation(&twin(&rid, "k2"), &[]).await {
+        Ok(Opened::ResourceBusy(found)) => assert_eq!(found.id, op.id),
+        other => panic!("expected ResourceBusy, got {other:?}"),
+    }
+    assert_id_taken(store.open_operation(&twin(&new_id(), "k2"), &[]).await);
+    // Finished: its key (not explicit) is released and its resource free; the id stays taken.
+    store
+        .complete_operation(&t, &op.id, 200, &ResourceCommit::Nothing)
+        .await
+        .unwrap();
+    assert_id_taken(
+        store
+            .open_operation(&twin(&rid, "k1"), &plan(&["x", "y"]))
+            .await,
+    );
+    assert_id_taken(store.open_operation(&twin(&new_id(), "k3"), &[]).await);
+    let kept = operation(&store, &t, &op.id).await;
+    assert_eq!(kept.state, OperationState::Succeeded);
+    assert_eq!(
+        (kept.resource_id.as_str(), kept.steps.len()),
+        (rid.as_str(), 1)
+    );
+    assert_eq!(kept.idem_key, None);
+    // The refused twins held nothing: the key and the resource are free.
+    open(&store, &new_op(&t, User, &rid, "k1", false), &[]).await;
 }
 
 /// One writer per resource, enforced by the database under concurrency.
