@@ -1026,3 +1026,123 @@ async fn concurrent_opens_with_one_key_one_wins(store: Arc<dyn Store>) {
     assert_eq!(created, 1);
     assert!(ids.iter().all(|id| *id == ids[0]));
 }
+
+// ---- journal retention: one test per backend, since operations are made old behind the
+// store's back ----
+
+// Parameters in order of appearance: SQLite numbers `$N` by appearance, not by digits.
+const BACKDATE: &str = "UPDATE operations SET finished = $1 WHERE tenant = $2 AND id = $3";
+const STEPS_LEFT: &str = "SELECT count(*) FROM operation_steps WHERE tenant = $1";
+
+/// `prune_operations` deletes old succeeded operations (oldest first, `limit` at a time, with
+/// their steps and explicit keys) and keeps recent, failed and running ones. `backdate(tenant,
+/// id, finished)` sets an operation's `finished`; `steps_left(tenant)` counts the tenant's
+/// steps.
+async fn prune_operations(
+    store: Arc<dyn Store>,
+    backdate: impl AsyncFn(&str, &str, &str),
+    steps_left: impl AsyncFn(&str) -> i64,
+) {
+    const CUTOFF: &str = "2001-01-01T00:00:00+00:00";
+    // Old operations left by an interrupted run on a shared database go first.
+    while store.prune_operations(CUTOFF, 1000).await.unwrap() > 0 {}
+    let t = tenant();
+    let finish = async |key: &str, explicit: bool, steps: &[&str], finished: Option<&str>| {
+        let op = new_op(&t, User, &new_id(), key, explicit);
+        open(&store, &op, &plan(steps)).await;
+        match key.starts_with("failed") {
+            true => store
+                .fail_operation(&t, &op.id, 409, &json!({ "detail": "no" }))
+                .await
+                .unwrap(),
+            false => {
+                store
+                    .complete_operation(&t, &op.id, 200, &ResourceCommit::Nothing)
+                    .await
+                    .unwrap();
+            }
+        }
+        if let Some(finished) = finished {
+            backdate(&t, &op.id, finished).await;
+        }
+        op.id
+    };
+    let old1 = finish("k1", false, &["a", "b"], Some("2000-01-01T00:00:01.000Z")).await;
+    let old2 = finish("kept", true, &["a"], Some("2000-01-01T00:00:02.000Z")).await;
+    let old3 = finish("k3", false, &[], Some("2000-01-01T00:00:03.000Z")).await;
+    let failed = finish("failed", true, &["a"], Some("2000-01-01T00:00:00.000Z")).await;
+    let recent = finish("k4", false, &["a"], None).await;
+    let running = new_op(&t, User, &new_id(), "k5", false);
+    open(&store, &running, &plan(&["a", "b"])).await;
+
+    assert_eq!(store.prune_operations(CUTOFF, 0).await.unwrap(), 0);
+    assert_eq!(store.prune_operations(CUTOFF, -1).await.unwrap(), 0);
+    let malformed = store.prune_operations("last year", 10).await;
+    assert!(
+        matches!(malformed, Err(StoreError::Invalid(_))),
+        "{malformed:?}"
+    );
+
+    // The limit holds, the oldest go first.
+    assert_eq!(store.prune_operations(CUTOFF, 2).await.unwrap(), 2);
+    let exists = async |id: &str| store.get_operation(&t, id).await.unwrap().is_some();
+    assert!(!exists(&old1).await && !exists(&old2).await && exists(&old3).await);
+    // The explicit key went with its operation: the key opens a new operation.
+    assert!(store.operation_by_key(&t, "kept").await.unwrap().is_none());
+    let reuse = new_op(&t, User, &new_id(), "kept", true);
+    open(&store, &reuse, &[]).await;
+
+    assert_eq!(store.prune_operations(CUTOFF, 10).await.unwrap(), 1);
+    assert_eq!(store.prune_operations(CUTOFF, 10).await.unwrap(), 0);
+    assert!(!exists(&old3).await);
+    for kept in [&failed, &recent, &running.id, &reuse.id] {
+        assert!(exists(kept).await, "{kept} must be kept");
+    }
+    let failed_op = operation(&store, &t, &failed).await;
+    assert_eq!(failed_op.state, OperationState::Failed);
+    // The steps of the pruned operations went with them: those left are the kept ones'.
+    assert_eq!(steps_left(&t).await, 1 + 1 + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_prune_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = tableau_scim::store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let db = || rusqlite::Connection::open(&path).unwrap();
+    prune_operations(
+        store,
+        async |t: &str, id: &str, finished: &str| {
+            assert_eq!(db().execute(BACKDATE, [finished, t, id]).unwrap(), 1);
+        },
+        async |t: &str| db().query_row(STEPS_LEFT, [t], |r| r.get(0)).unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_prune_operations() {
+    let Some(store) = support::postgres_store().await else {
+        eprintln!("skipped: set {} to a PostgreSQL URL", support::POSTGRES_ENV);
+        return;
+    };
+    let url = std::env::var(support::POSTGRES_ENV).unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    prune_operations(
+        store,
+        async |t: &str, id: &str, finished: &str| {
+            let query = sqlx::query(BACKDATE).bind(finished).bind(t).bind(id);
+            assert_eq!(query.execute(&pool).await.unwrap().rows_affected(), 1);
+        },
+        async |t: &str| {
+            sqlx::query_scalar(STEPS_LEFT)
+                .bind(t)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        },
+    )
+    .await;
+}

@@ -129,6 +129,14 @@ pub(crate) fn timestamp(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
 }
 
+/// An RFC 3339 instant (any offset) as stored, so that it compares with stored timestamps as
+/// text; `Invalid` if it is not one.
+pub(crate) fn cutoff(instant: &str) -> StoreResult<String> {
+    let at = OffsetDateTime::parse(instant, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Invalid(format!("'{instant}' is not an RFC 3339 time: {e}")))?;
+    Ok(timestamp(at.to_offset(time::UtcOffset::UTC)))
+}
+
 pub(crate) fn kind_from_str(kind: &str) -> StoreResult<ResourceKind> {
     match kind {
         "User" => Ok(ResourceKind::User),
@@ -150,4 +158,19 @@ pub(crate) fn distinct_ids<'a>(
         .map(|(id, _)| id.as_str())
         .filter(|id| seen.insert(*id))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoffs_are_stored_timestamps() {
+        let cut = |s: &str| cutoff(s).ok();
+        let stored = Some("2026-01-01T00:00:00.000Z".to_owned());
+        assert_eq!(cut("2026-01-01T00:00:00Z"), stored);
+        assert_eq!(cut("2026-01-01T01:00:00+01:00"), stored);
+        assert_eq!(cut("2026-01-01T00:00:00.000Z"), stored);
+        assert!(matches!(cutoff("yesterday"), Err(StoreError::Invalid(_))));
+    }
 }

@@ -212,6 +212,15 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Operation>>;
 
+    /// Journal retention: delete up to `limit` operations, with their steps, that `succeeded`
+    /// and finished before `finished_before` (RFC 3339, any offset; `Invalid` if it is not),
+    /// the oldest finished first. Failed and running operations are never deleted (nor any
+    /// state a later version adds). An explicit idempotency key kept by a deleted operation
+    /// goes with it: a later request with that key is a new request. Returns how many were
+    /// deleted; a `limit` of 0 or less deletes none. On SQLite this runs on the single writer,
+    /// which it holds for its duration: prefer several calls of a few thousand.
+    async fn prune_operations(&self, finished_before: &str, limit: i64) -> StoreResult<u64>;
+
     // ---- the SCIM id <-> Tableau LUID mapping ----
 
     /// The resource of this kind mirrored to a Tableau LUID (without relations).

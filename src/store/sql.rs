@@ -186,3 +186,10 @@ pub(crate) const TOUCH: &str = "UPDATE operations SET attempts = attempts + 1, u
 /// Recorded steps stay: they are what happened in Tableau.
 pub(crate) const DELETE_PENDING_STEPS: &str = "DELETE FROM operation_steps \
      WHERE tenant = $1 AND operation_id = $2 AND idx >= $3 AND state = 'pending'";
+
+/// Journal retention: up to `$2` operations that succeeded and finished before `$1`, oldest
+/// finished first (the partial index `operations_prunable_idx`); their steps go by ON DELETE
+/// CASCADE, their keys with their rows. Other states are never selected.
+pub(crate) const PRUNE: &str = "DELETE FROM operations WHERE (tenant, id) IN \
+     (SELECT tenant, id FROM operations WHERE state = 'succeeded' AND finished < $1 \
+     ORDER BY finished LIMIT $2)";

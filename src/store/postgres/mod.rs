@@ -10,7 +10,7 @@ mod journal;
 mod sql;
 mod writes;
 
-use crate::store::columns::lookup_value;
+use crate::store::columns::{cutoff, lookup_value};
 use crate::store::journal::{Applied, json_text};
 use crate::store::rows::{self, Row};
 use crate::store::{
@@ -277,6 +277,20 @@ impl Store for PostgresStore {
         };
         let rows = query.bind(limit).fetch_all(&mut *conn).await?;
         journal::with_steps(&mut conn, rows).await
+    }
+
+    async fn prune_operations(&self, finished_before: &str, limit: i64) -> StoreResult<u64> {
+        let cutoff = cutoff(finished_before)?;
+        if limit <= 0 {
+            return Ok(0);
+        }
+        let deleted = sqlx::query(crate::store::sql::PRUNE)
+            .bind(cutoff)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
     }
 
     async fn find_by_luid(

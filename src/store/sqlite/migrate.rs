@@ -32,6 +32,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "journal",
         sql: include_str!("../../../migrations/sqlite/0002_journal.sql"),
     },
+    Migration {
+        version: 3,
+        description: "journal retention",
+        sql: include_str!("../../../migrations/sqlite/0003_journal_retention.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

@@ -23,6 +23,7 @@ mod writes;
 
 pub(crate) use location::Location;
 
+use crate::store::columns::cutoff;
 use crate::store::journal::{Applied, json_text};
 use crate::store::{
     Lookup, MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
@@ -269,6 +270,19 @@ impl Store for SqliteStore {
                     Some(id) => reads::operations(db, LIST_FOR_RESOURCE, &[&tenant, id, &limit]),
                     None => reads::operations(db, LIST, &[&tenant as &dyn ToSql, &limit]),
                 }
+            })
+            .await
+    }
+
+    async fn prune_operations(&self, finished_before: &str, limit: i64) -> StoreResult<u64> {
+        let cutoff = cutoff(finished_before)?;
+        if limit <= 0 {
+            return Ok(0);
+        }
+        self.writer
+            .run(move |db| {
+                let deleted = exec::execute(db, crate::store::sql::PRUNE, &[&cutoff, &limit])?;
+                Ok(deleted as u64)
             })
             .await
     }
