@@ -23,7 +23,8 @@ pub(super) struct Readers {
     /// back afterwards unless `max_idle` are there already.
     idle: Mutex<Vec<Connection>>,
     max_idle: usize,
-    blocking: Semaphore,
+    /// Permits for reads on the blocking pool, each held until its read is done.
+    blocking: Arc<Semaphore>,
 }
 
 impl Readers {
@@ -37,7 +38,7 @@ impl Readers {
             location,
             idle: Mutex::new(vec![first]),
             max_idle: threads + BLOCKING_READS,
-            blocking: Semaphore::new(BLOCKING_READS),
+            blocking: Arc::new(Semaphore::new(BLOCKING_READS)),
         }))
     }
 
@@ -65,14 +66,17 @@ impl Readers {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return self.read(read);
         };
-        let _permit = self
-            .blocking
-            .acquire()
+        let permit = Arc::clone(&self.blocking)
+            .acquire_owned()
             .await
             .map_err(|_| StoreError::Unavailable("the SQLite readers are closed".into()))?;
         let readers = Arc::clone(self);
+        // The permit goes with the read, which runs to its end even if its caller gives up.
         runtime
-            .spawn_blocking(move || readers.read(read))
+            .spawn_blocking(move || {
+                let _permit = permit;
+                readers.read(read)
+            })
             .await
             .map_err(|e| StoreError::Unavailable(format!("a SQLite read failed: {e}")))?
     }
@@ -92,5 +96,70 @@ impl Readers {
     /// The idle list is consistent whatever a panicking holder did (push and pop only).
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn readers() -> (tempfile::TempDir, Arc<Readers>) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let location = Location::File(dir.path().join("store.db"));
+        let writer = location.open_writer().expect("writer");
+        writer
+            .execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1);")
+            .expect("table");
+        (dir, Readers::open(location).expect("readers"))
+    }
+
+    fn count(db: &Connection) -> StoreResult<i64> {
+        Ok(db.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?)
+    }
+
+    #[test]
+    fn connections_are_kept_for_the_next_read() {
+        let (_dir, readers) = readers();
+        // `cache_size` belongs to the connection, not to the database.
+        readers
+            .read(|db| Ok(db.pragma_update(None, "cache_size", -1234)?))
+            .expect("first read");
+        let kept = readers
+            .read(|db| Ok(db.pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0))?))
+            .expect("second read");
+        assert_eq!(kept, -1234);
+    }
+
+    #[test]
+    fn a_read_left_inside_a_transaction_is_ended() {
+        let (_dir, readers) = readers();
+        let failed: StoreResult<()> = readers.read(|db| {
+            db.execute_batch("BEGIN")?;
+            count(db)?;
+            Err(StoreError::NotFound)
+        });
+        assert!(matches!(failed, Err(StoreError::NotFound)));
+        let clean = readers.read(|db| Ok(db.is_autocommit())).expect("read");
+        assert!(clean);
+    }
+
+    #[test]
+    fn readers_cannot_write() {
+        let (_dir, readers) = readers();
+        let refused = readers.read(|db| Ok(db.execute("INSERT INTO t VALUES (2)", [])?));
+        assert!(matches!(refused, Err(StoreError::Sqlite(_))), "{refused:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn large_reads_run_on_a_current_thread_runtime_too() {
+        let (_dir, readers) = readers();
+        assert_eq!(readers.read_blocking(count).await.expect("read"), 1);
+    }
+
+    #[test]
+    fn large_reads_outside_a_runtime_run_in_place() {
+        let (_dir, readers) = readers();
+        let read = futures_util::FutureExt::now_or_never(readers.read_blocking(count));
+        assert_eq!(read.map(|r| r.expect("read")), Some(1));
     }
 }
