@@ -77,6 +77,8 @@ pub struct Engine {
     settings: JournalSettings,
     /// Operations this process is executing, so a retried request can wait for the outcome.
     running: Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>,
+    /// When this engine started: operations that progressed since are this process's own.
+    started: time::OffsetDateTime,
 }
 
 impl Engine {
@@ -92,6 +94,7 @@ impl Engine {
             policy: Arc::new(policy),
             settings,
             running: Mutex::new(HashMap::new()),
+            started: time::OffsetDateTime::now_utc(),
         })
     }
 
@@ -462,7 +465,9 @@ impl Engine {
     }
 
     /// Resume every unfinished operation not running here; at start-up `all` ignores how
-    /// recently they progressed (SQLite: this process is the only writer).
+    /// recently they progressed before this engine started (SQLite: this process is the only
+    /// writer). One that progressed since is a request of this process between opening its
+    /// operation and running it, not one to take over.
     pub async fn resume_unfinished(self: &Arc<Self>, all: bool) -> ScimResult<usize> {
         let ops = self.store.unfinished_operations(500).await?;
         let mut resumed = 0;
@@ -470,7 +475,8 @@ impl Engine {
             if self.running_receiver(&op.id).is_some() {
                 continue;
             }
-            if !all && !is_stale(&op.updated, self.settings.resume_after_secs) {
+            let left_before_start = all && !is_after(&op.updated, self.started);
+            if !left_before_start && !is_stale(&op.updated, self.settings.resume_after_secs) {
                 continue;
             }
             if self
@@ -522,6 +528,12 @@ async fn await_records(
 }
 
 /// An RFC 3339 timestamp more than `secs` seconds ago (unparseable counts as stale).
+/// Whether a journal timestamp is after `instant` (unreadable: not after).
+fn is_after(at: &str, instant: time::OffsetDateTime) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(at, &Rfc3339).is_ok_and(|t| t > instant)
+}
+
 fn is_stale(updated: &str, secs: u64) -> bool {
     use time::format_description::well_known::Rfc3339;
     match time::OffsetDateTime::parse(updated, &Rfc3339) {
