@@ -41,6 +41,9 @@ pub struct JournalSettings {
     pub resume_after_secs: u64,
     /// Seconds between background scans for unfinished operations.
     pub worker_interval_secs: u64,
+    /// Days a succeeded operation is kept before the worker deletes it (0: kept for ever).
+    /// Failed and unfinished operations are kept until resolved.
+    pub retention_days: u32,
 }
 
 impl Default for JournalSettings {
@@ -49,6 +52,7 @@ impl Default for JournalSettings {
             deadline_secs: 25,
             resume_after_secs: 30,
             worker_interval_secs: 5,
+            retention_days: 30,
         }
     }
 }
@@ -502,13 +506,34 @@ impl Engine {
                 tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
             }
             let interval = Duration::from_secs(engine.settings.worker_interval_secs.max(1));
+            // The first clean-up one interval after start-up, off the start-up path.
+            let mut next_prune = tokio::time::Instant::now() + interval;
             loop {
                 tokio::time::sleep(interval).await;
                 if let Err(e) = engine.resume_unfinished(false).await {
                     tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
                 }
+                if tokio::time::Instant::now() >= next_prune {
+                    next_prune = tokio::time::Instant::now() + super::retention::PRUNE_INTERVAL;
+                    engine.prune_journal().await;
+                }
             }
         })
+    }
+
+    /// Delete the succeeded operations older than `journal.retention_days`; logs the outcome.
+    pub async fn prune_journal(&self) {
+        let days = self.settings.retention_days;
+        let now = time::OffsetDateTime::now_utc();
+        match super::retention::prune(self.store.as_ref(), days, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                retention_days = days,
+                "journal: deleted succeeded operations past retention"
+            ),
+            Err(e) => tracing::warn!(error = %e, "journal: cannot delete old operations"),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

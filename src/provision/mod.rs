@@ -14,6 +14,7 @@ pub mod locks;
 pub mod mapping;
 pub mod plan;
 pub mod planner;
+pub mod retention;
 pub mod rules;
 pub mod service;
 pub mod site_role;
