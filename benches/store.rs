@@ -1,5 +1,6 @@
-//! Store benchmarks: an indexed equality lookup by `userName` among 10,000 users against listing
-//! them all (what a non-indexed filter has to start from), and single creates (the store's
+//! Store benchmarks: an indexed equality lookup by `userName` among 10,000 users (also with the
+//! user's groups, also as throughput on current-thread runtimes like actix's workers) against
+//! listing them all (what a non-indexed filter has to start from), and single creates (the store's
 //! share of a POST /Users) plain and journaled (`open_operation` + 2 `record_step` +
 //! `complete_operation`: the store's share of a journaled POST /Users), the latter also as
 //! throughput at several concurrencies, against the plain create in the same run. SQLite always;
@@ -200,6 +201,20 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
             black_box(rt.block_on(store.list(&tenant, User, Some(&lookup), false)))
         })
     });
+    group.bench_function(
+        BenchmarkId::new("lookup_user_name_with_groups", USERS),
+        |b| {
+            b.iter(|| {
+                i = (i + 7919) % USERS;
+                let lookup = Lookup::UserName(format!("user{i}@example.com"));
+                let found = rt
+                    .block_on(store.list(&tenant, User, Some(&lookup), true))
+                    .expect("lookup");
+                assert_eq!(found.len(), 1);
+                black_box(found)
+            })
+        },
+    );
     let mut n = USERS;
     group.bench_function("create_user", |b| {
         b.iter(|| {
@@ -219,8 +234,58 @@ fn bench_backend(c: &mut Criterion, rt: &Runtime, name: &str, store: Arc<dyn Sto
         b.iter(|| black_box(rt.block_on(store.list(&tenant, User, None, false))))
     });
     group.finish();
+    // sqlx's PostgreSQL connections belong to the runtime that opened them, so lookups from
+    // runtimes of their own (as actix workers run them) are measured on SQLite only.
+    if name == "sqlite" {
+        report_lookups(name, &store, &tenant);
+    }
     cleanup(rt, &store, &tenant);
     report_throughput(rt, name, &store);
+}
+
+/// Lookups by `userName` (with groups, as `GET /Users?filter=userName eq "..."` reads them) per
+/// second, the way the server runs them: `threads` threads (actix workers), each a
+/// current-thread runtime with 8 requests in flight.
+fn report_lookups(name: &str, store: &Arc<dyn Store>, tenant: &str) {
+    const PER_THREAD: usize = 20_000;
+    for threads in [1, 2] {
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            for thread in 0..threads {
+                let (store, tenant) = (store.clone(), tenant.to_owned());
+                scope.spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .expect("runtime");
+                    rt.block_on(async {
+                        let tasks: Vec<_> = (0..8)
+                            .map(|task| {
+                                let (store, tenant) = (store.clone(), tenant.clone());
+                                tokio::spawn(async move {
+                                    for i in (task..PER_THREAD).step_by(8) {
+                                        let i = (i * 7919 + thread) % USERS;
+                                        let lookup =
+                                            Lookup::UserName(format!("user{i}@example.com"));
+                                        let found = store
+                                            .list(&tenant, User, Some(&lookup), true)
+                                            .await
+                                            .expect("lookup");
+                                        assert_eq!(found.len(), 1);
+                                    }
+                                })
+                            })
+                            .collect();
+                        for task in tasks {
+                            task.await.expect("task");
+                        }
+                    });
+                });
+            }
+        });
+        let rate = (threads * PER_THREAD) as f64 / started.elapsed().as_secs_f64();
+        println!("{name}: lookups with groups, {threads} current-thread runtime(s): {rate:.0}/s");
+    }
 }
 
 fn benches(c: &mut Criterion) {

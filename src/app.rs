@@ -4,7 +4,7 @@
 use crate::config::Settings;
 use crate::http::auth::Credentials;
 use crate::http::{AppState, middleware, routes};
-use crate::provision::{Engine, Provisioner};
+use crate::provision::{Engine, Service};
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{self, Store};
 use crate::tableau::TableauClient;
@@ -76,8 +76,7 @@ impl Application {
             basic_auth_enabled: settings.auth.basic_username.is_some(),
             settings: settings.clone(),
             registry: SchemaRegistry::builtin(),
-            provisioner: Provisioner::new(engine),
-            store,
+            provisioning: Service::new(engine),
             credentials,
         });
         let base_path = settings.base_path.clone();

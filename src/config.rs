@@ -198,12 +198,10 @@ pub fn normalise_base_path(path: &str) -> String {
 
 /// Read a secret from a file: surrounding whitespace (the trailing newline) is trimmed.
 pub fn read_secret_file(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map(|s| s.trim().to_string())
-        .map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })
+    crate::secrets::read_secret_file(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod model;
 pub mod ops;
 pub mod provision;
 pub mod scim;
+pub mod secrets;
 pub mod store;
 pub mod tableau;
 

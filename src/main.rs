@@ -30,27 +30,45 @@ enum Command {
     /// Run the SCIM server on a throw-away SQLite store with a generated token, and print how
     /// to reach it.
     Demo(DemoArgs),
-    /// Show the journal: the latest operations and their Tableau calls, newest first.
-    Ops {
-        /// TOML configuration file (for the store URL).
-        #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
-        config: Option<PathBuf>,
-        /// `sqlite://PATH` or `postgres://...` (default: from the config).
-        #[arg(long)]
-        store: Option<String>,
-        /// Only operations on this SCIM resource id.
-        #[arg(long)]
-        resource: Option<String>,
-        /// How many operations to show.
-        #[arg(long, default_value_t = 20)]
-        limit: i64,
-    },
+    /// Show the journal: the latest operations and their Tableau calls, newest first;
+    /// `ops prune` deletes old succeeded ones.
+    Ops(OpsArgs),
     /// Run the Tableau REST API simulator (see docs/simulator.md).
     Sim(SimArgs),
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
     HashToken {
         /// The token; read from standard input when omitted (keeps it out of shell history).
         token: Option<String>,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct OpsArgs {
+    #[command(subcommand)]
+    action: Option<OpsAction>,
+    /// TOML configuration file (for the store URL and the journal's retention).
+    #[arg(long, env = "TABLEAU_SCIM_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://...` (default: from the config).
+    #[arg(long, global = true)]
+    store: Option<String>,
+    /// Only operations on this SCIM resource id.
+    #[arg(long)]
+    resource: Option<String>,
+    /// How many operations to show.
+    #[arg(long, default_value_t = 20)]
+    limit: i64,
+}
+
+#[derive(Subcommand)]
+enum OpsAction {
+    /// Delete succeeded operations that finished more than the retention ago (failed and
+    /// unfinished ones are kept), as the server's background worker does every hour.
+    Prune {
+        /// Keep this many days (default: `journal.retention_days` from the config, 30).
+        #[arg(long)]
+        older_than_days: Option<u32>,
     },
 }
 
@@ -107,6 +125,44 @@ struct DemoArgs {
     sim_pat: Option<String>,
 }
 
+async fn ops(args: OpsArgs) -> anyhow::Result<()> {
+    let settings = Settings::load(args.config.as_deref())?;
+    let url = args.store.unwrap_or_else(|| settings.store_url());
+    let store = tableau_scim::store::connect(&url).await.with_context(|| {
+        format!(
+            "cannot open the store {}",
+            tableau_scim::app::redact_url(&url)
+        )
+    })?;
+    match args.action {
+        None => {
+            tableau_scim::ops::print_operations(
+                store.as_ref(),
+                args.resource.as_deref(),
+                args.limit,
+            )
+            .await
+        }
+        Some(OpsAction::Prune { older_than_days }) => {
+            let days = older_than_days.unwrap_or(settings.journal.retention_days);
+            if days == 0 {
+                anyhow::bail!(
+                    "a retention of 0 days keeps every operation; give --older-than-days N (N >= 1)"
+                );
+            }
+            let now = time::OffsetDateTime::now_utc();
+            let deleted = tableau_scim::provision::retention::prune(store.as_ref(), days, now)
+                .await
+                .context("cannot delete old operations")?;
+            println!(
+                "deleted {deleted} succeeded operations finished before {} ({days} days ago)",
+                tableau_scim::provision::retention::cutoff(now, days)
+            );
+            Ok(())
+        }
+    }
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
@@ -121,22 +177,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Sim(args) => run_cli(args).await,
-        Command::Ops {
-            config,
-            store,
-            resource,
-            limit,
-        } => {
-            let settings = Settings::load(config.as_deref())?;
-            let url = store.unwrap_or_else(|| settings.store_url());
-            let store = tableau_scim::store::connect(&url).await.with_context(|| {
-                format!(
-                    "cannot open the store {}",
-                    tableau_scim::app::redact_url(&url)
-                )
-            })?;
-            tableau_scim::ops::print_operations(store.as_ref(), resource.as_deref(), limit).await
-        }
+        Command::Ops(args) => ops(args).await,
         Command::HashToken { token } => {
             let token = match token {
                 Some(t) => t,

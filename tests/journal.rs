@@ -36,6 +36,7 @@ store_tests!(
     luid_mapping,
     list_operations_newest_first,
     duplicate_operation_id_is_refused,
+    taken_operation_id_is_one_answer,
     concurrent_opens_on_one_resource_one_wins,
     concurrent_opens_with_one_key_one_wins,
 );
@@ -917,6 +918,57 @@ async fn duplicate_operation_id_is_refused(store: Arc<dyn Store>) {
     );
 }
 
+/// Opening an operation whose id is taken: the key is looked at first, then the resource, then
+/// the id, which is a `Conflict` on `id` (the operation id as value) whether the operation
+/// holding it is running or finished; nothing is written. The same answer on both backends.
+async fn taken_operation_id_is_one_answer(store: Arc<dyn Store>) {
+    let t = tenant();
+    let rid = new_id();
+    let op = new_op(&t, User, &rid, "k1", false);
+    open(&store, &op, &plan(&["a"])).await;
+    let twin = |resource_id: &str, key: &str| {
+        let mut twin = new_op(&t, User, resource_id, key, false);
+        twin.id = op.id.clone();
+        twin
+    };
+    let assert_id_taken = |result: Result<Opened, StoreError>| match result {
+        Err(StoreError::Conflict { attribute, value }) => {
+            assert_eq!((attribute, value.as_str()), ("id", op.id.as_str()));
+        }
+        other => panic!("expected a Conflict on id, got {other:?}"),
+    };
+    // Running: its key and its resource answer first.
+    match store.open_operation(&twin(&new_id(), "k1"), &[]).await {
+        Ok(Opened::SameKey(found)) => assert_eq!(found.id, op.id),
+        other => panic!("expected SameKey, got {other:?}"),
+    }
+    match store.open_operation(&twin(&rid, "k2"), &[]).await {
+        Ok(Opened::ResourceBusy(found)) => assert_eq!(found.id, op.id),
+        other => panic!("expected ResourceBusy, got {other:?}"),
+    }
+    assert_id_taken(store.open_operation(&twin(&new_id(), "k2"), &[]).await);
+    // Finished: its key (not explicit) is released and its resource free; the id stays taken.
+    store
+        .complete_operation(&t, &op.id, 200, &ResourceCommit::Nothing)
+        .await
+        .unwrap();
+    assert_id_taken(
+        store
+            .open_operation(&twin(&rid, "k1"), &plan(&["x", "y"]))
+            .await,
+    );
+    assert_id_taken(store.open_operation(&twin(&new_id(), "k3"), &[]).await);
+    let kept = operation(&store, &t, &op.id).await;
+    assert_eq!(kept.state, OperationState::Succeeded);
+    assert_eq!(
+        (kept.resource_id.as_str(), kept.steps.len()),
+        (rid.as_str(), 1)
+    );
+    assert_eq!(kept.idem_key, None);
+    // The refused twins held nothing: the key and the resource are free.
+    open(&store, &new_op(&t, User, &rid, "k1", false), &[]).await;
+}
+
 /// One writer per resource, enforced by the database under concurrency.
 async fn concurrent_opens_on_one_resource_one_wins(store: Arc<dyn Store>) {
     let t = tenant();
@@ -979,4 +1031,124 @@ async fn concurrent_opens_with_one_key_one_wins(store: Arc<dyn Store>) {
     }
     assert_eq!(created, 1);
     assert!(ids.iter().all(|id| *id == ids[0]));
+}
+
+// ---- journal retention: one test per backend, since operations are made old behind the
+// store's back ----
+
+// Parameters in order of appearance: SQLite numbers `$N` by appearance, not by digits.
+const BACKDATE: &str = "UPDATE operations SET finished = $1 WHERE tenant = $2 AND id = $3";
+const STEPS_LEFT: &str = "SELECT count(*) FROM operation_steps WHERE tenant = $1";
+
+/// `prune_operations` deletes old succeeded operations (oldest first, `limit` at a time, with
+/// their steps and explicit keys) and keeps recent, failed and running ones. `backdate(tenant,
+/// id, finished)` sets an operation's `finished`; `steps_left(tenant)` counts the tenant's
+/// steps.
+async fn prune_operations(
+    store: Arc<dyn Store>,
+    backdate: impl AsyncFn(&str, &str, &str),
+    steps_left: impl AsyncFn(&str) -> i64,
+) {
+    const CUTOFF: &str = "2001-01-01T00:00:00+00:00";
+    // Old operations left by an interrupted run on a shared database go first.
+    while store.prune_operations(CUTOFF, 1000).await.unwrap() > 0 {}
+    let t = tenant();
+    let finish = async |key: &str, explicit: bool, steps: &[&str], finished: Option<&str>| {
+        let op = new_op(&t, User, &new_id(), key, explicit);
+        open(&store, &op, &plan(steps)).await;
+        match key.starts_with("failed") {
+            true => store
+                .fail_operation(&t, &op.id, 409, &json!({ "detail": "no" }))
+                .await
+                .unwrap(),
+            false => {
+                store
+                    .complete_operation(&t, &op.id, 200, &ResourceCommit::Nothing)
+                    .await
+                    .unwrap();
+            }
+        }
+        if let Some(finished) = finished {
+            backdate(&t, &op.id, finished).await;
+        }
+        op.id
+    };
+    let old1 = finish("k1", false, &["a", "b"], Some("2000-01-01T00:00:01.000Z")).await;
+    let old2 = finish("kept", true, &["a"], Some("2000-01-01T00:00:02.000Z")).await;
+    let old3 = finish("k3", false, &[], Some("2000-01-01T00:00:03.000Z")).await;
+    let failed = finish("failed", true, &["a"], Some("2000-01-01T00:00:00.000Z")).await;
+    let recent = finish("k4", false, &["a"], None).await;
+    let running = new_op(&t, User, &new_id(), "k5", false);
+    open(&store, &running, &plan(&["a", "b"])).await;
+
+    assert_eq!(store.prune_operations(CUTOFF, 0).await.unwrap(), 0);
+    assert_eq!(store.prune_operations(CUTOFF, -1).await.unwrap(), 0);
+    let malformed = store.prune_operations("last year", 10).await;
+    assert!(
+        matches!(malformed, Err(StoreError::Invalid(_))),
+        "{malformed:?}"
+    );
+
+    // The limit holds, the oldest go first.
+    assert_eq!(store.prune_operations(CUTOFF, 2).await.unwrap(), 2);
+    let exists = async |id: &str| store.get_operation(&t, id).await.unwrap().is_some();
+    assert!(!exists(&old1).await && !exists(&old2).await && exists(&old3).await);
+    // The explicit key went with its operation: the key opens a new operation.
+    assert!(store.operation_by_key(&t, "kept").await.unwrap().is_none());
+    let reuse = new_op(&t, User, &new_id(), "kept", true);
+    open(&store, &reuse, &[]).await;
+
+    assert_eq!(store.prune_operations(CUTOFF, 10).await.unwrap(), 1);
+    assert_eq!(store.prune_operations(CUTOFF, 10).await.unwrap(), 0);
+    assert!(!exists(&old3).await);
+    for kept in [&failed, &recent, &running.id, &reuse.id] {
+        assert!(exists(kept).await, "{kept} must be kept");
+    }
+    let failed_op = operation(&store, &t, &failed).await;
+    assert_eq!(failed_op.state, OperationState::Failed);
+    // The steps of the pruned operations went with them: those left are the kept ones'.
+    assert_eq!(steps_left(&t).await, 1 + 1 + 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_prune_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    let store = tableau_scim::store::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let db = || rusqlite::Connection::open(&path).unwrap();
+    prune_operations(
+        store,
+        async |t: &str, id: &str, finished: &str| {
+            assert_eq!(db().execute(BACKDATE, [finished, t, id]).unwrap(), 1);
+        },
+        async |t: &str| db().query_row(STEPS_LEFT, [t], |r| r.get(0)).unwrap(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_prune_operations() {
+    let Some(store) = support::postgres_store().await else {
+        eprintln!("skipped: set {} to a PostgreSQL URL", support::POSTGRES_ENV);
+        return;
+    };
+    let url = std::env::var(support::POSTGRES_ENV).unwrap();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    prune_operations(
+        store,
+        async |t: &str, id: &str, finished: &str| {
+            let query = sqlx::query(BACKDATE).bind(finished).bind(t).bind(id);
+            assert_eq!(query.execute(&pool).await.unwrap().rows_affected(), 1);
+        },
+        async |t: &str| {
+            sqlx::query_scalar(STEPS_LEFT)
+                .bind(t)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        },
+    )
+    .await;
 }

@@ -847,7 +847,8 @@ async fn tenants_are_isolated(store: Arc<dyn Store>) {
     );
 }
 
-/// `sqlite::memory:` works too (one connection, kept open), for tools and quick tests.
+/// `sqlite::memory:` works too (one database shared by the writer and the readers, gone with
+/// the store), for tools and quick tests.
 #[tokio::test]
 async fn sqlite_in_memory() {
     let store = tableau_scim::store::connect("sqlite::memory:")
@@ -857,6 +858,122 @@ async fn sqlite_in_memory() {
     let u = user(&store, &t, "mem").await;
     let g = group(&store, &t, "Mem", &[&u]).await;
     assert_eq!(members_of(&store, &t, &g.id).await, [u.id.as_str()]);
+    // Each `sqlite::memory:` store is a database of its own.
+    let other = tableau_scim::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    assert!(other.get(&t, User, &u.id, false).await.unwrap().is_none());
+}
+
+/// In memory, readers wait for the writer's batches (no WAL there) rather than fail, and see
+/// every write that has answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_in_memory_reads_while_writing() {
+    let store = tableau_scim::store::connect("sqlite::memory:")
+        .await
+        .unwrap();
+    let t = tenant();
+    let tasks: Vec<_> = (0..8)
+        .map(|task| {
+            let (store, t) = (store.clone(), t.clone());
+            tokio::spawn(async move {
+                for i in 0..25 {
+                    let name = format!("user-{task}-{i}");
+                    let created = user(&store, &t, &name).await;
+                    let lookup = Lookup::UserName(name.to_uppercase());
+                    let found = store.list(&t, User, Some(&lookup), true).await.unwrap();
+                    assert_eq!(ids(&found), [created.id.as_str()]);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(store.list(&t, User, None, false).await.unwrap().len(), 200);
+}
+
+/// Store URLs name their backend by scheme; anything else is refused, naming the accepted
+/// forms, and creates no file.
+#[tokio::test]
+async fn unsupported_store_urls_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = dir.path().join("store.db");
+    for url in [
+        "mysql://user:secret@host/db".to_owned(),
+        bare.display().to_string(),
+        format!("sqlite://{}?mode=rwc", bare.display()),
+    ] {
+        match tableau_scim::store::connect(&url).await {
+            Err(e @ StoreError::Invalid(_)) => {
+                let message = e.to_string();
+                assert!(message.contains("sqlite://PATH"), "{message}");
+                assert!(!message.contains("secret"), "{message}");
+            }
+            Err(other) => panic!("{url}: expected Invalid, got {other:?}"),
+            Ok(_) => panic!("{url}: expected Invalid, got a store"),
+        }
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+/// A database created by an earlier version (migrated by sqlx, which recorded the files of
+/// `migrations/sqlite` in `_sqlx_migrations`) opens, keeps its data and works on.
+#[tokio::test]
+async fn sqlite_database_of_an_earlier_version() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let db = rusqlite::Connection::open(&path).unwrap();
+        // sqlx's table and rows, as sqlx 0.9 writes them on SQLite.
+        db.execute_batch(
+            "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, \
+             description TEXT NOT NULL, \
+             installed_on TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP, \
+             success BOOLEAN NOT NULL, checksum BLOB NOT NULL, execution_time BIGINT NOT NULL)",
+        )
+        .unwrap();
+        let migrations = [
+            (
+                1,
+                "resources",
+                include_str!("../migrations/sqlite/0001_resources.sql"),
+            ),
+            (
+                2,
+                "journal",
+                include_str!("../migrations/sqlite/0002_journal.sql"),
+            ),
+        ];
+        for (version, description, sql) in migrations {
+            db.execute_batch(sql).unwrap();
+            db.execute(
+                "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
+                 execution_time) VALUES (?1, ?2, TRUE, ?3, 1000)",
+                (version, description, sha2::Sha384::digest(sql).to_vec()),
+            )
+            .unwrap();
+        }
+        db.execute_batch(
+            "INSERT INTO resources (tenant, id, kind, doc, user_name, user_name_lower, created, \
+             last_modified, revision) VALUES ('old', 'u-1', 'User', '{\"userName\":\"Old\"}', \
+             'Old', 'old', '2025-01-01T00:00:00.000Z', '2025-01-01T00:00:00.000Z', 3)",
+        )
+        .unwrap();
+    }
+    let url = format!("sqlite://{}", path.display());
+    for _ in 0..2 {
+        let store = tableau_scim::store::connect(&url).await.unwrap();
+        let old = store.get("old", User, "u-1", true).await.unwrap().unwrap();
+        assert_eq!((old.str_attr("userName"), old.revision), (Some("Old"), 3));
+        let lookup = Lookup::UserName("OLD".into());
+        let found = store.list("old", User, Some(&lookup), false).await.unwrap();
+        assert_eq!(ids(&found), ["u-1"]);
+        user(&store, "old", &format!("new-{}", new_id())).await;
+    }
+    let store = tableau_scim::store::connect(&url).await.unwrap();
+    assert_eq!(store.list("old", User, None, false).await.unwrap().len(), 3);
 }
 
 /// A document that is not a JSON object is reported as `Corrupt`, never a panic. Written behind
@@ -880,10 +997,10 @@ async fn sqlite_corrupt_document() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}/store.db", dir.path().display());
     let store = tableau_scim::store::connect(&url).await.unwrap();
+    let path = dir.path().join("store.db");
     corrupt_document_is_reported(store, async |t: &str| {
-        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-        sqlx::query(CORRUPT).bind(t).execute(&pool).await.unwrap();
-        pool.close().await;
+        let db = rusqlite::Connection::open(&path).unwrap();
+        db.execute(CORRUPT, [t]).unwrap();
     })
     .await;
 }

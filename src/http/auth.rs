@@ -3,8 +3,8 @@
 //! credential, so neither timing nor length reveals which one (if any) nearly matched.
 
 use crate::config::{AuthSettings, ConfigError, read_secret_file};
+use crate::secrets::sha256;
 use base64::Engine;
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 /// The verified credentials, as digests only.
@@ -29,14 +29,6 @@ impl std::fmt::Debug for Credentials {
 pub struct Principal {
     /// A short, non-reversible label: `token:<first 8 hex digits of the digest>` or `basic`.
     pub label: String,
-}
-
-pub fn sha256(data: &[u8]) -> [u8; 32] {
-    Sha256::digest(data).into()
-}
-
-pub fn sha256_hex(data: &[u8]) -> String {
-    hex::encode(sha256(data))
 }
 
 /// `sha256:<hex>`, the form accepted in `auth.token_hashes`.

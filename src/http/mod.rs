@@ -1,5 +1,5 @@
 //! The HTTP layer: routing, authentication, media types, limits. It parses requests, calls the
-//! `scim` layer and the provisioner, and renders `ScimError`s; it knows nothing of Tableau.
+//! `scim` layer and the provisioning service, and renders `ScimError`s; it knows nothing of Tableau.
 
 pub mod auth;
 pub mod body;
@@ -9,9 +9,8 @@ pub mod middleware;
 pub mod resources;
 
 use crate::config::Settings;
-use crate::provision::Provisioner;
+use crate::provision::Service;
 use crate::scim::schema::SchemaRegistry;
-use crate::store::Store;
 use actix_web::{HttpRequest, web};
 use std::sync::Arc;
 
@@ -19,8 +18,8 @@ use std::sync::Arc;
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub registry: &'static SchemaRegistry,
-    pub store: Arc<dyn Store>,
-    pub provisioner: Provisioner,
+    /// Every read and write of resources goes through it.
+    pub provisioning: Service,
     pub credentials: auth::Credentials,
     pub basic_auth_enabled: bool,
 }

@@ -1,29 +1,26 @@
 //! `/Users` and `/Groups`: list (with filter, paging, sorting, projection), create, read,
-//! replace, patch, delete, and `POST .search`. Handlers parse, call the pure `scim` layer to
-//! compute the new state, and hand it to the provisioner; they know nothing of Tableau.
+//! replace, patch, delete, and `POST .search`. Handlers parse the request, call one function of
+//! the provisioning service (which locks, reads, retries and journals), and render its answer;
+//! they know nothing of Tableau or the store.
 
 use super::AppState;
 use super::body::read_json;
 use super::error::scim_json;
-use crate::http::auth::{Principal, sha256_hex};
+use crate::http::auth::Principal;
 use crate::model::Resource;
-use crate::provision::{Finished, Membership, RequestMeta};
+use crate::provision::{Membership, Precondition, RequestMeta};
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
 use crate::scim::list::{ListQuery, list_response, page};
-use crate::scim::patch::apply_patch;
 use crate::scim::projection::Projection;
-use crate::scim::render::{etag, patchable_document, render};
+use crate::scim::render::{etag, render};
 use crate::scim::schema::{ResourceKind, ResourceSchema};
-use crate::scim::{ErrorKind, ScimError, ScimResult};
-use crate::store::{DEFAULT_TENANT, StoreError};
+use crate::scim::{ScimError, ScimResult};
+use crate::store::DEFAULT_TENANT;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde_json::{Map, Value};
 use std::sync::Arc;
-
-/// How often a write is retried when another writer changed the resource in between.
-const MAX_WRITE_ATTEMPTS: usize = 8;
 
 /// The resource kind from the `{resource}` path segment (`Users` or `Groups`, any case).
 pub fn kind_from_segment(segment: &str) -> ScimResult<ResourceKind> {
@@ -45,56 +42,36 @@ fn relation_attr(kind: ResourceKind) -> &'static str {
     }
 }
 
-/// The journal identity of a mutating request: credential label, method, path, a digest of
-/// the canonical body (keys sorted, so key order does not matter) and `Idempotency-Key`.
+/// The journal identity of a mutating request: credential label, method, path, body and
+/// `Idempotency-Key` (see `provision::idempotency`).
 fn request_meta(req: &HttpRequest, body: Option<&Value>) -> RequestMeta {
     let principal = req
         .extensions()
         .get::<Principal>()
         .map(|p| p.label.clone())
         .unwrap_or_default();
-    let canonical = body.map(canonical_json).unwrap_or_default();
     let idempotency_key = req
         .headers()
         .get("Idempotency-Key")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty() && v.len() <= 255);
-    RequestMeta {
-        tenant: DEFAULT_TENANT.to_string(),
-        principal,
-        method: req.method().to_string(),
-        path: req.path().to_string(),
-        body_digest: sha256_hex(canonical.as_bytes()),
+        .and_then(|v| v.to_str().ok());
+    RequestMeta::new(
+        DEFAULT_TENANT,
+        &principal,
+        req.method().as_str(),
+        req.path(),
+        body,
         idempotency_key,
-    }
+    )
 }
 
-/// JSON text with object keys sorted at every level.
-fn canonical_json(v: &Value) -> String {
-    fn sorted(v: &Value) -> Value {
-        match v {
-            Value::Object(o) => {
-                let mut keys: Vec<&String> = o.keys().collect();
-                keys.sort();
-                Value::Object(
-                    keys.into_iter()
-                        .map(|k| (k.clone(), sorted(&o[k])))
-                        .collect(),
-                )
-            }
-            Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-            other => other.clone(),
-        }
+/// The client's `If-Match`, for the service to check against the version it reads.
+fn precondition(req: &HttpRequest) -> Precondition {
+    Precondition {
+        if_match: req
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or("").to_string()),
     }
-    sorted(v).to_string()
-}
-
-/// The resource a finished operation answers with (a replayed create of a since-deleted
-/// resource has none).
-fn finished_resource(f: Finished, kind: ResourceKind) -> ScimResult<Resource> {
-    f.resource
-        .ok_or_else(|| ScimError::not_found(format!("the {} no longer exists", kind.as_str())))
 }
 
 /// Whether members (groups) or groups (users) must be loaded to answer.
@@ -110,27 +87,6 @@ fn needs_relations(
         .is_some_and(|r| projection.wants(attr, r.def));
     // A filter that merely mentions the word loads relations needlessly, which is harmless.
     wanted || filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
-}
-
-fn if_match_ok(req: &HttpRequest, current: &Resource) -> ScimResult<()> {
-    let Some(v) = req.headers().get(header::IF_MATCH) else {
-        return Ok(());
-    };
-    let v = v.to_str().unwrap_or("");
-    let tag = etag(current.revision);
-    let strong = tag.trim_start_matches("W/");
-    let ok = v
-        .split(',')
-        .map(str::trim)
-        .any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == strong);
-    if ok {
-        Ok(())
-    } else {
-        Err(ScimError::new(
-            ErrorKind::PreconditionFailed,
-            format!("If-Match {v} does not match the current version {tag}"),
-        ))
-    }
 }
 
 fn if_none_match_hits(req: &HttpRequest, current: &Resource) -> bool {
@@ -204,8 +160,8 @@ async fn run_query(
         .and_then(|f| filter::equality_lookup(f, schema));
     let with_rel = needs_relations(kind, projection, filter.as_ref(), schema);
     let stored = state
-        .store
-        .list(DEFAULT_TENANT, kind, lookup.as_ref(), with_rel)
+        .provisioning
+        .query(DEFAULT_TENANT, kind, lookup.as_ref(), with_rel)
         .await?;
     let base = state.base_url(req);
     let mut docs = Vec::with_capacity(stored.len());
@@ -337,29 +293,14 @@ pub async fn create(
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
     let doc = prepare_document(&body, &schema)?;
     let meta = request_meta(&req, Some(&body));
-    let finished = state.provisioner.create(&meta, kind, doc).await?;
-    let status = StatusCode::from_u16(finished.status).unwrap_or(StatusCode::CREATED);
-    let created = finished_resource(finished, kind)?;
+    let created = state.provisioning.create(&meta, kind, doc).await?;
     Ok(resource_response(
-        status,
+        StatusCode::CREATED,
         &state,
         &req,
         &created,
         &projection,
     ))
-}
-
-async fn load(
-    state: &AppState,
-    kind: ResourceKind,
-    id: &str,
-    with_relations: bool,
-) -> ScimResult<Resource> {
-    state
-        .store
-        .get(DEFAULT_TENANT, kind, id, with_relations)
-        .await?
-        .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.as_str())))
 }
 
 pub async fn get(
@@ -372,7 +313,10 @@ pub async fn get(
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let with_rel = needs_relations(kind, &projection, None, &schema);
-    let res = load(&state, kind, &id, with_rel).await?;
+    let res = state
+        .provisioning
+        .get(DEFAULT_TENANT, kind, &id, with_rel)
+        .await?;
     if if_none_match_hits(&req, &res) {
         let mut resp = HttpResponse::NotModified().finish();
         if let Ok(v) = header::HeaderValue::from_str(&etag(res.revision)) {
@@ -387,45 +331,6 @@ pub async fn get(
         &res,
         &projection,
     ))
-}
-
-/// Read, compute, commit; repeated when a concurrent writer got in between, so that two
-/// PATCHes adding members to one group both take effect.
-async fn write_loop<F>(
-    state: &AppState,
-    req: &HttpRequest,
-    body: &Value,
-    kind: ResourceKind,
-    id: &str,
-    membership: Membership,
-    compute: F,
-) -> ScimResult<Resource>
-where
-    F: Fn(&Resource) -> ScimResult<Option<Map<String, Value>>>,
-{
-    let _writer = state
-        .provisioner
-        .locks
-        .lock(&format!("{}/{id}", kind.as_str()))
-        .await;
-    let meta = request_meta(req, Some(body));
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let old = load(state, kind, id, true).await?;
-        if_match_ok(req, &old)?;
-        let Some(new_doc) = compute(&old)? else {
-            return Ok(old);
-        };
-        match state
-            .provisioner
-            .update(&meta, &old, new_doc, membership)
-            .await
-        {
-            Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
-            Err(e) => return Err(e),
-            Ok(f) => return finished_resource(f, kind),
-        }
-    }
-    Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
 }
 
 pub async fn replace(
@@ -456,10 +361,11 @@ pub async fn replace(
     } else {
         Membership::Unchanged
     };
-    let updated = write_loop(&state, &req, &body, kind, &id, membership, |_old| {
-        Ok(Some(new_doc.clone()))
-    })
-    .await?;
+    let meta = request_meta(&req, Some(&body));
+    let updated = state
+        .provisioning
+        .replace(&meta, kind, &id, new_doc, membership, &precondition(&req))
+        .await?;
     Ok(resource_response(
         StatusCode::OK,
         &state,
@@ -480,21 +386,11 @@ pub async fn patch(
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
-    let updated = write_loop(
-        &state,
-        &req,
-        &body,
-        kind,
-        &id,
-        Membership::Complete,
-        |old| {
-            let current = patchable_document(old);
-            let new_doc = apply_patch(&current, &body, &schema)?;
-            // An identical repeated PATCH changes nothing and writes nothing.
-            Ok((new_doc != current).then_some(new_doc))
-        },
-    )
-    .await?;
+    let meta = request_meta(&req, Some(&body));
+    let updated = state
+        .provisioning
+        .patch(&meta, &schema, &id, &body, &precondition(&req))
+        .await?;
     if kind == ResourceKind::Group && q.attributes.is_empty() {
         let mut resp = HttpResponse::NoContent().finish();
         if let Ok(v) = header::HeaderValue::from_str(&etag(updated.revision)) {
@@ -518,24 +414,10 @@ pub async fn delete(
 ) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
-    let _writer = state
-        .provisioner
-        .locks
-        .lock(&format!("{}/{id}", kind.as_str()))
-        .await;
     let meta = request_meta(&req, None);
-    // A DELETE re-sent with the `Idempotency-Key` of one that succeeded gets its 204 again.
-    if state.provisioner.engine().replay(&meta).await?.is_some() {
-        return Ok(HttpResponse::NoContent().finish());
-    }
-    for _ in 0..MAX_WRITE_ATTEMPTS {
-        let current = load(&state, kind, &id, true).await?;
-        if_match_ok(&req, &current)?;
-        match state.provisioner.delete(&meta, &current).await {
-            Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
-            Err(e) => return Err(e),
-            Ok(_) => return Ok(HttpResponse::NoContent().finish()),
-        }
-    }
-    Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
+    state
+        .provisioning
+        .delete(&meta, kind, &id, &precondition(&req))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -13,7 +13,9 @@
 
 use super::errors::unfinished;
 use super::executor::{Executor, StepFailure};
+use super::idempotency::RequestMeta;
 use super::intent::{CommitIntent, Intent};
+use super::locks::LockGuard;
 use super::plan::Step;
 use super::rules::ProvisionPolicy;
 use crate::model::ResourceKind;
@@ -39,6 +41,9 @@ pub struct JournalSettings {
     pub resume_after_secs: u64,
     /// Seconds between background scans for unfinished operations.
     pub worker_interval_secs: u64,
+    /// Days a succeeded operation is kept before the worker deletes it (0: kept for ever).
+    /// Failed and unfinished operations are kept until resolved.
+    pub retention_days: u32,
 }
 
 impl Default for JournalSettings {
@@ -47,62 +52,37 @@ impl Default for JournalSettings {
             deadline_secs: 25,
             resume_after_secs: 30,
             worker_interval_secs: 5,
+            retention_days: 30,
         }
     }
 }
 
-/// Who asked for a change, and what exactly: the identity of a mutating request.
+/// What a finished operation answers, as the HTTP layer renders it.
 #[derive(Debug, Clone)]
-pub struct RequestMeta {
-    pub tenant: String,
-    /// A non-secret label of the credential (see `http::auth::Principal`).
-    pub principal: String,
-    pub method: String,
-    pub path: String,
-    /// Hex SHA-256 of the canonical request body.
-    pub body_digest: String,
-    /// The client's `Idempotency-Key` header, if any.
-    pub idempotency_key: Option<String>,
-}
-
-impl RequestMeta {
-    /// The key of the request in the journal: the client's, or a digest of who asked what.
-    fn journal_key(&self) -> String {
-        match &self.idempotency_key {
-            Some(k) => format!("explicit:{}:{k}", self.principal),
-            None => crate::http::auth::sha256_hex(
-                format!(
-                    "{}\n{}\n{}\n{}",
-                    self.principal, self.method, self.path, self.body_digest
-                )
-                .as_bytes(),
-            ),
-        }
-    }
-}
-
-/// The result of a finished operation, as the HTTP layer renders it.
-#[derive(Debug, Clone)]
-pub struct Finished {
+pub struct Answer {
     pub status: u16,
     pub resource: Option<Resource>,
 }
 
-type Outcome = Result<Finished, ScimError>;
+type Outcome = Result<Answer, ScimError>;
 
-/// A change ready to be journaled: its steps and what it commits.
-pub struct Prepared {
+/// A change ready to be journaled: its Tableau steps, what it commits, and the locks of the
+/// resources its plan was computed from (held until the operation has finished).
+pub struct PlannedChange {
     pub steps: Vec<Step>,
     pub intent: Intent,
+    pub guards: Vec<LockGuard>,
 }
 
 pub struct Engine {
     store: Arc<dyn Store>,
     tableau: Option<TableauClient>,
-    pub policy: ProvisionPolicy,
+    pub policy: Arc<ProvisionPolicy>,
     settings: JournalSettings,
     /// Operations this process is executing, so a retried request can wait for the outcome.
     running: Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>,
+    /// When this engine started: operations that progressed since are this process's own.
+    started: time::OffsetDateTime,
 }
 
 impl Engine {
@@ -115,9 +95,10 @@ impl Engine {
         Arc::new(Self {
             store,
             tableau,
-            policy,
+            policy: Arc::new(policy),
             settings,
             running: Mutex::new(HashMap::new()),
+            started: time::OffsetDateTime::now_utc(),
         })
     }
 
@@ -130,7 +111,7 @@ impl Engine {
     }
 
     /// Journal and execute a prepared change; answer within the deadline.
-    pub async fn submit(self: &Arc<Self>, meta: &RequestMeta, prepared: Prepared) -> Outcome {
+    pub async fn submit(self: &Arc<Self>, meta: &RequestMeta, prepared: PlannedChange) -> Outcome {
         let planned: Vec<PlannedStep> = prepared
             .steps
             .iter()
@@ -189,10 +170,20 @@ impl Engine {
     /// started, if any: its recorded answer (or, while it runs, its outcome). Checked before the
     /// change is prepared, since preparing validates against the current state: a re-sent
     /// create would otherwise meet its own user and answer 409 instead of the recorded 201.
-    pub async fn replay(self: &Arc<Self>, meta: &RequestMeta) -> ScimResult<Option<Finished>> {
+    pub async fn replay(self: &Arc<Self>, meta: &RequestMeta) -> ScimResult<Option<Answer>> {
         if meta.idempotency_key.is_none() {
             return Ok(None);
         }
+        self.answer_of_same_request(meta).await
+    }
+
+    /// The outcome of the operation that holds this request's journal key, if one does: a
+    /// running operation of the same request (the IdP re-sent it) or a finished one with the
+    /// same explicit `Idempotency-Key`.
+    pub async fn answer_of_same_request(
+        self: &Arc<Self>,
+        meta: &RequestMeta,
+    ) -> ScimResult<Option<Answer>> {
         let Some(op) = self
             .store
             .operation_by_key(&meta.tenant, &meta.journal_key())
@@ -212,38 +203,66 @@ impl Engine {
     /// Another operation on the resource (one resumed in the background, or another
     /// server's) may have committed between that read and the journaling; once this operation
     /// holds the resource, that is checked before any Tableau call, so a stale change fails
-    /// with Tableau untouched (the HTTP layer reads again on 412; 409 means the name is taken).
+    /// with Tableau untouched (the service reads again on 412; 409 means the name is taken).
+    /// This is also the one place a new name (a create, or a rename) is checked against the
+    /// names already in use; the store's unique index still decides a race with a write that
+    /// commits later.
     async fn stale(&self, tenant: &str, intent: &Intent) -> ScimResult<Option<ScimError>> {
-        use crate::model::Lookup;
-        Ok(match &intent.commit {
+        let (kind, id, doc) = match &intent.commit {
             CommitIntent::Update {
-                kind, id, revision, ..
-            } => match self.store.get(tenant, *kind, id, false).await? {
-                Some(cur) if cur.revision == *revision => None,
-                Some(_) => Some(ScimError::from(StoreError::RevisionMismatch)),
-                None => Some(ScimError::not_found(format!(
-                    "{} {id} not found",
-                    kind.as_str()
-                ))),
-            },
-            CommitIntent::Create { kind, doc, .. } => {
-                let (attr, lookup): (_, fn(String) -> Lookup) = match kind {
-                    ResourceKind::User => ("userName", Lookup::UserName),
-                    ResourceKind::Group => ("displayName", Lookup::DisplayName),
-                };
-                match doc.get(attr).and_then(|v| v.as_str()) {
-                    Some(name) => {
-                        let lookup = lookup(name.to_string());
-                        let taken = self.store.list(tenant, *kind, Some(&lookup), false).await?;
-                        (!taken.is_empty()).then(|| {
-                            ScimError::uniqueness(format!("{attr} '{name}' is already in use"))
-                        })
+                kind,
+                id,
+                revision,
+                doc,
+                ..
+            } => {
+                match self.store.get(tenant, *kind, id, false).await? {
+                    Some(cur) if cur.revision == *revision => {
+                        let attr = unique_attr(*kind);
+                        let old = cur.doc.get(attr).and_then(|v| v.as_str());
+                        let new = doc.get(attr).and_then(|v| v.as_str());
+                        if old == new {
+                            return Ok(None);
+                        }
                     }
-                    None => None,
+                    Some(_) => return Ok(Some(ScimError::from(StoreError::RevisionMismatch))),
+                    None => {
+                        return Ok(Some(ScimError::not_found(format!(
+                            "{} {id} not found",
+                            kind.as_str()
+                        ))));
+                    }
                 }
+                (*kind, id, doc)
             }
-            CommitIntent::Delete { .. } => None,
-        })
+            CommitIntent::Create { kind, id, doc, .. } => (*kind, id, doc),
+            CommitIntent::Delete { .. } => return Ok(None),
+        };
+        self.name_taken(tenant, kind, id, doc).await
+    }
+
+    /// A 409 when another resource of `kind` holds the unique name in `doc`.
+    async fn name_taken(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        own_id: &str,
+        doc: &serde_json::Map<String, serde_json::Value>,
+    ) -> ScimResult<Option<ScimError>> {
+        use crate::model::Lookup;
+        let attr = unique_attr(kind);
+        let Some(name) = doc.get(attr).and_then(|v| v.as_str()) else {
+            return Ok(None);
+        };
+        let lookup = match kind {
+            ResourceKind::User => Lookup::UserName(name.to_string()),
+            ResourceKind::Group => Lookup::DisplayName(name.to_string()),
+        };
+        let taken = self.store.list(tenant, kind, Some(&lookup), false).await?;
+        Ok(taken.iter().find(|r| r.id != own_id).map(|other| {
+            let value = other.str_attr(attr).unwrap_or(name);
+            ScimError::uniqueness(format!("{attr} '{value}' is already in use"))
+        }))
     }
 
     /// The outcome of an existing operation: attach while it runs, replay once finished.
@@ -319,7 +338,10 @@ impl Engine {
             running.insert(op.id.clone(), rx.clone());
         }
         let engine = self.clone();
-        tokio::spawn(async move {
+        // The operation's span is a child of the request's (when a request started it), so
+        // its Tableau calls carry the request id even after the request stopped waiting.
+        let span = tracing::info_span!("operation", op = %op.id, attempt = op.attempts);
+        let task = async move {
             let id = op.id.clone();
             let outcome = engine.run(op).await;
             if let Err(e) = &outcome
@@ -333,7 +355,8 @@ impl Engine {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&id);
-        });
+        };
+        tokio::spawn(tracing::Instrument::instrument(task, span));
         rx
     }
 
@@ -405,12 +428,12 @@ impl Engine {
             .complete_operation(&op.tenant, &op.id, intent.status, &commit)
             .await
         {
-            Ok(resource) => Ok(Finished {
+            Ok(resource) => Ok(Answer {
                 status: intent.status,
                 resource,
             }),
             Err(StoreError::NotFound) => {
-                // Finished meanwhile by another worker: answer with its outcome.
+                // Answer meanwhile by another worker: answer with its outcome.
                 match self.store.get_operation(&op.tenant, &op.id).await? {
                     Some(cur) if cur.state != OperationState::Running => {
                         self.finished_outcome(cur).await
@@ -440,7 +463,7 @@ impl Engine {
                     .store
                     .get(&op.tenant, op.resource_kind, &op.resource_id, true)
                     .await?;
-                Ok(Finished {
+                Ok(Answer {
                     status: op.response_status.unwrap_or(200),
                     resource,
                 })
@@ -450,7 +473,9 @@ impl Engine {
     }
 
     /// Resume every unfinished operation not running here; at start-up `all` ignores how
-    /// recently they progressed (SQLite: this process is the only writer).
+    /// recently they progressed before this engine started (SQLite: this process is the only
+    /// writer). One that progressed since is a request of this process between opening its
+    /// operation and running it, not one to take over.
     pub async fn resume_unfinished(self: &Arc<Self>, all: bool) -> ScimResult<usize> {
         let ops = self.store.unfinished_operations(500).await?;
         let mut resumed = 0;
@@ -458,7 +483,8 @@ impl Engine {
             if self.running_receiver(&op.id).is_some() {
                 continue;
             }
-            if !all && !is_stale(&op.updated, self.settings.resume_after_secs) {
+            let left_before_start = all && !is_after(&op.updated, self.started);
+            if !left_before_start && !is_stale(&op.updated, self.settings.resume_after_secs) {
                 continue;
             }
             if self
@@ -484,13 +510,34 @@ impl Engine {
                 tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
             }
             let interval = Duration::from_secs(engine.settings.worker_interval_secs.max(1));
+            // The first clean-up one interval after start-up, off the start-up path.
+            let mut next_prune = tokio::time::Instant::now() + interval;
             loop {
                 tokio::time::sleep(interval).await;
                 if let Err(e) = engine.resume_unfinished(false).await {
                     tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
                 }
+                if tokio::time::Instant::now() >= next_prune {
+                    next_prune = tokio::time::Instant::now() + super::retention::PRUNE_INTERVAL;
+                    engine.prune_journal().await;
+                }
             }
         })
+    }
+
+    /// Delete the succeeded operations older than `journal.retention_days`; logs the outcome.
+    pub async fn prune_journal(&self) {
+        let days = self.settings.retention_days;
+        let now = time::OffsetDateTime::now_utc();
+        match super::retention::prune(self.store.as_ref(), days, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                deleted = n,
+                retention_days = days,
+                "journal: deleted succeeded operations past retention"
+            ),
+            Err(e) => tracing::warn!(error = %e, "journal: cannot delete old operations"),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -510,6 +557,12 @@ async fn await_records(
 }
 
 /// An RFC 3339 timestamp more than `secs` seconds ago (unparseable counts as stale).
+/// Whether a journal timestamp is after `instant` (unreadable: not after).
+fn is_after(at: &str, instant: time::OffsetDateTime) -> bool {
+    use time::format_description::well_known::Rfc3339;
+    time::OffsetDateTime::parse(at, &Rfc3339).is_ok_and(|t| t > instant)
+}
+
 fn is_stale(updated: &str, secs: u64) -> bool {
     use time::format_description::well_known::Rfc3339;
     match time::OffsetDateTime::parse(updated, &Rfc3339) {
@@ -530,4 +583,12 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
         .and_then(|t| t.as_str());
     let status = status.unwrap_or(500);
     ScimError::new(ErrorKind::from_status(status, scim_type), detail)
+}
+
+/// The attribute whose value is unique among resources of a kind (case-insensitively).
+pub fn unique_attr(kind: ResourceKind) -> &'static str {
+    match kind {
+        ResourceKind::User => "userName",
+        ResourceKind::Group => "displayName",
+    }
 }

@@ -72,6 +72,8 @@ impl From<StoreError> for ScimError {
             StoreError::Database(_)
             | StoreError::Sqlite(_)
             | StoreError::Migration(_)
+            | StoreError::Unavailable(_)
+            | StoreError::Invalid(_)
             | StoreError::Corrupt(_) => {
                 tracing::error!(error = %e, "store failure");
                 ScimError::new(

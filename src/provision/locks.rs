@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
+/// Held while a resource is being written; dropping it lets the next writer in.
+pub type LockGuard = OwnedMutexGuard<()>;
+
 #[derive(Default)]
 pub struct ResourceLocks {
     // Weak references: an entry lives only while someone holds or waits for its lock.
@@ -14,8 +17,17 @@ pub struct ResourceLocks {
 
 impl ResourceLocks {
     /// Wait for exclusive access to the resource named by `key`.
-    pub async fn lock(&self, key: &str) -> OwnedMutexGuard<()> {
-        let lock = {
+    pub async fn lock(&self, key: &str) -> LockGuard {
+        self.entry(key).lock_owned().await
+    }
+
+    /// Exclusive access to the resource named by `key` if nobody holds it now.
+    pub fn try_lock(&self, key: &str) -> Option<LockGuard> {
+        self.entry(key).try_lock_owned().ok()
+    }
+
+    fn entry(&self, key: &str) -> Arc<AsyncMutex<()>> {
+        {
             let mut map = self.locks.lock().unwrap_or_else(|p| p.into_inner());
             if map.len() > 1024 {
                 map.retain(|_, w| w.strong_count() > 0);
@@ -28,8 +40,7 @@ impl ResourceLocks {
                     l
                 }
             }
-        };
-        lock.lock_owned().await
+        }
     }
 }
 

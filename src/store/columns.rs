@@ -4,10 +4,62 @@
 //! the same strings (SQL `lower()` differs between SQLite and PostgreSQL outside ASCII).
 
 use super::{StoreError, StoreResult};
-use crate::model::ResourceKind;
+use crate::model::{Resource, ResourceKind};
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use time::OffsetDateTime;
 use time::macros::format_description;
+
+/// The values of a resource row as `sql::INSERT` and `sql::UPDATE` take them, `$1` to `$11` in
+/// field order (each backend binds them in one function).
+pub(crate) struct ResourceValues<'a> {
+    pub tenant: &'a str,
+    pub kind: ResourceKind,
+    pub id: &'a str,
+    pub cols: Columns,
+    /// Creation time (INSERT) or modification time (UPDATE).
+    pub now: String,
+    /// INSERT: the LUID, if known; UPDATE: a new LUID, or `None` to keep the stored one.
+    pub tableau_luid: Option<&'a str>,
+}
+
+impl<'a> ResourceValues<'a> {
+    pub fn new(
+        tenant: &'a str,
+        kind: ResourceKind,
+        id: &'a str,
+        doc: &Map<String, Value>,
+        tableau_luid: Option<&'a str>,
+    ) -> StoreResult<Self> {
+        Ok(ResourceValues {
+            tenant,
+            kind,
+            id,
+            cols: Columns::derive(kind, doc)?,
+            now: now_timestamp(),
+            tableau_luid,
+        })
+    }
+
+    /// The resource as this write stored it (relations not loaded yet).
+    pub fn stored(
+        &self,
+        doc: &Map<String, Value>,
+        created: String,
+        revision: i64,
+        tableau_luid: Option<String>,
+    ) -> Resource {
+        Resource::written(
+            self.id,
+            self.kind,
+            doc,
+            created,
+            self.now.clone(),
+            revision,
+            tableau_luid,
+        )
+    }
+}
 
 /// Everything a write stores besides the ids: the serialised document and its derived columns.
 pub(crate) struct Columns {
@@ -77,6 +129,14 @@ pub(crate) fn timestamp(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00.000Z"))
 }
 
+/// An RFC 3339 instant (any offset) as stored, so that it compares with stored timestamps as
+/// text; `Invalid` if it is not one.
+pub(crate) fn cutoff(instant: &str) -> StoreResult<String> {
+    let at = OffsetDateTime::parse(instant, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| StoreError::Invalid(format!("'{instant}' is not an RFC 3339 time: {e}")))?;
+    Ok(timestamp(at.to_offset(time::UtcOffset::UTC)))
+}
+
 pub(crate) fn kind_from_str(kind: &str) -> StoreResult<ResourceKind> {
     match kind {
         "User" => Ok(ResourceKind::User),
@@ -84,5 +144,33 @@ pub(crate) fn kind_from_str(kind: &str) -> StoreResult<ResourceKind> {
         other => Err(StoreError::Corrupt(format!(
             "unknown resource kind '{other}'"
         ))),
+    }
+}
+
+/// Member ids to add, first occurrence kept, in the order given (which becomes the members'
+/// order). The kind that came with each id is not needed: the member's own row is
+/// authoritative, and the insert copies its kind from there.
+pub(crate) fn distinct_ids<'a>(
+    add: impl IntoIterator<Item = &'a (String, ResourceKind)>,
+) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    add.into_iter()
+        .map(|(id, _)| id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cutoffs_are_stored_timestamps() {
+        let cut = |s: &str| cutoff(s).ok();
+        let stored = Some("2026-01-01T00:00:00.000Z".to_owned());
+        assert_eq!(cut("2026-01-01T00:00:00Z"), stored);
+        assert_eq!(cut("2026-01-01T01:00:00+01:00"), stored);
+        assert_eq!(cut("2026-01-01T00:00:00.000Z"), stored);
+        assert!(matches!(cutoff("yesterday"), Err(StoreError::Invalid(_))));
     }
 }

@@ -3,11 +3,11 @@
 //! violation itself says which attribute clashed: PostgreSQL names the index, SQLite names the
 //! indexed columns in its message; both contain `user_name` or `display_name`/`group_name`.
 //!
-//! Errors come from sqlx (both backends) or from rusqlite (SQLite's group-commit writer, see
-//! `sqlite_direct`); each is first classified into a [`Violation`], then mapped once.
+//! Errors come from sqlx (PostgreSQL) or rusqlite (SQLite); each driver's error says what it
+//! violated ([`DriverError::violation`]), and the mapping below is written once for both.
 
 use super::StoreError;
-use super::columns::Columns;
+use super::columns::ResourceValues;
 
 /// What a failed write violated, with the index name or message that says which one.
 pub(crate) enum Violation {
@@ -16,9 +16,14 @@ pub(crate) enum Violation {
     Other,
 }
 
-impl Violation {
-    pub(crate) fn of_sqlx(err: &sqlx::Error) -> Self {
-        match err {
+/// An error of either driver.
+pub(crate) trait DriverError: Into<StoreError> {
+    fn violation(&self) -> Violation;
+}
+
+impl DriverError for sqlx::Error {
+    fn violation(&self) -> Violation {
+        match self {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 Violation::Unique(db.constraint().unwrap_or_else(|| db.message()).to_owned())
             }
@@ -28,10 +33,12 @@ impl Violation {
             _ => Violation::Other,
         }
     }
+}
 
-    pub(crate) fn of_sqlite(err: &rusqlite::Error) -> Self {
+impl DriverError for rusqlite::Error {
+    fn violation(&self) -> Violation {
         use rusqlite::ffi;
-        match err {
+        match self {
             rusqlite::Error::SqliteFailure(e, message) => {
                 let message = message.clone().unwrap_or_else(|| e.to_string());
                 match e.extended_code {
@@ -47,69 +54,60 @@ impl Violation {
     }
 }
 
-/// Errors of a resource write; `other` is the error as it came, for anything else.
-pub(crate) fn write_violation(
-    violation: Violation,
-    id: &str,
-    cols: &Columns,
-    other: StoreError,
-) -> StoreError {
-    match violation {
+/// An error already mapped (a driver error it wraps is looked into).
+impl DriverError for StoreError {
+    fn violation(&self) -> Violation {
+        match self {
+            StoreError::Database(e) => e.violation(),
+            StoreError::Sqlite(e) => e.violation(),
+            _ => Violation::Other,
+        }
+    }
+}
+
+/// Errors of inserting or updating a resource row.
+pub(crate) fn resource_write<E: DriverError>(
+    values: &ResourceValues<'_>,
+) -> impl FnOnce(E) -> StoreError {
+    move |err| match err.violation() {
         Violation::Unique(what) if what.contains("user_name") => StoreError::Conflict {
             attribute: "userName",
-            value: cols.user_name.clone().unwrap_or_default(),
+            value: values.cols.user_name.clone().unwrap_or_default(),
         },
         Violation::Unique(what) if what.contains("display_name") || what.contains("group_name") => {
             StoreError::Conflict {
                 attribute: "displayName",
-                value: cols.display_name.clone().unwrap_or_default(),
+                value: values.cols.display_name.clone().unwrap_or_default(),
             }
         }
         Violation::Unique(_) => StoreError::Conflict {
             attribute: "id",
-            value: id.to_owned(),
+            value: values.id.to_owned(),
         },
         // Members are inserted by joining with `resources`, so this only happens when a member
         // is deleted concurrently with the insert.
         Violation::ForeignKey(message) => StoreError::UnknownMember(message),
-        Violation::Other => other,
+        Violation::Other => err.into(),
     }
-}
-
-pub(crate) fn write_error(err: sqlx::Error, id: &str, cols: &Columns) -> StoreError {
-    write_violation(
-        Violation::of_sqlx(&err),
-        id,
-        cols,
-        StoreError::Database(err),
-    )
 }
 
 /// Errors of a membership insert: see the note on foreign keys above.
-pub(crate) fn membership_violation(violation: Violation, other: StoreError) -> StoreError {
-    match violation {
+pub(crate) fn membership<E: DriverError>(err: E) -> StoreError {
+    match err.violation() {
         Violation::ForeignKey(message) => StoreError::UnknownMember(message),
-        _ => other,
+        _ => err.into(),
     }
-}
-
-pub(crate) fn membership_error(err: sqlx::Error) -> StoreError {
-    membership_violation(Violation::of_sqlx(&err), StoreError::Database(err))
 }
 
 /// Errors of inserting a plan: a step index already taken by a recorded step, or an operation
 /// that does not exist (the steps' foreign key).
-pub(crate) fn plan_violation(violation: Violation, other: StoreError) -> StoreError {
-    match violation {
+pub(crate) fn plan<E: DriverError>(err: E) -> StoreError {
+    match err.violation() {
         Violation::Unique(message) => StoreError::Conflict {
             attribute: "step",
             value: message,
         },
         Violation::ForeignKey(_) => StoreError::NotFound,
-        Violation::Other => other,
+        Violation::Other => err.into(),
     }
-}
-
-pub(crate) fn plan_error(err: sqlx::Error) -> StoreError {
-    plan_violation(Violation::of_sqlx(&err), StoreError::Database(err))
 }

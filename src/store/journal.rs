@@ -6,9 +6,11 @@
 //! call → `complete_operation` (resource change and success in one transaction) or
 //! `fail_operation`. A crash leaves it running; `unfinished_operations` finds it for resumption.
 
+use super::columns::timestamp;
 use super::{MemberChanges, StoreError, StoreResult};
-use crate::model::ResourceKind;
+use crate::model::{Resource, ResourceKind};
 use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 /// A new operation, as the engine opens it.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,7 +174,9 @@ pub enum Opened {
 }
 
 /// The local effect committed with an operation's success, exactly as `create`, `update` and
-/// `delete` would apply it.
+/// `delete` would apply it. Also the form every resource write takes inside the store: each
+/// backend has one function applying it, behind `create`, `update`, `delete` and
+/// `complete_operation` alike.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ResourceCommit {
     Create {
@@ -199,7 +203,201 @@ pub enum ResourceCommit {
     Nothing,
 }
 
+impl ResourceCommit {
+    /// The commit of `Store::create`.
+    pub(crate) fn create(
+        kind: ResourceKind,
+        id: &str,
+        doc: &Map<String, Value>,
+        members: &[(String, ResourceKind)],
+    ) -> Self {
+        ResourceCommit::Create {
+            kind,
+            id: id.to_owned(),
+            doc: doc.clone(),
+            members: members.to_vec(),
+            tableau_luid: None,
+        }
+    }
+
+    /// The commit of `Store::update`.
+    pub(crate) fn update(
+        kind: ResourceKind,
+        id: &str,
+        revision: i64,
+        doc: &Map<String, Value>,
+        members: &MemberChanges,
+    ) -> Self {
+        ResourceCommit::Update {
+            kind,
+            id: id.to_owned(),
+            revision,
+            doc: doc.clone(),
+            members: members.clone(),
+            tableau_luid: None,
+        }
+    }
+
+    /// The commit of `Store::delete`.
+    pub(crate) fn delete(kind: ResourceKind, id: &str) -> Self {
+        ResourceCommit::Delete {
+            kind,
+            id: id.to_owned(),
+        }
+    }
+}
+
+/// What applying a [`ResourceCommit`] did.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per write and unpacked at once; boxing would only add an allocation"
+)]
+pub(crate) enum Applied {
+    /// Created or updated: the resource as stored, with relations.
+    Stored(Resource),
+    /// Whether there was a resource to delete.
+    Deleted(bool),
+    Nothing,
+}
+
+impl Applied {
+    /// The resource a `Create` or `Update` stored (what `Store::create` and `update` return).
+    pub(crate) fn stored(self) -> StoreResult<Resource> {
+        match self {
+            Applied::Stored(resource) => Ok(resource),
+            // `apply` answers `Stored` to every create and update.
+            other => Err(StoreError::Corrupt(format!(
+                "a create or update answered {other:?}"
+            ))),
+        }
+    }
+
+    /// What `Store::delete` returns.
+    pub(crate) fn deleted(&self) -> bool {
+        matches!(self, Applied::Deleted(true))
+    }
+
+    /// What `Store::complete_operation` returns.
+    pub(crate) fn into_resource(self) -> Option<Resource> {
+        match self {
+            Applied::Stored(resource) => Some(resource),
+            Applied::Deleted(_) | Applied::Nothing => None,
+        }
+    }
+}
+
+/// `open_operation`'s answer when the operation id itself is taken (and neither its key nor its
+/// resource is held): the same on both backends.
+pub(crate) fn id_taken(op: &NewOperation) -> StoreError {
+    StoreError::Conflict {
+        attribute: "id",
+        value: op.id.clone(),
+    }
+}
+
+/// `open_operation`'s answer when a unique index refused the operation but no operation
+/// holding its key, its resource or its id could be found: each time it was looked for, the
+/// one that refused had finished in between (PostgreSQL, several servers racing). Transient.
+pub(crate) fn unexplained(op: &NewOperation) -> StoreError {
+    StoreError::Unavailable(format!(
+        "operation {} was refused by an operation that finished before it could be read; retry",
+        op.id
+    ))
+}
+
 /// JSON as stored in a TEXT column.
 pub(crate) fn json_text(value: &Value) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The operation `open_operation` just journaled, built from what was inserted (no read back).
+pub(crate) fn opened(op: &NewOperation, seq: i64, now: &str, plan: &[PlannedStep]) -> Operation {
+    Operation {
+        tenant: op.tenant.clone(),
+        id: op.id.clone(),
+        idem_key: Some(op.idem_key.clone()),
+        explicit_key: op.explicit_key,
+        principal: op.principal.clone(),
+        method: op.method.clone(),
+        path: op.path.clone(),
+        digest: op.digest.clone(),
+        resource_kind: op.resource_kind,
+        resource_id: op.resource_id.clone(),
+        intent: op.intent.clone(),
+        state: OperationState::Running,
+        attempts: 1,
+        response_status: None,
+        error_body: None,
+        created: now.to_owned(),
+        updated: now.to_owned(),
+        finished: None,
+        seq,
+        steps: plan.iter().map(pending_step).collect(),
+    }
+}
+
+fn pending_step(step: &PlannedStep) -> StepRecord {
+    StepRecord {
+        idx: step.idx,
+        kind: step.kind.clone(),
+        description: step.description.clone(),
+        state: StepState::Pending,
+        method: None,
+        path: None,
+        request_body: None,
+        http_status: None,
+        tableau_code: None,
+        duration_ms: None,
+        luid: None,
+        error: None,
+        started: None,
+        finished: None,
+    }
+}
+
+/// A plan as columns (index, kind, description as JSON text), the shape both backends insert
+/// in one statement (PostgreSQL as arrays, SQLite as one JSON array: [`PlanColumns::json`]).
+pub(crate) struct PlanColumns<'a> {
+    pub idx: Vec<i64>,
+    pub kind: Vec<&'a str>,
+    pub description: Vec<String>,
+}
+
+impl<'a> PlanColumns<'a> {
+    pub fn new(plan: &'a [PlannedStep]) -> StoreResult<Self> {
+        Ok(PlanColumns {
+            idx: plan.iter().map(|s| s.idx).collect(),
+            kind: plan.iter().map(|s| s.kind.as_str()).collect(),
+            description: plan
+                .iter()
+                .map(|s| json_text(&s.description))
+                .collect::<StoreResult<_>>()?,
+        })
+    }
+
+    /// `[[idx, kind, description], ...]`, the form SQLite's `json_each` takes.
+    pub fn json(&self) -> StoreResult<String> {
+        let rows: Vec<(i64, &str, &str)> = (self.idx.iter().zip(&self.kind))
+            .zip(&self.description)
+            .map(|((idx, kind), description)| (*idx, *kind, description.as_str()))
+            .collect();
+        serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))
+    }
+}
+
+/// When a step was recorded, and when it therefore started (recorded minus its duration): the
+/// engine reports one call once, after it returned, so the start costs no extra write.
+pub(crate) fn step_times(outcome: &StepOutcome) -> (String, String) {
+    let now = OffsetDateTime::now_utc();
+    let started = outcome
+        .duration_ms
+        .and_then(|ms| now.checked_sub(time::Duration::milliseconds(ms.max(0))))
+        .unwrap_or(now);
+    (timestamp(started), timestamp(now))
+}
+
+/// Statuses as the integer column holds them.
+pub(crate) fn status_column(status: u16) -> i64 {
+    i64::from(status)
 }

@@ -3,17 +3,17 @@
 //! memberships live in their own table; equality lookups on `userName`, `externalId`,
 //! `displayName` and `emails.value` use indexes. Every row belongs to a tenant (one Tableau
 //! site), so one server can later serve several sites without a data migration.
-
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    unsafe_code,
-    reason = "TODO(store-sqlite): being rewritten"
-)]
+//!
+//! Layout: what both backends share is here (the trait, errors, [`connect`]), in `journal`
+//! (the journal's types and the one resource write, [`ResourceCommit`]), `sql` (the statement
+//! text both run), `columns` (what a write derives from a document), `rows` (rows into
+//! resources and operations, for either driver) and `errors` (constraint violations of either
+//! driver). Each backend has its folder: `sqlite` (rusqlite: one writer thread, a pool of
+//! readers) and `postgres` (sqlx).
 
 pub use crate::model::{GroupRef, Lookup, Member, Resource, ResourceKind};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The tenant every row belongs to until multi-site support arrives.
 pub const DEFAULT_TENANT: &str = "default";
@@ -42,13 +42,23 @@ pub enum StoreError {
     /// A member id names no resource of this tenant.
     #[error("member '{0}' does not exist")]
     UnknownMember(String),
+    /// A PostgreSQL failure (sqlx).
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
-    /// From SQLite's group-commit writer, which runs directly on the write connection.
-    #[error("database error: {0}")]
+    /// A SQLite failure (rusqlite).
+    #[error("SQLite error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date; the message names the migration.
     #[error("migration error: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store cannot answer now for a reason of its own rather than the database's (SQLite's
+    /// writer thread has stopped, a write was abandoned, its batch was not committed, a file
+    /// cannot be created); retry later.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// An argument the store cannot use: an unsupported store URL, a malformed timestamp.
+    #[error("{0}")]
+    Invalid(String),
     #[error("stored document is corrupt: {0}")]
     Corrupt(String),
 }
@@ -121,8 +131,12 @@ pub trait Store: Send + Sync + 'static {
     /// one transaction, unless an operation already holds `op.idem_key` (`SameKey`, checked
     /// first: a retried request attaches to its operation) or another operation is running on
     /// the resource (`ResourceBusy`). Both checks are the database's unique indexes, so they
-    /// hold under concurrency and across servers sharing one database. `Conflict` with
-    /// attribute `id` if the operation id itself is taken.
+    /// hold under concurrency and across servers sharing one database. Otherwise, if the
+    /// operation id itself is taken in the tenant (by an operation running or finished), the
+    /// answer is `Conflict` with attribute `id` and the operation id as value, on both
+    /// backends. Nothing is written in any of these cases. (With several servers on PostgreSQL,
+    /// if the operation that refused this one keeps finishing before it can be read, the
+    /// answer after a few tries is `Unavailable`: retry.)
     async fn open_operation(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened>;
 
     /// Record the outcome of step `idx` (it also counts as progress of the operation, setting
@@ -198,6 +212,15 @@ pub trait Store: Send + Sync + 'static {
         limit: i64,
     ) -> StoreResult<Vec<Operation>>;
 
+    /// Journal retention: delete up to `limit` operations, with their steps, that `succeeded`
+    /// and finished before `finished_before` (RFC 3339, any offset; `Invalid` if it is not),
+    /// the oldest finished first. Failed and running operations are never deleted (nor any
+    /// state a later version adds). An explicit idempotency key kept by a deleted operation
+    /// goes with it: a later request with that key is a new request. Returns how many were
+    /// deleted; a `limit` of 0 or less deletes none. On SQLite this runs on the single writer,
+    /// which it holds for its duration: prefer several calls of a few thousand.
+    async fn prune_operations(&self, finished_before: &str, limit: i64) -> StoreResult<u64>;
+
     // ---- the SCIM id <-> Tableau LUID mapping ----
 
     /// The resource of this kind mirrored to a Tableau LUID (without relations).
@@ -222,34 +245,46 @@ pub trait Store: Send + Sync + 'static {
 mod columns;
 mod errors;
 mod journal;
-mod journal_ops;
-mod journal_rows;
-mod journal_sql;
-mod members;
 pub mod postgres;
-mod postgres_journal;
-mod postgres_writes;
 mod rows;
 mod sql;
 pub mod sqlite;
-mod sqlite_batch;
-mod sqlite_direct;
-mod sqlite_journal;
-mod sqlite_writes;
-mod store_impl;
 
 pub use journal::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepOutcome,
     StepRecord, StepState,
 };
 
-use std::sync::Arc;
-
-/// Open the store named by a URL (`sqlite://PATH` or `postgres://...`) and run its migrations.
+/// Open the store named by a URL and bring its schema up to date: `sqlite://PATH` or
+/// `sqlite:PATH` (the file, and its directory, created if missing), `sqlite::memory:` (a
+/// database private to this store, gone with it), `postgres://...` or `postgresql://...`.
+/// Anything else is `Invalid`, and creates nothing.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
-    } else {
-        Ok(Arc::new(sqlite::SqliteStore::connect(url).await?))
+        return Ok(Arc::new(postgres::PostgresStore::connect(url).await?));
+    }
+    match sqlite::Location::from_url(url)? {
+        Some(location) => Ok(Arc::new(sqlite::SqliteStore::open(location).await?)),
+        None => Err(StoreError::Invalid(unsupported_url(url))),
+    }
+}
+
+/// Why `url` names no store. Only the scheme is repeated, never the rest (which may hold a
+/// password); a bare path is repeated, with the URL it probably meant.
+fn unsupported_url(url: &str) -> String {
+    const FORMS: &str =
+        "use sqlite://PATH, sqlite:PATH, sqlite::memory:, postgres://... or postgresql://...";
+    match url.split_once(':') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            format!("unsupported store URL scheme '{scheme}:': {FORMS}")
+        }
+        _ => format!(
+            "the store URL '{url}' has no scheme ({FORMS}; for a SQLite file: sqlite://{url})"
+        ),
     }
 }

@@ -1,90 +1,181 @@
-//! Rows as both backends return them, and their conversion into [`Resource`]s,
-//! including attaching relations loaded in bulk (one query for a whole list).
+//! Rows into [`Resource`]s and [`Operation`]s, written once for both drivers: each backend lets
+//! a row of its own be read through [`Row`] (by position, in the column order of the statements
+//! in `sql`), and the mapping here does the rest, including attaching relations and steps
+//! loaded in bulk (one query for a whole list).
 
 use super::columns::kind_from_str;
-use super::{GroupRef, Member, Resource, StoreError, StoreResult};
-use crate::model::ResourceKind;
+use super::{
+    GroupRef, Member, Operation, OperationState, Resource, ResourceKind, StepRecord, StepState,
+    StoreError, StoreResult,
+};
+use serde_json::Value;
 use std::collections::HashMap;
 
-/// The columns of `resources` that make up a [`Resource`]; see `sql::RESOURCE_COLUMNS`.
-#[derive(sqlx::FromRow)]
-pub(crate) struct ResourceRow {
-    pub id: String,
-    pub kind: String,
-    pub doc: String,
-    pub created: String,
-    pub last_modified: String,
-    pub revision: i64,
-    pub tableau_luid: Option<String>,
+/// A result row of either driver, read by column position.
+pub(crate) trait Row {
+    fn text(&self, i: usize) -> StoreResult<String>;
+    fn opt_text(&self, i: usize) -> StoreResult<Option<String>>;
+    fn int(&self, i: usize) -> StoreResult<i64>;
+    fn opt_int(&self, i: usize) -> StoreResult<Option<i64>>;
+    fn flag(&self, i: usize) -> StoreResult<bool>;
 }
 
-impl ResourceRow {
-    pub fn into_resource(self) -> StoreResult<Resource> {
-        let doc = match serde_json::from_str(&self.doc) {
-            Ok(serde_json::Value::Object(map)) => map,
-            Ok(_) => return Err(corrupt(&self.id, "document is not a JSON object")),
-            Err(e) => return Err(corrupt(&self.id, &e.to_string())),
-        };
-        Ok(Resource {
-            kind: kind_from_str(&self.kind)?,
-            id: self.id,
-            doc,
-            created: self.created,
-            last_modified: self.last_modified,
-            revision: self.revision,
-            tableau_luid: self.tableau_luid,
-            members: Vec::new(),
-            groups: Vec::new(),
-        })
-    }
+/// A resource from `id, kind, doc, created, last_modified, revision, tableau_luid` (without
+/// relations).
+pub(crate) fn resource(row: &dyn Row) -> StoreResult<Resource> {
+    let id = row.text(0)?;
+    let doc = match serde_json::from_str(&row.text(2)?) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(corrupt(&id, "document is not a JSON object")),
+        Err(e) => return Err(corrupt(&id, &e.to_string())),
+    };
+    Ok(Resource {
+        kind: kind_from_str(&row.text(1)?)?,
+        doc,
+        created: row.text(3)?,
+        last_modified: row.text(4)?,
+        revision: row.int(5)?,
+        tableau_luid: row.opt_text(6)?,
+        members: Vec::new(),
+        groups: Vec::new(),
+        id,
+    })
 }
 
 fn corrupt(id: &str, why: &str) -> StoreError {
     StoreError::Corrupt(format!("resource {id}: {why}"))
 }
 
-pub(crate) fn into_resources(rows: Vec<ResourceRow>) -> StoreResult<Vec<Resource>> {
-    rows.into_iter().map(ResourceRow::into_resource).collect()
+/// One relation of a listed resource: for a group, one of its members; for a user, one of its
+/// groups. From `owner, id, kind, display_name` (`display_name` is the group's name).
+pub(crate) struct Relation {
+    owner: String,
+    id: String,
+    kind: String,
+    display_name: Option<String>,
 }
 
-/// One relation of a listed resource (`owner`): for a group, one of its members; for a user,
-/// one of its groups (`display_name` is the group's name).
-#[derive(sqlx::FromRow)]
-pub(crate) struct RelationRow {
-    pub owner: String,
-    pub id: String,
-    pub kind: String,
-    pub display_name: Option<String>,
+pub(crate) fn relation(row: &dyn Row) -> StoreResult<Relation> {
+    Ok(Relation {
+        owner: row.text(0)?,
+        id: row.text(1)?,
+        kind: row.text(2)?,
+        display_name: row.opt_text(3)?,
+    })
 }
 
-/// Distribute relation rows (already in membership order) onto their owners: groups get
+/// Distribute relations (already in membership order) onto their owners: groups get
 /// `members`, users get `groups`.
 pub(crate) fn attach_relations(
     resources: &mut [Resource],
-    rows: Vec<RelationRow>,
+    relations: Vec<Relation>,
 ) -> StoreResult<()> {
-    let index: HashMap<&str, usize> = resources
+    let index: HashMap<String, usize> = resources
         .iter()
         .enumerate()
-        .map(|(i, r)| (r.id.as_str(), i))
+        .map(|(i, r)| (r.id.clone(), i))
         .collect();
-    // Owner ids are borrowed from `resources`; collect positions first, then mutate.
-    let mut placed = Vec::with_capacity(rows.len());
-    for row in rows {
-        if let Some(&i) = index.get(row.owner.as_str()) {
-            placed.push((i, row));
-        }
-    }
-    for (i, row) in placed {
-        let owner = &mut resources[i];
-        let kind = kind_from_str(&row.kind)?;
+    for relation in relations {
+        let Some(owner) = index
+            .get(&relation.owner)
+            .and_then(|&i| resources.get_mut(i))
+        else {
+            continue;
+        };
+        let kind = kind_from_str(&relation.kind)?;
         match owner.kind {
-            ResourceKind::Group => owner.members.push(Member { id: row.id, kind }),
+            ResourceKind::Group => owner.members.push(Member {
+                id: relation.id,
+                kind,
+            }),
             ResourceKind::User => owner.groups.push(GroupRef {
-                id: row.id,
-                display: row.display_name.unwrap_or_default(),
+                id: relation.id,
+                display: relation.display_name.unwrap_or_default(),
             }),
         }
     }
     Ok(())
+}
+
+fn parse_json(what: &str, text: &str) -> StoreResult<Value> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// An operation (without its steps) from the columns of `sql::operation_select!`.
+pub(crate) fn operation(row: &dyn Row) -> StoreResult<Operation> {
+    let id = row.text(2)?;
+    let what = format!("operation {id}");
+    let response_status = match row.opt_int(14)? {
+        Some(status) => Some(
+            u16::try_from(status)
+                .map_err(|_| StoreError::Corrupt(format!("{what}: status {status}")))?,
+        ),
+        None => None,
+    };
+    Ok(Operation {
+        seq: row.int(0)?,
+        tenant: row.text(1)?,
+        idem_key: row.opt_text(3)?,
+        explicit_key: row.flag(4)?,
+        principal: row.text(5)?,
+        method: row.text(6)?,
+        path: row.text(7)?,
+        digest: row.text(8)?,
+        resource_kind: kind_from_str(&row.text(9)?)?,
+        resource_id: row.text(10)?,
+        intent: parse_json(&what, &row.text(11)?)?,
+        state: OperationState::parse(&row.text(12)?)?,
+        attempts: row.int(13)?,
+        response_status,
+        error_body: match row.opt_text(15)? {
+            Some(text) => Some(parse_json(&what, &text)?),
+            None => None,
+        },
+        created: row.text(16)?,
+        updated: row.text(17)?,
+        finished: row.opt_text(18)?,
+        steps: Vec::new(),
+        id,
+    })
+}
+
+/// A step from the columns of `sql::step_columns!`, with the operation it belongs to
+/// (tenant, operation id).
+pub(crate) fn step(row: &dyn Row) -> StoreResult<((String, String), StepRecord)> {
+    let (tenant, operation_id, idx) = (row.text(0)?, row.text(1)?, row.int(2)?);
+    let what = format!("operation {operation_id} step {idx}");
+    let step = StepRecord {
+        idx,
+        kind: row.text(3)?,
+        description: parse_json(&what, &row.text(4)?)?,
+        state: StepState::parse(&row.text(5)?)?,
+        method: row.opt_text(6)?,
+        path: row.opt_text(7)?,
+        request_body: row.opt_text(8)?,
+        http_status: row.opt_int(9)?,
+        tableau_code: row.opt_text(10)?,
+        duration_ms: row.opt_int(11)?,
+        luid: row.opt_text(12)?,
+        error: row.opt_text(13)?,
+        started: row.opt_text(14)?,
+        finished: row.opt_text(15)?,
+    };
+    Ok(((tenant, operation_id), step))
+}
+
+/// Distribute steps (ordered by `idx` within each operation) onto their operations.
+pub(crate) fn attach_steps(
+    operations: &mut [Operation],
+    steps: Vec<((String, String), StepRecord)>,
+) {
+    let index: HashMap<(String, String), usize> = operations
+        .iter()
+        .enumerate()
+        .map(|(i, op)| ((op.tenant.clone(), op.id.clone()), i))
+        .collect();
+    for (key, step) in steps {
+        if let Some(op) = index.get(&key).and_then(|&i| operations.get_mut(i)) {
+            op.steps.push(step);
+        }
+    }
 }

@@ -1,8 +1,13 @@
-//! SQL shared by both backends (`$n` parameters work on SQLite too). Statements that pass a list
-//! of values differ per backend (`json_each` on SQLite, `unnest` on PostgreSQL) and live with
-//! their backend. Every statement is a constant, so sqlx prepares it once per connection.
+//! SQL both backends run as it stands (`$N` parameters work on SQLite too: its executor binds
+//! each by the number in its name, see `sqlite::exec`). Statements that pass a list of values
+//! differ per backend (`json_each` on SQLite, `unnest` and arrays on PostgreSQL) and live with
+//! their backend. Every statement is a constant, so each connection prepares it once and keeps
+//! it (sqlx's statement cache, rusqlite's `prepare_cached`).
+//!
+//! Resource rows are selected as `rows::resource` reads them, operations and steps as
+//! `rows::operation` and `rows::step` do: by position, in the column order given here.
 
-/// Select the `rows::ResourceRow` columns of one kind in a tenant, then `$rest`.
+/// Select the resource columns (`rows::resource`) of one kind in a tenant, then `$rest`.
 macro_rules! resource_select {
     ($rest:literal) => {
         concat!(
@@ -67,8 +72,9 @@ pub(crate) fn list_sql(lookup: Option<&super::Lookup>) -> &'static str {
     }
 }
 
-/// A new resource at revision 1; `$10` is both timestamps, `$11` the Tableau LUID (if known).
-/// A macro so that PostgreSQL can embed it in a larger statement.
+/// A new resource at revision 1. `$1`..`$11` are the values of `columns::ResourceValues`, bound
+/// in that order by each backend (one function each); `$10` is both timestamps, `$11` the
+/// Tableau LUID (if known). A macro so that PostgreSQL can embed it in a larger statement.
 macro_rules! insert_resource {
     () => {
         "INSERT INTO resources (tenant, kind, id, doc, user_name, user_name_lower, external_id, \
@@ -80,12 +86,12 @@ pub(crate) use insert_resource;
 
 pub(crate) const INSERT: &str = insert_resource!();
 
-/// Optimistic concurrency: only the revision that was read may be replaced. `$12` is a new
-/// Tableau LUID, or NULL to keep the stored one.
+/// Optimistic concurrency: only the revision that was read (`$12`) may be replaced. `$1`..`$11`
+/// as for [`INSERT`]; `$11` is a new Tableau LUID, or NULL to keep the stored one.
 pub(crate) const UPDATE: &str = "UPDATE resources SET doc = $4, user_name = $5, \
      user_name_lower = $6, external_id = $7, display_name = $8, display_name_lower = $9, \
-     last_modified = $10, revision = revision + 1, tableau_luid = COALESCE($12, tableau_luid) \
-     WHERE tenant = $1 AND kind = $2 AND id = $3 AND revision = $11 \
+     last_modified = $10, revision = revision + 1, tableau_luid = COALESCE($11, tableau_luid) \
+     WHERE tenant = $1 AND kind = $2 AND id = $3 AND revision = $12 \
      RETURNING created, tableau_luid";
 
 pub(crate) const REVISION: &str =
@@ -105,3 +111,85 @@ pub(crate) const FIND_BY_LUID: &str =
 /// `lastModified`.
 pub(crate) const SET_LUID: &str =
     "UPDATE resources SET tableau_luid = $4 WHERE tenant = $1 AND kind = $2 AND id = $3";
+
+// ---- the operation journal ----
+
+/// Select the operation columns (`rows::operation`), then `$rest`.
+macro_rules! operation_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT seq, tenant, id, idem_key, explicit_key, principal, method, path, digest, ",
+            "resource_kind, resource_id, intent, state, attempts, response_status, error_body, ",
+            "created, updated, finished FROM operations ",
+            $rest
+        )
+    };
+}
+
+pub(crate) const OPERATION: &str = operation_select!("WHERE tenant = $1 AND id = $2");
+/// Whether an operation id is taken (a row, or none).
+pub(crate) const OPERATION_TAKEN: &str = "SELECT seq FROM operations WHERE tenant = $1 AND id = $2";
+pub(crate) const BY_KEY: &str = operation_select!("WHERE tenant = $1 AND idem_key = $2");
+pub(crate) const RUNNING_ON: &str = operation_select!(
+    "WHERE tenant = $1 AND resource_kind = $2 AND resource_id = $3 AND state = 'running'"
+);
+pub(crate) const UNFINISHED: &str =
+    operation_select!("WHERE state = 'running' ORDER BY seq LIMIT $1");
+pub(crate) const LIST: &str = operation_select!("WHERE tenant = $1 ORDER BY seq DESC LIMIT $2");
+pub(crate) const LIST_FOR_RESOURCE: &str =
+    operation_select!("WHERE tenant = $1 AND resource_id = $2 ORDER BY seq DESC LIMIT $3");
+
+/// The step columns (`rows::step`), from `operation_steps AS s`.
+macro_rules! step_columns {
+    () => {
+        "s.tenant, s.operation_id, s.idx, s.kind, s.description, s.state, s.method, s.path, \
+         s.request_body, s.http_status, s.tableau_code, s.duration_ms, s.luid, s.error, \
+         s.started, s.finished"
+    };
+}
+pub(crate) use step_columns;
+
+/// A new running operation; `$12` is both timestamps. `ON CONFLICT DO NOTHING` without a target
+/// covers every unique index, so a taken key, a busy resource (the partial indexes) or a taken
+/// id all insert nothing, and the caller then looks which one it was.
+macro_rules! insert_operation {
+    () => {
+        "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, path, \
+         digest, resource_kind, resource_id, intent, state, attempts, created, updated) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12) \
+         ON CONFLICT DO NOTHING"
+    };
+}
+pub(crate) use insert_operation;
+
+/// Record a step's outcome (`$4..$14`); `$14` is the time it was recorded.
+macro_rules! record_step {
+    () => {
+        "UPDATE operation_steps SET state = $4, method = $5, path = $6, request_body = $7, \
+         http_status = $8, tableau_code = $9, duration_ms = $10, luid = $11, error = $12, \
+         started = $13, finished = $14 WHERE tenant = $1 AND operation_id = $2 AND idx = $3"
+    };
+}
+pub(crate) use record_step;
+
+/// End a running operation (state `$3`). The key stays only when the client chose it: then a
+/// later request with it is answered from the journal; otherwise an identical later request is
+/// a new request (SCIM semantics). `state = 'running'` makes finishing happen exactly once.
+pub(crate) const FINISH: &str = "UPDATE operations SET state = $3, response_status = $4, \
+     error_body = $5, finished = $6, updated = $6, \
+     idem_key = CASE WHEN explicit_key THEN idem_key ELSE NULL END \
+     WHERE tenant = $1 AND id = $2 AND state = 'running'";
+
+pub(crate) const TOUCH: &str = "UPDATE operations SET attempts = attempts + 1, updated = $3 \
+     WHERE tenant = $1 AND id = $2 AND state = 'running' RETURNING attempts";
+
+/// Recorded steps stay: they are what happened in Tableau.
+pub(crate) const DELETE_PENDING_STEPS: &str = "DELETE FROM operation_steps \
+     WHERE tenant = $1 AND operation_id = $2 AND idx >= $3 AND state = 'pending'";
+
+/// Journal retention: up to `$2` operations that succeeded and finished before `$1`, oldest
+/// finished first (the partial index `operations_prunable_idx`); their steps go by ON DELETE
+/// CASCADE, their keys with their rows. Other states are never selected.
+pub(crate) const PRUNE: &str = "DELETE FROM operations WHERE (tenant, id) IN \
+     (SELECT tenant, id FROM operations WHERE state = 'succeeded' AND finished < $1 \
+     ORDER BY finished LIMIT $2)";

@@ -137,9 +137,8 @@ impl TryFrom<RawAuth> for TableauAuth {
 fn one_secret(key: &str, inline: Option<String>, file: Option<PathBuf>) -> Result<String, String> {
     let secret = match (inline, file) {
         (Some(value), None) => value,
-        (None, Some(path)) => {
-            crate::config::read_secret_file(&path).map_err(|e| format!("{key}_file: {e}"))?
-        }
+        (None, Some(path)) => crate::secrets::read_secret_file(&path)
+            .map_err(|e| format!("{key}_file {}: {e}", path.display()))?,
         (None, None) => return Err(format!("tableau.auth needs `{key}` or `{key}_file`")),
         (Some(_), Some(_)) => {
             return Err(format!(

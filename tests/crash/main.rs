@@ -23,7 +23,6 @@ use procs::{Server, spawn_sim};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -56,39 +55,34 @@ impl Drop for KeptOnFailure {
     }
 }
 
-/// One number from the journal, read with a read-only connection of our own.
+/// A read-only connection of our own to the journal.
+fn journal(db: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("journal opens")
+}
+
+/// One number from the journal.
 async fn journal_count(db: &Path, sql: &'static str) -> i64 {
-    let options =
-        sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
-            .expect("sqlite url")
-            .read_only(true);
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
-        .await
-        .expect("journal opens");
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(&mut conn)
-        .await
+    journal(db)
+        .query_row(sql, [], |r| r.get(0))
         .expect("journal query")
 }
 
 /// Failed operations: method, path, error body, and the steps they carried out (if any).
 async fn journal_failures(db: &Path) -> Vec<(String, String, Option<String>, Option<String>)> {
-    let options =
-        sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite://{}", db.display()))
-            .expect("sqlite url")
-            .read_only(true);
-    let mut conn = <sqlx::SqliteConnection as sqlx::Connection>::connect_with(&options)
-        .await
-        .expect("journal opens");
-    sqlx::query_as(
-        "SELECT o.method, o.path, o.error_body, \
-         (SELECT group_concat(s.kind || ' ' || coalesce(s.error, ''), ' | ') \
-          FROM operation_steps s WHERE s.operation_id = o.id AND s.state != 'pending') \
-         FROM operations o WHERE o.state = 'failed'",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .expect("journal query")
+    let db = journal(db);
+    let mut stmt = db
+        .prepare(
+            "SELECT o.method, o.path, o.error_body, \
+             (SELECT group_concat(s.kind || ' ' || coalesce(s.error, ''), ' | ') \
+              FROM operation_steps s WHERE s.operation_id = o.id AND s.state != 'pending') \
+             FROM operations o WHERE o.state = 'failed'",
+        )
+        .expect("journal query");
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("journal query")
+        .collect::<Result<_, _>>()
+        .expect("journal rows")
 }
 
 const RUNNING: &str = "SELECT count(*) FROM operations WHERE state = 'running'";

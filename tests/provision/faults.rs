@@ -456,7 +456,7 @@ async fn push_under_faults(api_version: &str, client_retries: u32) {
 /// replaced is refused once journaled, before any Tableau call, and the journal shows it.
 #[tokio::test]
 async fn a_stale_change_is_refused_before_any_tableau_call() {
-    use tableau_scim::provision::engine::Prepared;
+    use tableau_scim::provision::PlannedChange;
     use tableau_scim::provision::intent::{CommitIntent, Intent};
     use tableau_scim::provision::plan::Step;
     use tableau_scim::provision::site_role::SiteRole;
@@ -510,7 +510,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
     // An update computed from an older revision.
     let mut doc = stored.doc.clone();
     doc.insert("displayName".into(), json!("After"));
-    let stale_update = Prepared {
+    let stale_update = PlannedChange {
         steps: vec![Step::UpdateUser {
             user_id: id.clone(),
             full_name: Some("After".into()),
@@ -529,6 +529,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
                 tableau_luid: stored.tableau_luid.clone(),
             },
         },
+        guards: Vec::new(),
     };
     let err = engine
         .submit(&meta("PATCH", &format!("/Users/{id}")), stale_update)
@@ -540,7 +541,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
     let other = uuid_like();
     let mut doc = serde_json::Map::new();
     doc.insert("userName".into(), json!(name));
-    let stale_create = Prepared {
+    let stale_create = PlannedChange {
         steps: vec![
             Step::AddUser {
                 user_id: other.clone(),
@@ -566,6 +567,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
                 tableau_luid: None,
             },
         },
+        guards: Vec::new(),
     };
     let err = engine
         .submit(&meta("POST", "/Users"), stale_create)

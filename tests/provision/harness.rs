@@ -332,3 +332,73 @@ pub async fn count_by_user_name(b: &Bridge, name: &str) -> u64 {
 pub fn patch_ops(ops: Value) -> Value {
     serde_json::json!({"schemas": [PATCH_OP], "Operations": ops})
 }
+
+/// Poll (bounded) until `cond` holds.
+pub async fn eventually<F, Fut>(what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if cond().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// A fresh database on the PostgreSQL server of `TABLEAU_SCIM_TEST_POSTGRES`, dropped by
+/// `drop_database`.
+pub async fn fresh_database(base: &str) -> (String, String) {
+    let name = format!("tscim_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to postgres");
+    // `name` is generated here (letters, digits, underscore), never input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
+    let prefix = prefix.to_string();
+    (format!("{prefix}/{name}"), name)
+}
+
+pub async fn drop_database(base: &str, name: &str) {
+    let admin = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to postgres");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await;
+    admin.close().await;
+}
+
+/// Runs `test` against a bridge on SQLite (its default) and, when
+/// `TABLEAU_SCIM_TEST_POSTGRES` names a server, on a fresh PostgreSQL database of its own
+/// (dropped afterwards, also when the test fails). `test` gets the `Settings` change that
+/// selects the backend.
+pub async fn on_both_backends<F, Fut>(test: F)
+where
+    F: Fn(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    test(None).await;
+    let Some(base) = std::env::var("TABLEAU_SCIM_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("PostgreSQL part skipped: set TABLEAU_SCIM_TEST_POSTGRES to a PostgreSQL URL");
+        return;
+    };
+    let (url, db) = fresh_database(&base).await;
+    let outcome = tokio::spawn(test(Some(url))).await;
+    drop_database(&base, &db).await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}

@@ -5,28 +5,12 @@
 use crate::harness::*;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
 use tableau_scim::store::OperationState;
 use tableau_sim::{FaultRule, SimConfig};
 
 fn new_user(name: &str) -> Value {
     json!({"schemas": [USER], "userName": name, "displayName": "Slow Poke",
         "emails": [{"value": name, "primary": true}]})
-}
-
-/// Poll (bounded) until `cond` holds.
-async fn eventually<F, Fut>(what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..200 {
-        if cond().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("timed out waiting for: {what}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,36 +162,6 @@ async fn concurrent_member_patches_lose_none() {
     assert_eq!(g["members"].as_array().unwrap().len(), 20, "{g}");
     let expected: Vec<String> = (0..20).map(|i| format!("c{i:02}@example.com")).collect();
     assert_eq!(b.tableau_group_members("Crowd").unwrap(), expected);
-}
-
-/// A fresh database on the PostgreSQL server of `TABLEAU_SCIM_TEST_POSTGRES`, dropped by
-/// `drop_database`.
-async fn fresh_database(base: &str) -> (String, String) {
-    let name = format!("tscim_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(base)
-        .await
-        .expect("connect to postgres");
-    // `name` is generated here (letters, digits, underscore), never input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
-    let prefix = prefix.to_string();
-    (format!("{prefix}/{name}"), name)
-}
-
-async fn drop_database(base: &str, name: &str) {
-    let admin = sqlx::PgPool::connect(base)
-        .await
-        .expect("connect to postgres");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await;
-    admin.close().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,5 +1,5 @@
 //! Which store index can narrow the candidates of a filter (the store indexes `id`,
-//! `userName`, `externalId`, `displayName` and `emails.value`; see `crate::store`).
+//! `userName`, `externalId`, `displayName` and `emails.value`; see `crate::model::Lookup`).
 
 use super::ast::{CompareOp, Filter};
 use crate::model::Lookup;

@@ -1,0 +1,275 @@
+//! The SCIM operations, one function each, as the HTTP layer calls them. A write takes the
+//! per-resource lock (and the lock of a new unique name), reads the resource, checks the
+//! client's `If-Match`, has the planner turn the new state into a planned change, and submits
+//! it to the engine; when another writer committed in between (412 from the engine's stale
+//! check), it reads again and recomputes, so two PATCHes adding members to one group both take
+//! effect. Reads go through `get` and `query`.
+
+use super::engine::{Answer, Engine, unique_attr};
+use super::idempotency::RequestMeta;
+use super::locks::{LockGuard, ResourceLocks};
+use super::planner::{Membership, Planner, lock_key};
+use crate::model::{Lookup, Resource, ResourceKind};
+use crate::scim::patch::apply_patch;
+use crate::scim::render::{etag, patchable_document};
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{ErrorKind, ScimError, ScimResult};
+use crate::store::{Store, StoreError};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// How often a write is retried when another writer changed the resource in between.
+const MAX_WRITE_ATTEMPTS: usize = 8;
+
+/// The client's `If-Match` header, if it sent one: the write applies only to the version it
+/// names (`*` matches any; weak and strong forms of our ETag are both accepted).
+#[derive(Debug, Clone, Default)]
+pub struct Precondition {
+    pub if_match: Option<String>,
+}
+
+impl Precondition {
+    fn check(&self, current: &Resource) -> ScimResult<()> {
+        let Some(v) = &self.if_match else {
+            return Ok(());
+        };
+        let tag = etag(current.revision);
+        let strong = tag.trim_start_matches("W/");
+        let ok = v
+            .split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == strong);
+        if ok {
+            Ok(())
+        } else {
+            Err(ScimError::new(
+                ErrorKind::PreconditionFailed,
+                format!("If-Match {v} does not match the current version {tag}"),
+            ))
+        }
+    }
+}
+
+pub struct Service {
+    store: Arc<dyn Store>,
+    engine: Arc<Engine>,
+    planner: Planner,
+    /// Serialises writers per resource (and per new unique name) inside this process.
+    locks: Arc<ResourceLocks>,
+}
+
+impl Service {
+    pub fn new(engine: Arc<Engine>) -> Self {
+        let locks = Arc::new(ResourceLocks::default());
+        let store = engine.store().clone();
+        let planner = Planner::new(
+            store.clone(),
+            engine.policy.clone(),
+            engine.tableau_enabled(),
+            locks.clone(),
+        );
+        Self {
+            store,
+            engine,
+            planner,
+            locks,
+        }
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// One resource; `with_relations` loads its members (groups) or groups (users).
+    pub async fn get(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        with_relations: bool,
+    ) -> ScimResult<Resource> {
+        self.store
+            .get(tenant, kind, id, with_relations)
+            .await?
+            .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.as_str())))
+    }
+
+    /// Resources of a kind in creation order: all of them, or the candidates an indexed
+    /// equality lookup finds (a superset of a filter's matches; the caller filters).
+    pub async fn query(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: Option<&Lookup>,
+        with_relations: bool,
+    ) -> ScimResult<Vec<Resource>> {
+        Ok(self
+            .store
+            .list(tenant, kind, lookup, with_relations)
+            .await?)
+    }
+
+    /// `POST /Users`, `POST /Groups`. Two creates of one name wait for each other here, so the
+    /// second finds the name taken before it reaches Tableau.
+    pub async fn create(
+        &self,
+        meta: &RequestMeta,
+        kind: ResourceKind,
+        doc: Map<String, Value>,
+    ) -> ScimResult<Resource> {
+        let _name = match name_key(kind, &doc) {
+            None => None,
+            Some(key) => match self.locks.try_lock(&key) {
+                Some(guard) => Some(guard),
+                None => {
+                    // Another create of this name is under way: if it is this very request,
+                    // re-sent by the IdP, answer with its outcome instead of a 409 once it
+                    // has finished.
+                    if let Some(done) = self.engine.answer_of_same_request(meta).await? {
+                        return answered(done, kind);
+                    }
+                    Some(self.locks.lock(&key).await)
+                }
+            },
+        };
+        if let Some(done) = self.engine.replay(meta).await? {
+            return answered(done, kind);
+        }
+        let change = self.planner.create(&meta.tenant, kind, doc).await?;
+        answered(self.engine.submit(meta, change).await?, kind)
+    }
+
+    /// `PUT /Users/{id}`, `PUT /Groups/{id}`.
+    pub async fn replace(
+        &self,
+        meta: &RequestMeta,
+        kind: ResourceKind,
+        id: &str,
+        new_doc: Map<String, Value>,
+        membership: Membership,
+        precondition: &Precondition,
+    ) -> ScimResult<Resource> {
+        self.write(meta, kind, id, membership, precondition, |_| {
+            Ok(Some(new_doc.clone()))
+        })
+        .await
+    }
+
+    /// `PATCH /Users/{id}`, `PATCH /Groups/{id}`: RFC 7644 §3.5.2 operations applied
+    /// atomically to the current state.
+    pub async fn patch(
+        &self,
+        meta: &RequestMeta,
+        schema: &ResourceSchema,
+        id: &str,
+        body: &Value,
+        precondition: &Precondition,
+    ) -> ScimResult<Resource> {
+        self.write(
+            meta,
+            schema.kind,
+            id,
+            Membership::Complete,
+            precondition,
+            |old| {
+                let current = patchable_document(old);
+                let new_doc = apply_patch(&current, body, schema)?;
+                // An identical repeated PATCH changes nothing and writes nothing.
+                Ok((new_doc != current).then_some(new_doc))
+            },
+        )
+        .await
+    }
+
+    /// `DELETE /Users/{id}`, `DELETE /Groups/{id}`.
+    pub async fn delete(
+        &self,
+        meta: &RequestMeta,
+        kind: ResourceKind,
+        id: &str,
+        precondition: &Precondition,
+    ) -> ScimResult<()> {
+        let _writer = self.locks.lock(&lock_key(kind, id)).await;
+        // A DELETE re-sent with the `Idempotency-Key` of one that succeeded gets its 204 again.
+        if self.engine.replay(meta).await?.is_some() {
+            return Ok(());
+        }
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self.get(&meta.tenant, kind, id, true).await?;
+            precondition.check(&current)?;
+            let change = self.planner.delete(&meta.tenant, &current).await?;
+            match self.engine.submit(meta, change).await {
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                Err(e) => return Err(e),
+                Ok(_) => return Ok(()),
+            }
+        }
+        Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
+    }
+
+    /// Read, compute, commit; repeated when a concurrent writer got in between.
+    async fn write<F>(
+        &self,
+        meta: &RequestMeta,
+        kind: ResourceKind,
+        id: &str,
+        membership: Membership,
+        precondition: &Precondition,
+        compute: F,
+    ) -> ScimResult<Resource>
+    where
+        F: Fn(&Resource) -> ScimResult<Option<Map<String, Value>>>,
+    {
+        let _writer = self.locks.lock(&lock_key(kind, id)).await;
+        if let Some(done) = self.engine.replay(meta).await? {
+            return answered(done, kind);
+        }
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let old = self.get(&meta.tenant, kind, id, true).await?;
+            precondition.check(&old)?;
+            let Some(new_doc) = compute(&old)? else {
+                return Ok(old);
+            };
+            // A rename waits for any create or rename onto the same name.
+            let attr = unique_attr(kind);
+            let _name = if old.doc.get(attr) != new_doc.get(attr) {
+                self.lock_name(kind, &new_doc).await
+            } else {
+                None
+            };
+            let Some(change) = self
+                .planner
+                .update(&meta.tenant, &old, new_doc, membership)
+                .await?
+            else {
+                return Ok(old);
+            };
+            match self.engine.submit(meta, change).await {
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                Err(e) => return Err(e),
+                Ok(done) => return answered(done, kind),
+            }
+        }
+        Err(ScimError::from(StoreError::RevisionMismatch).with_retry_after(1))
+    }
+
+    /// The lock of the unique name (`userName`, group `displayName`) that `doc` claims,
+    /// case-insensitively, as the store compares names.
+    async fn lock_name(&self, kind: ResourceKind, doc: &Map<String, Value>) -> Option<LockGuard> {
+        Some(self.locks.lock(&name_key(kind, doc)?).await)
+    }
+}
+
+/// The lock key of the unique name `doc` claims, if it names one.
+fn name_key(kind: ResourceKind, doc: &Map<String, Value>) -> Option<String> {
+    let name = doc.get(unique_attr(kind)).and_then(Value::as_str)?;
+    Some(format!("{}-name/{}", kind.as_str(), name.to_lowercase()))
+}
+
+/// The resource a finished operation answers with (a replayed create of a since-deleted
+/// resource has none).
+fn answered(answer: Answer, kind: ResourceKind) -> ScimResult<Resource> {
+    answer
+        .resource
+        .ok_or_else(|| ScimError::not_found(format!("the {} no longer exists", kind.as_str())))
+}

@@ -1,0 +1,331 @@
+//! PostgreSQL implementation of [`super::Store`] (sqlx), for several replicas sharing one
+//! database: every call on a pooled connection of its own (many connections and servers write
+//! concurrently; the database's unique indexes and row locks keep them consistent).
+//!
+//! - `sql`: PostgreSQL's own statements (lists as arrays, one-statement writes);
+//! - `writes`: the resource writes (`apply`);
+//! - `journal`: the operation journal.
+
+mod journal;
+mod sql;
+mod writes;
+
+use crate::store::columns::{cutoff, lookup_value};
+use crate::store::journal::{Applied, json_text};
+use crate::store::rows::{self, Row};
+use crate::store::{
+    Lookup, MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
+    ResourceCommit, ResourceKind, StepOutcome, Store, StoreError, StoreResult,
+};
+use serde_json::{Map, Value};
+use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Acquire, Postgres};
+
+const MAX_CONNECTIONS: u32 = 10;
+
+pub(super) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
+
+impl Row for PgRow {
+    fn text(&self, i: usize) -> StoreResult<String> {
+        Ok(sqlx::Row::try_get(self, i)?)
+    }
+    fn opt_text(&self, i: usize) -> StoreResult<Option<String>> {
+        Ok(sqlx::Row::try_get(self, i)?)
+    }
+    fn int(&self, i: usize) -> StoreResult<i64> {
+        Ok(sqlx::Row::try_get(self, i)?)
+    }
+    fn opt_int(&self, i: usize) -> StoreResult<Option<i64>> {
+        Ok(sqlx::Row::try_get(self, i)?)
+    }
+    fn flag(&self, i: usize) -> StoreResult<bool> {
+        Ok(sqlx::Row::try_get(self, i)?)
+    }
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect(url)
+            .await?;
+        // The migrator holds an advisory lock, so replicas starting together migrate once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(Box::new(e)))?;
+        Ok(PostgresStore { pool })
+    }
+
+    /// Apply a resource change, in a transaction when it takes several statements.
+    async fn write(&self, tenant: &str, commit: &ResourceCommit) -> StoreResult<Applied> {
+        let mut conn = self.pool.acquire().await?;
+        if !writes::needs_transaction(commit) {
+            return writes::apply(&mut conn, tenant, commit).await;
+        }
+        let mut tx = conn.begin().await?;
+        let applied = writes::apply(&mut tx, tenant, commit).await?;
+        tx.commit().await?;
+        Ok(applied)
+    }
+}
+
+/// Members (groups) or groups (users) of all `resources` at once, all of one kind.
+pub(super) async fn load_relations(
+    conn: &mut PgConnection,
+    tenant: &str,
+    resources: &mut [Resource],
+) -> StoreResult<()> {
+    let Some(first) = resources.first() else {
+        return Ok(());
+    };
+    let sql = match first.kind {
+        ResourceKind::Group => sql::MEMBERS_OF,
+        ResourceKind::User => sql::GROUPS_OF,
+    };
+    let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
+    let relations = sqlx::query(sql)
+        .bind(tenant)
+        .bind(&ids)
+        .fetch_all(conn)
+        .await?
+        .iter()
+        .map(|row| rows::relation(row))
+        .collect::<StoreResult<_>>()?;
+    rows::attach_relations(resources, relations)
+}
+
+#[async_trait::async_trait]
+impl Store for PostgresStore {
+    async fn create(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        doc: &Map<String, Value>,
+        members: &[(String, ResourceKind)],
+    ) -> StoreResult<Resource> {
+        let commit = ResourceCommit::create(kind, id, doc, members);
+        self.write(tenant, &commit).await?.stored()
+    }
+
+    async fn get(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        with_relations: bool,
+    ) -> StoreResult<Option<Resource>> {
+        let mut conn = self.pool.acquire().await?;
+        let row = sqlx::query(crate::store::sql::GET)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut resource = rows::resource(&row)?;
+        if with_relations {
+            load_relations(&mut conn, tenant, std::slice::from_mut(&mut resource)).await?;
+        }
+        Ok(Some(resource))
+    }
+
+    async fn update(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        revision: i64,
+        doc: &Map<String, Value>,
+        members: &MemberChanges,
+    ) -> StoreResult<Resource> {
+        let commit = ResourceCommit::update(kind, id, revision, doc, members);
+        self.write(tenant, &commit).await?.stored()
+    }
+
+    async fn delete(&self, tenant: &str, kind: ResourceKind, id: &str) -> StoreResult<bool> {
+        let commit = ResourceCommit::delete(kind, id);
+        Ok(self.write(tenant, &commit).await?.deleted())
+    }
+
+    async fn list(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: Option<&Lookup>,
+        with_relations: bool,
+    ) -> StoreResult<Vec<Resource>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut query = sqlx::query(crate::store::sql::list_sql(lookup))
+            .bind(tenant)
+            .bind(kind.as_str());
+        if let Some(lookup) = lookup {
+            query = query.bind(lookup_value(lookup));
+        }
+        let mut resources = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| rows::resource(row))
+            .collect::<StoreResult<Vec<_>>>()?;
+        if with_relations {
+            load_relations(&mut conn, tenant, &mut resources).await?;
+        }
+        Ok(resources)
+    }
+
+    async fn open_operation(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {
+        let mut conn = self.pool.acquire().await?;
+        journal::open(&mut conn, op, plan).await
+    }
+
+    async fn record_step(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        idx: i64,
+        outcome: &StepOutcome,
+    ) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        journal::record_step(&mut conn, tenant, op_id, idx, outcome).await
+    }
+
+    async fn replace_plan(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        from_idx: i64,
+        steps: &[PlannedStep],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        journal::replace_plan(&mut tx, tenant, op_id, from_idx, steps).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn complete_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        // Dropping `tx` on an error rolls both back: the operation stays running.
+        let mut tx = self.pool.begin().await?;
+        let applied = journal::complete(&mut tx, tenant, op_id, status, commit).await?;
+        tx.commit().await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn fail_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        error_body: &Value,
+    ) -> StoreResult<()> {
+        let body = json_text(error_body)?;
+        let mut conn = self.pool.acquire().await?;
+        let failed = OperationState::Failed;
+        journal::finish(&mut conn, tenant, op_id, failed, status, Some(body)).await
+    }
+
+    async fn get_operation(&self, tenant: &str, op_id: &str) -> StoreResult<Option<Operation>> {
+        let mut conn = self.pool.acquire().await?;
+        journal::one(&mut conn, crate::store::sql::OPERATION, tenant, op_id).await
+    }
+
+    async fn operation_by_key(
+        &self,
+        tenant: &str,
+        idem_key: &str,
+    ) -> StoreResult<Option<Operation>> {
+        let mut conn = self.pool.acquire().await?;
+        journal::one(&mut conn, crate::store::sql::BY_KEY, tenant, idem_key).await
+    }
+
+    async fn unfinished_operations(&self, limit: i64) -> StoreResult<Vec<Operation>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(crate::store::sql::UNFINISHED)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        journal::with_steps(&mut conn, rows).await
+    }
+
+    async fn touch_operation(&self, tenant: &str, op_id: &str) -> StoreResult<i64> {
+        let mut conn = self.pool.acquire().await?;
+        journal::touch(&mut conn, tenant, op_id).await
+    }
+
+    async fn list_operations(
+        &self,
+        tenant: &str,
+        resource_id: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<Operation>> {
+        use crate::store::sql::{LIST, LIST_FOR_RESOURCE};
+        let mut conn = self.pool.acquire().await?;
+        let query = match resource_id {
+            Some(id) => sqlx::query(LIST_FOR_RESOURCE).bind(tenant).bind(id),
+            None => sqlx::query(LIST).bind(tenant),
+        };
+        let rows = query.bind(limit).fetch_all(&mut *conn).await?;
+        journal::with_steps(&mut conn, rows).await
+    }
+
+    async fn prune_operations(&self, finished_before: &str, limit: i64) -> StoreResult<u64> {
+        let cutoff = cutoff(finished_before)?;
+        if limit <= 0 {
+            return Ok(0);
+        }
+        let deleted = sqlx::query(crate::store::sql::PRUNE)
+            .bind(cutoff)
+            .bind(limit)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(deleted)
+    }
+
+    async fn find_by_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        luid: &str,
+    ) -> StoreResult<Option<Resource>> {
+        let row = sqlx::query(crate::store::sql::FIND_BY_LUID)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(luid)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(|row| rows::resource(row)).transpose()
+    }
+
+    async fn set_luid(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        id: &str,
+        luid: Option<&str>,
+    ) -> StoreResult<()> {
+        let updated = sqlx::query(crate::store::sql::SET_LUID)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(id)
+            .bind(luid)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

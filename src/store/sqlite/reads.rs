@@ -1,0 +1,136 @@
+//! SQLite's reads, synchronous, on any connection: a reader's (`readers`), or the writer's when
+//! a write reads back what it wrote (`writes`). Reads of several statements run in one read
+//! transaction (`snapshot`), so a resource and its relations, or operations and their steps,
+//! are of one state of the database.
+
+use super::exec::{json_array, row, rows, snapshot};
+use super::sql::{GROUPS_OF, MEMBERS_OF, STEPS_OF};
+use crate::store::columns::lookup_value;
+use crate::store::rows;
+use crate::store::{Lookup, Operation, Resource, ResourceKind, StoreResult, sql};
+use rusqlite::Connection;
+
+/// See `Store::get`.
+pub(super) fn get(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    id: &str,
+    with_relations: bool,
+) -> StoreResult<Option<Resource>> {
+    let read = |db: &Connection| {
+        let found = row(
+            db,
+            sql::GET,
+            &[&tenant, &kind.as_str(), &id],
+            rows::resource,
+        )?;
+        let Some(mut resource) = found else {
+            return Ok(None);
+        };
+        if with_relations {
+            load_relations(db, tenant, std::slice::from_mut(&mut resource))?;
+        }
+        Ok(Some(resource))
+    };
+    match with_relations {
+        true => snapshot(db, read),
+        false => read(db),
+    }
+}
+
+/// See `Store::list`.
+pub(super) fn list(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+    with_relations: bool,
+) -> StoreResult<Vec<Resource>> {
+    let read = |db: &Connection| {
+        let value = lookup.map(lookup_value);
+        let sql = sql::list_sql(lookup);
+        let mut resources = match &value {
+            Some(value) => rows(db, sql, &[&tenant, &kind.as_str(), value], rows::resource)?,
+            None => rows(db, sql, &[&tenant, &kind.as_str()], rows::resource)?,
+        };
+        if with_relations {
+            load_relations(db, tenant, &mut resources)?;
+        }
+        Ok(resources)
+    };
+    match with_relations {
+        true => snapshot(db, read),
+        false => read(db),
+    }
+}
+
+/// See `Store::find_by_luid`.
+pub(super) fn find_by_luid(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    luid: &str,
+) -> StoreResult<Option<Resource>> {
+    row(
+        db,
+        sql::FIND_BY_LUID,
+        &[&tenant, &kind.as_str(), &luid],
+        rows::resource,
+    )
+}
+
+/// Members (groups) or groups (users) of all `resources` at once, all of one kind.
+pub(super) fn load_relations(
+    db: &Connection,
+    tenant: &str,
+    resources: &mut [Resource],
+) -> StoreResult<()> {
+    let Some(first) = resources.first() else {
+        return Ok(());
+    };
+    let sql = match first.kind {
+        ResourceKind::Group => MEMBERS_OF,
+        ResourceKind::User => GROUPS_OF,
+    };
+    let ids: Vec<&str> = resources.iter().map(|r| r.id.as_str()).collect();
+    let relations = rows(db, sql, &[&tenant, &json_array(&ids)], rows::relation)?;
+    rows::attach_relations(resources, relations)
+}
+
+// ---- the journal ----
+
+/// The operations a statement selects, with their steps (one more query, whatever their
+/// number).
+pub(super) fn operations(
+    db: &Connection,
+    sql: &str,
+    values: &super::exec::Values<'_>,
+) -> StoreResult<Vec<Operation>> {
+    snapshot(db, |db| {
+        let mut operations = rows(db, sql, values, rows::operation)?;
+        if operations.is_empty() {
+            return Ok(operations);
+        }
+        let seqs: Vec<i64> = operations.iter().map(|op| op.seq).collect();
+        let seqs = serde_json::Value::from(seqs).to_string();
+        let steps = rows(db, STEPS_OF, &[&seqs], rows::step)?;
+        rows::attach_steps(&mut operations, steps);
+        Ok(operations)
+    })
+}
+
+/// The one operation a statement selects (if any), with its steps.
+pub(super) fn operation(
+    db: &Connection,
+    sql: &str,
+    values: &super::exec::Values<'_>,
+) -> StoreResult<Option<Operation>> {
+    Ok(operations(db, sql, values)?.into_iter().next())
+}
+
+/// Whether the operation id is taken in the tenant.
+pub(super) fn operation_exists(db: &Connection, tenant: &str, op_id: &str) -> StoreResult<bool> {
+    let found = row(db, sql::OPERATION_TAKEN, &[&tenant, &op_id], |r| r.int(0))?;
+    Ok(found.is_some())
+}

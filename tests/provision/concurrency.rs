@@ -1,0 +1,116 @@
+//! Writers that race: the guarantees `provision::service` and the planner give when requests
+//! for the same name or the same users arrive at once. Each runs on SQLite and PostgreSQL.
+
+use crate::harness::*;
+use serde_json::json;
+use std::sync::Arc;
+use tableau_scim::provision::rules::GroupRoleRule;
+use tableau_scim::provision::site_role::SiteRole;
+use tableau_scim::store::OperationState;
+use tableau_sim::{FaultRule, SimConfig};
+
+/// Two different `POST /Users` of one `userName` at once: Tableau sees one Add User, one
+/// request gets 201 and the other `409 uniqueness`, and one user is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_name_reach_tableau_once() {
+    on_both_backends(|store| async move {
+        let b = Arc::new(spawn_bridge_with(SimConfig::default(), |s| s.store = store).await);
+        // Add User takes 400 ms, so the two requests overlap; the rule counts the calls.
+        b.sim
+            .state()
+            .add_fault(FaultRule::parse("POST:/api/*/sites/*/users=latency:400ms").unwrap());
+        let name = format!("race-{}@example.com", uuid::Uuid::new_v4().simple());
+        let body = |display: &str| {
+            json!({"schemas": [USER], "userName": name, "displayName": display,
+                "emails": [{"value": name, "primary": true}]})
+        };
+        let (first, second) = tokio::join!(b.post("/Users", body("First")), async {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            b.post("/Users", body("Second")).await
+        });
+        let mut statuses = [first.0, second.0];
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "{} {}", first.1, second.1);
+        let loser = if first.0 == 409 { &first.1 } else { &second.1 };
+        assert_eq!(loser["scimType"], "uniqueness", "{loser}");
+        assert_eq!(
+            b.snapshot().injected_faults.delays,
+            1,
+            "Tableau saw one Add User"
+        );
+        assert_eq!(b.tableau_user_names(), vec![name.clone()]);
+        assert_eq!(count_by_user_name(&b, &name).await, 1);
+    })
+    .await;
+}
+
+/// A group change that recomputes a member's site role holds that user: a user write arriving
+/// meanwhile waits, and then computes the role from the membership the group change made.
+/// Without the lock, the user write (an explicit Explorer role) would land in Tableau first
+/// and the group change's Creator would overwrite it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_change_holds_the_users_whose_roles_it_recomputes() {
+    on_both_backends(|store| async move {
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let group = format!("Creators-{suffix}");
+        let rule_group = group.clone();
+        let b = Arc::new(
+            spawn_bridge_with(SimConfig::default(), move |s| {
+                s.store = store;
+                s.provision.group_roles = vec![GroupRoleRule {
+                    group: rule_group,
+                    site_role: SiteRole::Creator,
+                }];
+            })
+            .await,
+        );
+        let name = format!("member-{suffix}@example.com");
+        let user_id = b.create_user(&name).await;
+        assert_eq!(b.role(&name), "Viewer");
+        // Creating the group in Tableau takes 600 ms: the first step of the group's operation.
+        b.sim
+            .state()
+            .add_fault(FaultRule::parse("POST:/api/*/sites/*/groups=latency:600ms").unwrap());
+        let group_write = {
+            let b = b.clone();
+            let group = group.clone();
+            let user_id = user_id.clone();
+            tokio::spawn(async move {
+                b.post(
+                    "/Groups",
+                    json!({"schemas": [GROUP], "displayName": group,
+                        "members": [{"value": user_id}]}),
+                )
+                .await
+            })
+        };
+        let b2 = b.clone();
+        eventually("the group's operation is running", move || {
+            let b = b2.clone();
+            async move {
+                b.operations(None)
+                    .await
+                    .iter()
+                    .any(|o| o.state == OperationState::Running && o.path.ends_with("/Groups"))
+            }
+        })
+        .await;
+        let (s, u) = b
+            .patch(
+                &format!("/Users/{user_id}"),
+                patch_ops(json!([{"op": "add", "path": TABLEAU_EXT,
+                    "value": {"siteRoles": [{"value": "Explorer"}]}}])),
+            )
+            .await;
+        assert_eq!(s, 200, "{u}");
+        let (s, g) = group_write.await.unwrap();
+        assert_eq!(s, 201, "{g}");
+        assert_eq!(
+            b.role(&name),
+            "Explorer",
+            "the explicit role, written after the group change, is what Tableau has"
+        );
+        assert_eq!(b.tableau_group_members(&group).unwrap(), vec![name.clone()]);
+    })
+    .await;
+}
