@@ -76,10 +76,6 @@ impl Service {
         }
     }
 
-    pub fn engine(&self) -> &Arc<Engine> {
-        &self.engine
-    }
-
     /// One resource; `with_relations` loads its members (groups) or groups (users).
     pub async fn get(
         &self,
