@@ -1,7 +1,8 @@
 //! `tableau-scim ops`: what the journal says was done, and why — for the admin who wants to
 //! know what happened to a user or a group.
 
-use crate::store::{DEFAULT_TENANT, Operation, StepState, Store};
+use crate::provision::compensation::is_undo;
+use crate::store::{DEFAULT_TENANT, Operation, OperationState, StepState, Store};
 use std::fmt::Write;
 
 /// One operation with its steps, as readable text.
@@ -11,6 +12,14 @@ pub fn describe(op: &Operation) -> String {
         .response_status
         .map(|s| s.to_string())
         .unwrap_or_else(|| "-".into());
+    // An operation whose steps were undone after a permanent failure says so: "failed,
+    // compensated" (or "running, compensating" while its undo steps run).
+    let compensated = op.steps.iter().any(|s| is_undo(&s.kind));
+    let state = match (compensated, op.state) {
+        (true, OperationState::Running) => "running, compensating".to_string(),
+        (true, state) => format!("{}, compensated", state.as_str()),
+        (false, state) => state.as_str().to_string(),
+    };
     let _ = writeln!(
         out,
         "{}  {} {}  → {} ({})  {} {}  attempts {}  by {}",
@@ -18,7 +27,7 @@ pub fn describe(op: &Operation) -> String {
         op.method,
         op.path,
         status,
-        op.state.as_str(),
+        state,
         op.resource_kind.as_str(),
         op.resource_id,
         op.attempts,
@@ -89,7 +98,7 @@ pub async fn print_operations(
 mod tests {
     use super::*;
     use crate::model::ResourceKind;
-    use crate::store::{OperationState, StepRecord};
+    use crate::store::StepRecord;
     use serde_json::json;
 
     #[test]
@@ -146,5 +155,12 @@ mod tests {
         assert!(text.contains("error: Tableau has no licence left"));
         assert!(text.contains("AddUser") && text.contains("FAILED") && text.contains("[409014]"));
         assert!(text.contains("no seats") && text.contains("by token:abcd1234"));
+        let mut compensated = op.clone();
+        compensated
+            .steps
+            .push(step(1, "undo:RemoveUser", StepState::Done, None, None));
+        let text = describe(&compensated);
+        assert!(text.contains("→ 409 (failed, compensated)"), "{text}");
+        assert!(text.contains("undo:RemoveUser"), "{text}");
     }
 }

@@ -11,7 +11,8 @@
 //! - unfinished operations are resumed by a background worker and at start-up;
 //! - one writer per resource: the journal admits one running operation per resource.
 
-use super::errors::unfinished;
+use super::compensation::{self, Ran, Undo, is_undo};
+use super::errors::{is_configuration_error, unfinished, unfinished_because};
 use super::executor::{Executor, StepFailure};
 use super::idempotency::RequestMeta;
 use super::intent::{CommitIntent, Intent};
@@ -138,7 +139,14 @@ impl Engine {
         };
         match self.store.open_operation(&op, &planned).await? {
             Opened::Created(op) => {
-                if let Some(err) = self.stale(&op.tenant, &prepared.intent).await? {
+                // A permanent error of the check itself (the store refuses the value) fails the
+                // operation too; only an unreachable store leaves it to be resumed.
+                let stale = match self.stale(&op.tenant, &prepared.intent).await {
+                    Ok(stale) => stale,
+                    Err(e) if e.kind != ErrorKind::Unavailable => Some(e),
+                    Err(e) => return Err(e),
+                };
+                if let Some(err) = stale {
                     self.store
                         .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
                         .await?;
@@ -343,12 +351,8 @@ impl Engine {
         let span = tracing::info_span!("operation", op = %op.id, attempt = op.attempts);
         let task = async move {
             let id = op.id.clone();
-            let outcome = engine.run(op).await;
-            if let Err(e) = &outcome
-                && e.kind == ErrorKind::Unavailable
-            {
-                tracing::warn!(op = %id, error = %e.detail, "operation unfinished; it will be resumed");
-            }
+            let outcome = engine.run(op.clone()).await;
+            engine.log_outcome(&op, &outcome).await;
             let _ = tx.send(Some(outcome));
             engine
                 .running
@@ -360,25 +364,63 @@ impl Engine {
         rx
     }
 
+    /// What the log says of an operation that did not succeed, read back from the journal so
+    /// that the log and `ops` never disagree: "it will be resumed" only while it is running.
+    /// A configuration fault is logged by the Tableau client, once a minute, not per operation.
+    async fn log_outcome(&self, op: &Operation, outcome: &Outcome) {
+        let Err(e) = outcome else { return };
+        if is_configuration_error(e) {
+            tracing::debug!(op = %op.id, error = %e.detail, "operation waits for the Tableau configuration to be fixed");
+            return;
+        }
+        let state = match self.store.get_operation(&op.tenant, &op.id).await {
+            Ok(Some(cur)) => cur.state,
+            Ok(None) => return,
+            Err(read) => {
+                tracing::warn!(op = %op.id, error = %e.detail, journal = %read, "operation unfinished; its state cannot be read");
+                return;
+            }
+        };
+        match state {
+            OperationState::Running => {
+                tracing::warn!(op = %op.id, error = %e.detail, "operation unfinished; it will be resumed")
+            }
+            OperationState::Failed => {
+                tracing::warn!(op = %op.id, status = e.status(), error = %e.detail, "operation failed")
+            }
+            OperationState::Succeeded => {}
+        }
+    }
+
     /// Execute the pending steps of an operation, then commit it. Works the same for a fresh
     /// operation and for one resumed after a crash: done steps are skipped and the LUIDs they
-    /// produced are reused.
+    /// produced are reused. An operation that was being compensated resumes its undo steps.
     async fn run(&self, op: Operation) -> Outcome {
+        if op.steps.iter().any(|s| is_undo(&s.kind)) {
+            return self.compensate(&op).await;
+        }
         let intent: Intent = serde_json::from_value(op.intent.clone())
             .map_err(|e| ScimError::internal(format!("journaled intent unreadable: {e}")))?;
         let mut luids: HashMap<String, String> = HashMap::new();
         let mut pending: Vec<(i64, Step)> = Vec::new();
+        let mut ran: Vec<Ran> = Vec::new();
         for s in &op.steps {
-            let step: Step = serde_json::from_value(s.description.clone())
-                .map_err(|e| ScimError::internal(format!("journaled step unreadable: {e}")))?;
+            let step = journaled_step(&s.description)?;
             if s.state == StepState::Done {
                 if let Some(l) = &s.luid {
                     luids.insert(step.resource_id().to_string(), l.clone());
                 }
+                ran.push(Ran {
+                    idx: s.idx,
+                    step,
+                    luid: s.luid.clone(),
+                    created: s.http_status == Some(201),
+                });
             } else {
                 pending.push((s.idx, step));
             }
         }
+        let next_idx = op.steps.iter().map(|s| s.idx + 1).max().unwrap_or(0);
         if !pending.is_empty() {
             let Some(client) = &self.tableau else {
                 return Err(ScimError::internal(
@@ -395,7 +437,14 @@ impl Engine {
             let mut records = Vec::new();
             for (idx, step) in pending {
                 let result = exec.run(&step).await;
+                let created = result.outcome.http_status == Some(201);
                 if result.failure.is_none() {
+                    ran.push(Ran {
+                        idx,
+                        step,
+                        luid: result.outcome.luid.clone(),
+                        created,
+                    });
                     let (store, tenant, op_id) =
                         (self.store.clone(), op.tenant.clone(), op.id.clone());
                     let outcome = result.outcome;
@@ -408,15 +457,24 @@ impl Engine {
                 self.store
                     .record_step(&op.tenant, &op.id, idx, &result.outcome)
                     .await?;
-                match result.failure {
+                return match result.failure {
                     Some(StepFailure::Permanent(err)) => {
-                        self.store
-                            .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
-                            .await?;
-                        return Err(err);
+                        // A refused step may still have created something (Tableau adds a
+                        // user with a lesser role when no licence is left): undo it too.
+                        if created && result.outcome.luid.is_some() {
+                            ran.push(Ran {
+                                idx,
+                                step,
+                                luid: result.outcome.luid.clone(),
+                                created,
+                            });
+                        }
+                        self.fail_or_compensate(&op, idx + 1, &ran, err).await
                     }
-                    _ => return Err(unfinished(&op.id)),
-                }
+                    Some(StepFailure::Configuration(err)) => Err(err),
+                    Some(StepFailure::Transient(cause)) => Err(unfinished_because(&op.id, &cause)),
+                    None => Err(unfinished(&op.id)),
+                };
             }
             await_records(records).await?;
             luids = exec.luids;
@@ -441,19 +499,124 @@ impl Engine {
                     _ => Err(ScimError::not_found("the resource no longer exists")),
                 }
             }
+            // The commit is refused for good (the name was taken meanwhile, a member is gone,
+            // the store refuses the value itself): undo what was done in Tableau, then fail.
             Err(
                 e @ (StoreError::Conflict { .. }
                 | StoreError::UnknownMember(_)
-                | StoreError::RevisionMismatch),
+                | StoreError::RevisionMismatch
+                | StoreError::DataRefused(_)),
             ) => {
                 let err = ScimError::from(e);
-                self.store
-                    .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
-                    .await?;
-                Err(err)
+                self.fail_or_compensate(&op, next_idx, &ran, err).await
             }
             Err(e) => Err(ScimError::from(e)),
         }
+    }
+
+    /// A permanent failure: fail the operation at once when nothing was done in Tableau;
+    /// otherwise journal the undo steps (replacing the steps from `first_idx` on that will not
+    /// run) and run them, and the operation fails once they are done.
+    async fn fail_or_compensate(
+        &self,
+        op: &Operation,
+        first_idx: i64,
+        ran: &[Ran],
+        err: ScimError,
+    ) -> Outcome {
+        let undo =
+            compensation::plan_undo(self.store.as_ref(), &op.tenant, &self.policy, ran).await?;
+        if undo.is_empty() {
+            self.store
+                .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
+                .await?;
+            return Err(err);
+        }
+        let steps = compensation::journal_steps(first_idx, undo, &err)?;
+        self.store
+            .replace_plan(&op.tenant, &op.id, first_idx, &steps)
+            .await?;
+        tracing::info!(op = %op.id, error = %err.detail, steps = steps.len(), "undoing the operation's changes in Tableau");
+        let Some(op) = self.store.get_operation(&op.tenant, &op.id).await? else {
+            return Err(ScimError::internal("journaled operation disappeared"));
+        };
+        self.compensate(&op).await
+    }
+
+    /// Run the pending undo steps of an operation being compensated, then fail it with the
+    /// error that started the compensation. Resumable like any operation: done undo steps are
+    /// skipped. An undo step Tableau refuses is recorded and named in the final error.
+    async fn compensate(&self, op: &Operation) -> Outcome {
+        let Some(client) = &self.tableau else {
+            return Err(ScimError::internal(
+                "operation has Tableau steps but Tableau is not configured",
+            ));
+        };
+        let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
+        for s in op.steps.iter().filter(|s| !is_undo(&s.kind)) {
+            if let (StepState::Done, Some(l)) = (s.state, &s.luid) {
+                let step = journaled_step(&s.description)?;
+                exec.luids.insert(step.resource_id().to_string(), l.clone());
+            }
+        }
+        let mut original: Option<ScimError> = None;
+        let (mut undone, mut not_undone) = (0, Vec::new());
+        for s in op.steps.iter().filter(|s| is_undo(&s.kind)) {
+            let undo: Undo = serde_json::from_value(s.description.clone())
+                .map_err(|e| ScimError::internal(format!("journaled undo step unreadable: {e}")))?;
+            original.get_or_insert_with(|| error_from_body(Some(&undo.error), Some(undo.status)));
+            if s.state == StepState::Done {
+                undone += 1;
+                continue;
+            }
+            if let Some(l) = &undo.luid {
+                exec.luids
+                    .insert(undo.step.resource_id().to_string(), l.clone());
+            }
+            let result = exec.run(&undo.step).await;
+            match result.failure {
+                None => {
+                    // A group deleted by this operation exists again, under a new LUID.
+                    if let (Step::CreateGroup { group_id, .. }, Some(l)) =
+                        (&undo.step, &result.outcome.luid)
+                    {
+                        match self
+                            .store
+                            .set_luid(&op.tenant, ResourceKind::Group, group_id, Some(l))
+                            .await
+                        {
+                            Ok(()) | Err(StoreError::NotFound) => {}
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    undone += 1;
+                }
+                Some(StepFailure::Permanent(e)) => {
+                    not_undone.push(format!("step {} ({}): {}", s.idx + 1, s.kind, e.detail));
+                }
+                Some(StepFailure::Configuration(e)) => {
+                    self.store
+                        .record_step(&op.tenant, &op.id, s.idx, &result.outcome)
+                        .await?;
+                    return Err(e);
+                }
+                Some(StepFailure::Transient(cause)) => {
+                    self.store
+                        .record_step(&op.tenant, &op.id, s.idx, &result.outcome)
+                        .await?;
+                    return Err(unfinished_because(&op.id, &cause));
+                }
+            }
+            self.store
+                .record_step(&op.tenant, &op.id, s.idx, &result.outcome)
+                .await?;
+        }
+        let original = original.unwrap_or_else(|| ScimError::internal("the operation failed"));
+        let err = compensation::compensated_error(&original, undone, &not_undone);
+        self.store
+            .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
+            .await?;
+        Err(err)
     }
 
     async fn finished_outcome(&self, op: Operation) -> Outcome {
@@ -543,6 +706,12 @@ impl Engine {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
+}
+
+/// A journaled forward step.
+fn journaled_step(description: &serde_json::Value) -> ScimResult<Step> {
+    serde_json::from_value(description.clone())
+        .map_err(|e| ScimError::internal(format!("journaled step unreadable: {e}")))
 }
 
 /// Wait for step records written in the background; the first failure is the answer.

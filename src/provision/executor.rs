@@ -3,7 +3,9 @@
 //! (409011), removing what is gone succeeds (404). Every HTTP exchange of the step is captured
 //! for the journal (method, path, status, Tableau code, duration; never a body or a header).
 
-use super::errors::{licence_downgrade, scim_error_for};
+use super::errors::{
+    configuration_fault, is_configuration_fault, licence_downgrade, scim_error_for, transient_cause,
+};
 use super::mapping::user_name;
 use super::plan::Step;
 use crate::model::ResourceKind;
@@ -24,6 +26,10 @@ pub enum StepFailure {
     Transient(String),
     /// Tableau (or our own state) refuses the change: the operation fails with this error.
     Permanent(ScimError),
+    /// The bridge's own configuration is at fault (Tableau refuses its credentials, the site
+    /// or URL is wrong, the content owner does not exist): not the change's fault, so the
+    /// operation waits, unfailed, and the IdP gets this 503 until the configuration is fixed.
+    Configuration(ScimError),
 }
 
 pub struct StepResult {
@@ -48,11 +54,13 @@ struct Done {
 }
 
 fn transient(e: &TableauError) -> StepFailure {
-    StepFailure::Transient(e.to_string())
+    StepFailure::Transient(transient_cause(e))
 }
 
 fn classify(step: &str, e: TableauError) -> StepFailure {
-    if e.is_transient() {
+    if is_configuration_fault(&e) {
+        StepFailure::Configuration(configuration_fault(&e))
+    } else if e.is_transient() {
         transient(&e)
     } else {
         StepFailure::Permanent(scim_error_for(step, &e))
@@ -114,6 +122,7 @@ impl<'a> Executor<'a> {
                 outcome.luid = self.luids.get(step.resource_id()).cloned();
                 outcome.error = Some(match &f {
                     StepFailure::Transient(m) => format!("transient: {m}"),
+                    StepFailure::Configuration(e) => format!("waiting: {}", e.detail),
                     StepFailure::Permanent(e) => e.detail.clone(),
                 });
                 StepResult {
@@ -318,7 +327,7 @@ impl<'a> Executor<'a> {
                     {
                         Some(u) => Some(u.luid),
                         None => {
-                            return Err(StepFailure::Permanent(ScimError::new(
+                            return Err(StepFailure::Configuration(ScimError::new(
                                 ErrorKind::Unavailable,
                                 format!("the configured content owner '{name}' does not exist in Tableau; fix provision.content_owner"),
                             ).with_retry_after(super::errors::RETRY_AFTER_SECS)));

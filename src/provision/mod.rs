@@ -5,6 +5,7 @@
 //! `engine` journals it, runs its steps (`executor`) and commits it together with the
 //! operation's completion; `idempotency` says which requests are the same request.
 
+pub mod compensation;
 pub mod engine;
 pub mod errors;
 pub mod executor;

@@ -111,3 +111,71 @@ pub(crate) fn plan<E: DriverError>(err: E) -> StoreError {
         Violation::Other => err.into(),
     }
 }
+
+/// A PostgreSQL error, or the data it refused: SQLSTATE class 22 (data exception: `22021`
+/// invalid byte sequence such as a NUL, `22001` string too long, ...), class 54 (program limit
+/// exceeded: `54000` index row too large) and `23514` (check constraint).
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e
+            && let Some(code) = db.code()
+            && refused_data_pg(&code)
+        {
+            return StoreError::DataRefused(format!("{} (SQLSTATE {code})", db.message()));
+        }
+        StoreError::Database(e)
+    }
+}
+
+/// Whether a PostgreSQL SQLSTATE means the data itself was refused.
+pub(crate) fn refused_data_pg(code: &str) -> bool {
+    code.starts_with("22") || code.starts_with("54") || code == "23514"
+}
+
+/// A SQLite error, or the data it refused: `SQLITE_TOOBIG` (a string or blob over the length
+/// limit) and a check constraint.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        use rusqlite::ffi;
+        if let rusqlite::Error::SqliteFailure(f, message) = &e
+            && (f.code == rusqlite::ErrorCode::TooBig
+                || f.extended_code == ffi::SQLITE_CONSTRAINT_CHECK)
+        {
+            let message = message.clone().unwrap_or_else(|| f.to_string());
+            return StoreError::DataRefused(message);
+        }
+        StoreError::Sqlite(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_refusals_are_told_from_outages() {
+        for code in ["22021", "22001", "54000", "23514", "22P05"] {
+            assert!(refused_data_pg(code), "{code}");
+        }
+        for code in ["08006", "57P01", "23505", "40001", "53300"] {
+            assert!(!refused_data_pg(code), "{code}");
+        }
+        let too_big = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_TOOBIG),
+            Some("string or blob too big".into()),
+        );
+        assert!(matches!(
+            StoreError::from(too_big),
+            StoreError::DataRefused(_)
+        ));
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        assert!(matches!(StoreError::from(busy), StoreError::Sqlite(_)));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Database(_)
+        ));
+    }
+}

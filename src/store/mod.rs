@@ -42,12 +42,18 @@ pub enum StoreError {
     /// A member id names no resource of this tenant.
     #[error("member '{0}' does not exist")]
     UnknownMember(String),
+    /// The database refused the data itself (an encoding it cannot store, a value or index
+    /// row too large, a check constraint): the request's fault, permanent, never retried. The
+    /// message is the database's, which names the limit and never the value. See
+    /// `errors::refused_data`.
+    #[error("the store refused the value: {0}")]
+    DataRefused(String),
     /// A PostgreSQL failure (sqlx).
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     /// A SQLite failure (rusqlite).
     #[error("SQLite error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Sqlite(rusqlite::Error),
     /// The schema could not be brought up to date; the message names the migration.
     #[error("migration error: {0}")]
     Migration(#[source] Box<dyn std::error::Error + Send + Sync>),

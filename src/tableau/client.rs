@@ -21,7 +21,7 @@ use super::errors::{TableauCode, TableauError};
 use super::limits::Limits;
 use super::retry::{backoff, parse_retry_after};
 use super::session::{Session, SessionCell, SignedIn};
-use super::settings::TableauSettings;
+use super::settings::{TableauAuth, TableauSettings};
 use super::wire::{ErrorResponse, ServerInfoResponse, SignInResponse};
 
 /// `serverInfo` exists from API 2.4 and answers under any version the server knows, so
@@ -48,7 +48,25 @@ struct Inner {
     bulk_min_version: (u32, u32),
     limits: Limits,
     session: SessionCell,
+    /// The credentials signed in with: those of `settings` until `set_auth` replaces them.
+    auth: std::sync::RwLock<TableauAuth>,
+    /// How the last sign-in went, and when (for `probe` and the once-a-minute log).
+    sign_in_state: std::sync::Mutex<SignInState>,
 }
+
+/// The outcome of the latest sign-in attempt.
+#[derive(Default)]
+struct SignInState {
+    /// The last refusal, and when it happened; `None` after a successful sign-in.
+    refused: Option<(Instant, TableauError)>,
+    /// When a refusal was last logged (at most once a minute).
+    logged: Option<Instant>,
+}
+
+/// A refused sign-in is logged at most this often, however many requests meet it.
+const REFUSAL_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+/// `probe` answers a refusal this recent without signing in again.
+const PROBE_CACHE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for TableauClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -98,6 +116,8 @@ impl TableauClient {
                 bulk_min_version,
                 limits,
                 session: SessionCell::default(),
+                auth: std::sync::RwLock::new(settings.auth.clone()),
+                sign_in_state: std::sync::Mutex::new(SignInState::default()),
                 settings,
             }),
         })
@@ -149,6 +169,69 @@ impl TableauClient {
             .map(drop)
     }
 
+    /// Replace the credentials (e.g. on SIGHUP with a new secret): the current session is
+    /// dropped, so the next call signs in with the new ones, and operations waiting on a refused
+    /// sign-in go through on their next attempt.
+    pub fn set_auth(&self, auth: TableauAuth) {
+        *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = auth;
+        self.inner.session.clear();
+        self.inner
+            .sign_in_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refused = None;
+    }
+
+    /// Readiness: does signing in to Tableau work? `Ok` while a session is held; otherwise
+    /// signs in (a refusal less than 10 s old is answered without asking Tableau again, so a
+    /// probe every few seconds costs Tableau little). The error says why (its `Display` names
+    /// the cause and never a secret).
+    pub async fn probe(&self) -> Result<(), TableauError> {
+        if self.inner.session.current().is_some() {
+            return Ok(());
+        }
+        let recent = self
+            .inner
+            .sign_in_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .refused
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < PROBE_CACHE)
+            .map(|(_, e)| e.clone());
+        if let Some(e) = recent {
+            return Err(e);
+        }
+        self.sign_in().await
+    }
+
+    /// Record a sign-in's outcome; a refusal is logged at most once a minute.
+    fn note_sign_in(&self, result: &Result<SignedIn, TableauError>) {
+        let mut state = self
+            .inner
+            .sign_in_state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(_) => {
+                if state.refused.take().is_some() {
+                    tracing::info!(site = %self.inner.settings.site, "Tableau accepts the bridge's credentials again");
+                }
+            }
+            Err(e @ TableauError::Auth(_)) => {
+                state.refused = Some((Instant::now(), e.clone()));
+                if state
+                    .logged
+                    .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL)
+                {
+                    state.logged = Some(Instant::now());
+                    tracing::error!(error = %e, "Tableau refuses the bridge's credentials: check tableau.auth and tableau.site; changes wait until sign-in works (logged at most once a minute)");
+                }
+            }
+            Err(_) => {}
+        }
+    }
+
     /// Ends the session (a PAT's only session, so another process may use the PAT).
     /// A 401 means it had already ended, which is fine (reference §1.4).
     #[tracing::instrument(skip_all)]
@@ -169,6 +252,12 @@ impl TableauClient {
     /// Signs in (the credentials go in the body, which is never logged, and the token comes
     /// back in the answer, which is not logged either).
     async fn fresh_sign_in(&self, version: &str) -> Result<SignedIn, TableauError> {
+        let result = self.sign_in_once(version).await;
+        self.note_sign_in(&result);
+        result
+    }
+
+    async fn sign_in_once(&self, version: &str) -> Result<SignedIn, TableauError> {
         let inner = &self.inner;
         let url = format!("{}/api/{version}/auth/signin", inner.base);
         let attempts = async {
@@ -176,7 +265,8 @@ impl TableauClient {
             loop {
                 // Built per attempt: a connected-app JWT gets a fresh `jti`, so retrying a
                 // sign-in whose answer was lost is not refused as a replay.
-                let body = sign_in_body(&inner.settings.auth, &inner.settings.site)?;
+                let auth = inner.auth.read().unwrap_or_else(|p| p.into_inner()).clone();
+                let body = sign_in_body(&auth, &inner.settings.site)?;
                 match self
                     .exchange(&Method::POST, &url, &[], Some(body), None)
                     .await
@@ -200,7 +290,7 @@ impl TableauClient {
                 ..
             }) => {
                 return Err(TableauError::Auth(format!(
-                    "Tableau refused the sign-in to site '{}' ({code}: {detail})",
+                    "Tableau refused the bridge's credentials ({code}) for site '{}': {detail}",
                     inner.settings.site
                 )));
             }

@@ -209,14 +209,45 @@ impl TableauError {
             // Show the source chain ("connection closed before message completed"); reqwest
             // errors never carry headers, so no token can leak through here.
             let mut msg = e.to_string();
+            let mut refused = false;
             let mut source = std::error::Error::source(e);
             while let Some(s) = source {
                 msg.push_str(": ");
                 msg.push_str(&s.to_string());
+                if let Some(io) = s.downcast_ref::<std::io::Error>() {
+                    refused |= io.kind() == std::io::ErrorKind::ConnectionRefused;
+                }
                 source = s.source();
             }
-            Self::Transport(msg)
+            Self::Transport(format!(
+                "{}: {msg}",
+                transport_cause(&msg, refused, e.is_connect())
+            ))
         }
+    }
+}
+
+/// The cause of a transport failure, first in its message so that a refused connection, a
+/// name that does not resolve and a TLS failure each read differently.
+pub(crate) fn transport_cause(chain: &str, refused: bool, connecting: bool) -> &'static str {
+    let lower = chain.to_ascii_lowercase();
+    if refused || lower.contains("connection refused") {
+        "connection refused (is tableau.url right, and is Tableau up?)"
+    } else if lower.contains("dns error")
+        || lower.contains("failed to lookup address")
+        || lower.contains("name or service not known")
+    {
+        "cannot resolve Tableau's host name (DNS; check tableau.url)"
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("handshake")
+        || lower.contains("invalid peer")
+    {
+        "TLS failure (is the certificate valid and publicly trusted, and the URL https://?)"
+    } else if connecting {
+        "cannot connect"
+    } else {
+        "connection lost"
     }
 }
 
@@ -247,5 +278,27 @@ mod tests {
         assert!(!api(400, "400013").is_transient());
         assert!(api(401, "401002").is_session_expired());
         assert!(TableauError::Timeout.is_transient());
+    }
+
+    #[test]
+    fn transport_causes_are_named() {
+        let causes = [
+            transport_cause(
+                "tcp connect error: Connection refused (os error 111)",
+                false,
+                true,
+            ),
+            transport_cause(
+                "dns error: failed to lookup address information",
+                false,
+                true,
+            ),
+            transport_cause("invalid peer certificate: UnknownIssuer", false, true),
+            transport_cause("connection closed before message completed", false, false),
+        ];
+        assert!(causes[0].starts_with("connection refused"));
+        assert!(causes[1].contains("DNS"));
+        assert!(causes[2].starts_with("TLS"));
+        assert_eq!(causes[3], "connection lost");
     }
 }

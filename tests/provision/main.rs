@@ -7,6 +7,7 @@
     reason = "tests fail loudly"
 )]
 
+mod compensation;
 mod concurrency;
 mod entra;
 mod faults;

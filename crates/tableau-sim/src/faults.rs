@@ -10,6 +10,7 @@
 //! PATH     := '/'-separated glob; '*' matches within one segment, '**' any number of segments
 //! EFFECT   := '429:' SHARE [':retry-after=' SECONDS]
 //!           | '500:' SHARE | '503:' SHARE | 'drop:' SHARE
+//!           | 'error:' CODE ':' SHARE                   (a Tableau error, e.g. error:400000:1)
 //!           | 'latency:' DURATION [':' SHARE]           (default share 1)
 //! SHARE    := a number in [0, 1]
 //! DURATION := INTEGER ('ms' | 's')
@@ -35,6 +36,9 @@ pub enum FaultEffect {
     ServerError { status: u16, share: f64 },
     /// The connection is closed without a complete answer.
     Drop { share: f64 },
+    /// A Tableau error with this six-digit code (its first three digits are the status), as
+    /// Tableau answers a refused call: to test how a client handles a permanent refusal.
+    Error { code: u32, share: f64 },
     /// Added before the answer.
     Latency { millis: u64, share: f64 },
 }
@@ -73,6 +77,8 @@ pub struct FaultCounts {
     pub server_errors: u64,
     pub drops: u64,
     pub delays: u64,
+    /// Tableau errors injected by `error:` effects.
+    pub errors: u64,
 }
 
 #[derive(Debug)]
@@ -155,6 +161,15 @@ fn parse_effect(effect: &str) -> Result<FaultEffect, String> {
             status: status.parse().unwrap_or(500),
             share: parse_share(share)?,
         }),
+        ["error", code, share] => match code.parse::<u32>() {
+            Ok(code) if (400_000..600_000).contains(&code) => Ok(FaultEffect::Error {
+                code,
+                share: parse_share(share)?,
+            }),
+            _ => Err(format!(
+                "error code '{code}' must be six digits from 400000 to 599999"
+            )),
+        },
         ["drop", share] => Ok(FaultEffect::Drop {
             share: parse_share(share)?,
         }),
@@ -277,6 +292,19 @@ impl FaultTable {
                             };
                         }
                     }
+                    FaultEffect::Error { code, share } => {
+                        if hit(share, &mut self.rng) && pass {
+                            self.counts.errors += 1;
+                            decision.outcome = FaultOutcome::Fail {
+                                error: ApiError::new(
+                                    code,
+                                    "Injected",
+                                    format!("error {code} injected by a fault rule"),
+                                ),
+                                retry_after_secs: None,
+                            };
+                        }
+                    }
                     FaultEffect::Drop { share } => {
                         if hit(share, &mut self.rng) && pass {
                             self.counts.drops += 1;
@@ -316,6 +344,22 @@ mod tests {
         assert!(FaultRule::parse("PATCH:/x=drop:1").is_err());
         assert!(FaultRule::parse("x=drop:1").is_err());
         assert!(FaultRule::parse("/x=teapot:1").is_err());
+        let refused = FaultRule::parse("PUT:/api/*/sites/*/users/*=error:400000:1").unwrap();
+        assert_eq!(
+            refused.effects,
+            vec![FaultEffect::Error {
+                code: 400000,
+                share: 1.0
+            }]
+        );
+        assert!(FaultRule::parse("/x=error:200000:1").is_err());
+        assert!(FaultRule::parse("/x=error:4000:1").is_err());
+        let mut table = FaultTable::new(vec![refused], 1);
+        match table.decide("PUT", "/api/3.27/sites/s/users/u").outcome {
+            FaultOutcome::Fail { error, .. } => assert_eq!(error.code, 400000),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(table.counts().errors, 1);
     }
 
     #[test]
