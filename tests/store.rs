@@ -32,6 +32,7 @@ store_tests!(
     relations_display,
     concurrent_creates_one_wins,
     tenants_are_isolated,
+    values_the_store_refuses_are_data_refused,
 );
 
 // ---- helpers ----
@@ -1018,4 +1019,60 @@ async fn postgres_corrupt_document() {
         pool.close().await;
     })
     .await;
+}
+
+/// Values a backend cannot store (PostgreSQL: a NUL in text, an index row over ~8 KB) are
+/// `DataRefused` — the request's fault, never "unavailable" — on writes and on lookups alike;
+/// a backend that can store them (SQLite) stores them faithfully.
+async fn values_the_store_refuses_are_data_refused(store: Arc<dyn Store>) {
+    let t = &tenant();
+    let long = format!("{}@example.com", "x".repeat(900 * 1024));
+    for name in ["nul\u{0}@example.com".to_string(), long] {
+        let doc = obj(json!({ "userName": name }));
+        match store.create(t, User, &new_id(), &doc, &[]).await {
+            Ok(created) => {
+                let found = store
+                    .list(t, User, Some(&Lookup::UserName(name.clone())), false)
+                    .await
+                    .expect("lookup");
+                assert_eq!(ids(&found), vec![created.id.as_str()]);
+            }
+            Err(StoreError::DataRefused(why)) => {
+                assert!(
+                    !why.contains("xxxxxxxx"),
+                    "the value is not repeated: {why}"
+                );
+                match store
+                    .list(t, User, Some(&Lookup::UserName(name.clone())), false)
+                    .await
+                {
+                    Ok(found) => assert!(found.is_empty()),
+                    Err(e) => assert!(matches!(e, StoreError::DataRefused(_)), "{e:?}"),
+                }
+            }
+            Err(e) => panic!("expected success or DataRefused, got {e:?}"),
+        }
+    }
+}
+
+/// On PostgreSQL both values are refused, with the database's reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refuses_nul_and_oversized_user_names_as_data() {
+    let Some(store) = postgres_store().await else {
+        eprintln!("skipped: set {POSTGRES_ENV} to a PostgreSQL URL");
+        return;
+    };
+    let t = &tenant();
+    let nul = obj(json!({ "userName": "nul\u{0}@example.com" }));
+    let refused = store.create(t, User, &new_id(), &nul, &[]).await;
+    assert!(
+        matches!(&refused, Err(StoreError::DataRefused(why)) if why.contains("22021")),
+        "{refused:?}"
+    );
+    let long = obj(json!({ "userName": format!("{}@example.com", "x".repeat(900 * 1024)) }));
+    let refused = store.create(t, User, &new_id(), &long, &[]).await;
+    assert!(
+        matches!(&refused, Err(StoreError::DataRefused(why)) if why.contains("54000")),
+        "{refused:?}"
+    );
 }
