@@ -420,8 +420,10 @@ async fn licence_exhaustion_is_a_clear_error_and_commits_nothing() {
             .unwrap()
             .contains("licence")
     );
-    // Documented outcome: Tableau keeps the user it added, Unlicensed.
-    assert_eq!(b.role("second@example.com"), "Unlicensed");
+    // The user Tableau added anyway (as Unlicensed) is removed again: as if the request never
+    // came (issue 9, compensation).
+    assert!(b.tableau_user("second@example.com").is_none());
+    assert!(failed[0].steps.iter().any(|s| s.kind == "undo:RemoveUser"));
     // An update to Creator on a full tier (409014) fails the same way and changes nothing.
     let viewer = b.create_user("viewer@example.com").await;
     let vpath = format!("/Users/{viewer}");
