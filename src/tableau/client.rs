@@ -61,6 +61,8 @@ struct SignInState {
     refused: Option<(Instant, TableauError)>,
     /// When a refusal was last logged (at most once a minute).
     logged: Option<Instant>,
+    /// Whether the last sign-in was refused (its end is logged once).
+    failing: bool,
 }
 
 /// A refused sign-in is logged at most this often, however many requests meet it.
@@ -214,12 +216,14 @@ impl TableauClient {
             .unwrap_or_else(|p| p.into_inner());
         match result {
             Ok(_) => {
-                if state.refused.take().is_some() {
+                state.refused = None;
+                if std::mem::take(&mut state.failing) {
                     tracing::info!(site = %self.inner.settings.site, "Tableau accepts the bridge's credentials again");
                 }
             }
             Err(e @ TableauError::Auth(_)) => {
                 state.refused = Some((Instant::now(), e.clone()));
+                state.failing = true;
                 if state
                     .logged
                     .is_none_or(|at| at.elapsed() >= REFUSAL_LOG_INTERVAL)
