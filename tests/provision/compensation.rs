@@ -226,6 +226,33 @@ async fn unfinished_answers_name_their_cause() {
         "{err}"
     );
 
+    // Tableau keeps failing with 503: the 503 says so, and not "throttling".
+    let b = spawn_bridge_with(
+        SimConfig {
+            faults: vec![FaultRule::parse("POST:/api/*/sites/*/users=503:1").unwrap()],
+            ..SimConfig::default()
+        },
+        |s| {
+            s.journal.deadline_secs = 10;
+            if let Some(t) = s.tableau.as_mut() {
+                t.max_retries = 1;
+            }
+        },
+    )
+    .await;
+    let (s, err) = b
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "failing@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 503, "{err}");
+    let detail = err["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("kept failing with HTTP 503") && !detail.contains("throttling"),
+        "{detail}"
+    );
+
     // Nothing listens on Tableau's port: the 503 says the connection was refused.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", closed.local_addr().unwrap());
