@@ -38,9 +38,9 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../../migrations/sqlite/0003_journal_retention.sql"),
     },
     Migration {
-        version: 4,
+        version: 5,
         description: "unique luid",
-        sql: include_str!("../../../migrations/sqlite/0004_unique_luid.sql"),
+        sql: include_str!("../../../migrations/sqlite/0005_unique_luid.sql"),
     },
 ];
 
