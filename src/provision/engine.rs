@@ -8,7 +8,7 @@
 //!   error naming Tableau's code and message;
 //! - a request whose key matches a running operation attaches to it; with an explicit
 //!   `Idempotency-Key`, a finished operation is replayed from the journal, the key reused for
-//!   another request is 422 and re-sent while its operation runs is 409 ([`reused_key`]);
+//!   another request is 422 and re-sent while its operation runs is 409 (`reused_key`);
 //! - unfinished operations are resumed by a background worker and at start-up;
 //! - one writer per resource: the journal admits one running operation per resource.
 
