@@ -3,7 +3,7 @@
 //! simulator; the response carries what the page promises, and the documented retry with the
 //! same `Idempotency-Key` gets the same answer without a second Tableau user.
 
-use crate::helpers::{SCIM, TOKEN, json_of, spawn_app_with};
+use crate::helpers::{SCIM, TOKEN, TestApp, json_of, spawn_app_with};
 use serde_json::Value;
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
 use tableau_sim::{PersonalAccessToken, SimConfig};
@@ -45,17 +45,8 @@ fn documented_call() -> DocumentedCall {
     DocumentedCall { url, headers, body }
 }
 
-#[tokio::test]
-async fn the_documented_signup_call_returns_the_tableau_luid_and_replays_with_its_key() {
-    let call = documented_call();
-    assert!(call.url.starts_with(DOC_BASE), "{}", call.url);
-    let key = call
-        .headers
-        .iter()
-        .find(|(n, _)| n == "Idempotency-Key")
-        .map(|(_, v)| v.clone())
-        .expect("the documented call carries an Idempotency-Key");
-
+/// The bridge (the `api` test server) provisioning into a fresh simulator.
+async fn spawn_bridge_and_sim() -> (tableau_sim::RunningSim, TestApp) {
     tableau_scim::init_crypto();
     let mut sim_config = SimConfig::default().with_site("acme");
     sim_config.pats.push(PersonalAccessToken {
@@ -79,6 +70,22 @@ async fn the_documented_signup_call_returns_the_tableau_luid_and_replays_with_it
         s.tableau = Some(t);
     })
     .await;
+
+    (sim, app)
+}
+
+#[tokio::test]
+async fn the_documented_signup_call_returns_the_tableau_luid_and_replays_with_its_key() {
+    let call = documented_call();
+    assert!(call.url.starts_with(DOC_BASE), "{}", call.url);
+    let key = call
+        .headers
+        .iter()
+        .find(|(n, _)| n == "Idempotency-Key")
+        .map(|(_, v)| v.clone())
+        .expect("the documented call carries an Idempotency-Key");
+
+    let (sim, app) = spawn_bridge_and_sim().await;
 
     let url = call.url.replacen(DOC_BASE, &app.base_url, 1);
     let send = || {
@@ -170,4 +177,63 @@ async fn the_documented_signup_call_returns_the_tableau_luid_and_replays_with_it
     let (status, err) = json_of(resp).await;
     assert_eq!(status, 409, "{err}");
     assert_eq!(err["scimType"], "uniqueness");
+}
+
+/// The page's first ```python block, with the page's address.
+fn documented_python() -> &'static str {
+    let start = PAGE
+        .find("```python\n")
+        .expect("docs/embedding.md has a ```python block");
+    let block = &PAGE[start + "```python\n".len()..];
+    &block[..block.find("\n```").expect("the python block is closed")]
+}
+
+/// The Python example runs as written (standard library only) against the bridge, with the
+/// page's address replaced by the test server's: it returns the SCIM id and the LUID of the
+/// Tableau user it created, and a second call (same key) returns the same pair.
+#[tokio::test]
+async fn the_documented_python_example_returns_the_id_and_the_luid() {
+    let code = documented_python();
+    assert!(
+        code.contains(DOC_BASE),
+        "the example names the page's address"
+    );
+    let (sim, app) = spawn_bridge_and_sim().await;
+    let script = format!(
+        "{}\n\nimport sys\nfirst = provision('grace.hopper@example.com', 'Grace', 'Hopper', 'app-user-42')\n\
+         again = provision('grace.hopper@example.com', 'Grace', 'Hopper', 'app-user-42')\n\
+         print(json.dumps({{'first': first, 'again': again}}))\n",
+        code.replace(DOC_BASE, &app.base_url)
+    );
+    // On a blocking thread: the server answering the script runs on this test's runtime.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&script)
+            .env("SCIM_TOKEN", TOKEN)
+            .output()
+    })
+    .await
+    .expect("the blocking task ends")
+    .expect("python3 runs (the docs/embedding.md example is tested with it)");
+    assert!(
+        output.status.success(),
+        "the Python example failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let result: Value = serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    assert_eq!(result["first"], result["again"], "{result}");
+    let luid = result["first"][1].as_str().expect("a LUID");
+    let tableau = sim
+        .state()
+        .snapshot()
+        .users
+        .into_iter()
+        .find(|u| u.name == "grace.hopper@example.com")
+        .expect("the user is in Tableau");
+    assert_eq!(luid, tableau.id);
+    let id = result["first"][0].as_str().expect("a SCIM id");
+    let (status, user) = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["externalId"], "app-user-42");
 }
