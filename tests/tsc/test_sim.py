@@ -61,9 +61,9 @@ def expect_code(code, call):
 
 
 def new_server():
-    server = TSC.Server(URL)
-    server.use_server_version()
-    return server
+    """The client's default flow: sign in at TSC's default API version (2.4), then switch to
+    the server's version (what `use_server_version=True` does after sign-in)."""
+    return TSC.Server(URL, use_server_version=True)
 
 
 def pat_server():
@@ -104,6 +104,19 @@ def server_info_reports_the_api_version():
     info = main.server_info.get()
     assert info.rest_api_version == main.version, (info.rest_api_version, main.version)
     assert info.product_version
+
+
+@case
+def default_flow_signs_in_at_2_4_then_uses_the_server_version():
+    for credentials in (TSC.PersonalAccessTokenAuth(PAT_NAME, PAT_SECRET, site_id=SITE),
+                        TSC.JWTAuth(connected_app_jwt(), site_id=SITE),
+                        TSC.TableauAuth(ADMIN, ADMIN_PASSWORD, site_id=SITE)):
+        server = new_server()
+        assert server.version == "2.4", server.version  # what the sign-in goes out at
+        server.auth.sign_in(credentials)
+        assert server.version == main.version != "2.4", (server.version, main.version)
+        assert any(u.name == ADMIN for u in TSC.Pager(server.users))
+        server.auth.sign_out()
 
 
 @case
