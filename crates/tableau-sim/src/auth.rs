@@ -94,6 +94,7 @@ pub fn sign_in(ctx: &Ctx<'_>) -> ApiResult<Reply> {
         Some(other) => inner.directory.user(other)?.id.clone(),
         None => user_id,
     };
+    inner.directory.grant_role_on_sign_in(&user_id);
     let user = inner.directory.user(&user_id)?;
     if user.site_role == SiteRole::Unlicensed {
         return Err(login_error("the user is unlicensed"));

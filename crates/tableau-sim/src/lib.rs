@@ -40,6 +40,7 @@ mod auth;
 #[cfg(feature = "cli")]
 mod cli;
 mod config;
+mod content;
 mod control;
 mod directory;
 mod errors;
@@ -67,6 +68,7 @@ use actix_web::{App, HttpServer, web};
 #[cfg(feature = "cli")]
 pub use cli::{SimArgs, run_cli};
 pub use config::{ConnectedApp, PasswordUser, PersonalAccessToken, SimConfig};
+pub use content::{ContentItem, ContentKind};
 pub use directory::{DirectorySnapshot, GroupSnapshot};
 pub use errors::ApiError;
 pub use faults::{FaultCounts, FaultEffect, FaultRule};

@@ -270,7 +270,7 @@ async fn wrong_site_unknown_resource_and_wrong_method() {
         .get("/sites/00000000-0000-4000-8000-000000000000/users")
         .await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "404000"));
-    let (status, body) = client.get("workbooks").await;
+    let (status, body) = client.get("views").await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "404003"));
     let (status, body) = client.call(reqwest::Method::PATCH, "users", None).await;
     assert_eq!(
