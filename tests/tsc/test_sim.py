@@ -61,9 +61,9 @@ def expect_code(code, call):
 
 
 def new_server():
-    server = TSC.Server(URL)
-    server.use_server_version()
-    return server
+    """The client's default flow: sign in at TSC's default API version (2.4), then switch to
+    the server's version (what `use_server_version=True` does after sign-in)."""
+    return TSC.Server(URL, use_server_version=True)
 
 
 def pat_server():
@@ -72,7 +72,11 @@ def pat_server():
     return server
 
 
-def connected_app_jwt(sub=ADMIN, lifetime=300, scopes=("tableau:users:*", "tableau:groups:*")):
+ADMIN_SCOPES = ("tableau:users:*", "tableau:groups:*", "tableau:content:read", "tableau:projects:update",
+                "tableau:workbooks:update", "tableau:datasources:update", "tableau:flows:update")
+
+
+def connected_app_jwt(sub=ADMIN, lifetime=300, scopes=ADMIN_SCOPES):
     now = int(time.time())
     claims = {"iss": APP_CLIENT_ID, "aud": "tableau", "sub": sub, "exp": now + lifetime,
               "jti": str(uuid.uuid4()), "scp": list(scopes)}
@@ -104,6 +108,19 @@ def server_info_reports_the_api_version():
     info = main.server_info.get()
     assert info.rest_api_version == main.version, (info.rest_api_version, main.version)
     assert info.product_version
+
+
+@case
+def default_flow_signs_in_at_2_4_then_uses_the_server_version():
+    for credentials in (TSC.PersonalAccessTokenAuth(PAT_NAME, PAT_SECRET, site_id=SITE),
+                        TSC.JWTAuth(connected_app_jwt(), site_id=SITE),
+                        TSC.TableauAuth(ADMIN, ADMIN_PASSWORD, site_id=SITE)):
+        server = new_server()
+        assert server.version == "2.4", server.version  # what the sign-in goes out at
+        server.auth.sign_in(credentials)
+        assert server.version == main.version != "2.4", (server.version, main.version)
+        assert any(u.name == ADMIN for u in TSC.Pager(server.users))
+        server.auth.sign_out()
 
 
 @case
@@ -249,6 +266,70 @@ def removing_a_content_owner():
     assert main.users.get_by_id(owner.id).site_role == "Unlicensed"
     main.users.remove(owner.id, map_assets_to=heir.id)
     expect_code("404002", lambda: main.users.get_by_id(owner.id))
+
+
+def give(owner_id, kind, name, project_id=None):
+    """The control API's way to give a user content; returns the item's LUID."""
+    response = requests.post(f"{URL}/_sim/users/{owner_id}/content", timeout=10,
+                             json={"kind": kind, "name": name, "projectId": project_id})
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
+
+
+def owned_by(endpoint, owner_name):
+    options = TSC.RequestOptions()
+    options.filter.add(TSC.Filter("ownerName", TSC.RequestOptions.Operator.Equals, owner_name))
+    return sorted(item.name for item in TSC.Pager(endpoint, options))
+
+
+@case
+def content_is_listed_by_owner_and_moved():
+    old = main.users.add(TSC.UserItem(f"old-{RUN}@example.com", "Creator"))
+    new = main.users.add(TSC.UserItem(f"new-{RUN}@example.com", "Creator"))
+    project = give(old.id, "project", f"Team-{RUN}")
+    give(old.id, "workbook", "Sales", project)
+    give(old.id, "workbook", "Costs", project)
+    give(old.id, "datasource", "Orders", project)
+    give(old.id, "flow", "Clean orders", project)
+    assert owned_by(main.workbooks, old.name) == ["Costs", "Sales"]
+    assert owned_by(main.datasources, old.name) == ["Orders"]
+    assert owned_by(main.flows, old.name) == ["Clean orders"]
+    assert owned_by(main.projects, old.name) == [f"Team-{RUN}"]
+    main.users.populate_workbooks(old)
+    workbooks = list(old.workbooks)
+    assert sorted(w.name for w in workbooks) == ["Costs", "Sales"]
+    assert all(w.owner_id == old.id and w.project_id == project for w in workbooks)
+    # Change one workbook's owner item by item, the way TSC does it.
+    sales = [w for w in workbooks if w.name == "Sales"][0]
+    sales.owner_id = new.id
+    assert main.workbooks.update(sales).owner_id == new.id
+    assert main.workbooks.get_by_id(sales.id).owner_id == new.id
+    assert owned_by(main.workbooks, new.name) == ["Sales"]
+    orders = [d for d in TSC.Pager(main.datasources) if d.name == "Orders" and d.owner_id == old.id][0]
+    orders.owner_id = new.id
+    main.datasources.update(orders)
+    assert owned_by(main.datasources, new.name) == ["Orders"]
+    # The rest moves with Remove User ?mapAssetsTo=; without it the owner stays (409003).
+    expect_code("409003", lambda: main.users.remove(old.id))
+    main.users.remove(old.id, map_assets_to=new.id)
+    assert owned_by(main.workbooks, new.name) == ["Costs", "Sales"]
+    assert owned_by(main.flows, new.name) == ["Clean orders"]
+    assert owned_by(main.projects, new.name) == [f"Team-{RUN}"]
+
+
+@case
+def grant_role_on_sign_in_group_blocks_demotion():
+    item = TSC.GroupItem(f"Floor-{RUN}")
+    item.minimum_site_role = "Explorer"
+    group = main.groups.create(item)
+    user = main.users.add(TSC.UserItem(f"floor-{RUN}@example.com", "Creator"))
+    main.groups.add_user(group, user.id)
+    user.site_role = "Viewer"
+    error = expect_code("400012", lambda: main.users.update(user))
+    assert user.id in error.detail, error.detail
+    assert main.users.get_by_id(user.id).site_role == "Creator"
+    main.groups.remove_user(group, user.id)
+    assert main.users.update(user).site_role == "Viewer"
 
 
 @case

@@ -33,6 +33,10 @@ fn login_error(why: &str) -> ApiError {
     ApiError::signin_error(format!("Error signing in to Tableau Server: {why}"))
 }
 
+/// Every credential kind is accepted at every API version served: Sign In is one method
+/// (2.0+) whose credentials differ only in attributes, and Tableau reads them whatever the
+/// URL's version (tableauserverclient signs in at its default 2.4 with a PAT or JWT, then
+/// switches to the server's version).
 pub fn sign_in(ctx: &Ctx<'_>) -> ApiResult<Reply> {
     let doc = ctx.doc()?;
     let credentials = doc.only_child(&["credentials"])?;
@@ -64,9 +68,6 @@ pub fn sign_in(ctx: &Ctx<'_>) -> ApiResult<Reply> {
         return Err(login_error("the site does not exist"));
     }
     let (user_id, kind) = if let Some(pat_name) = pat {
-        if !ctx.at_least(3, 6) {
-            return Err(ApiError::malformed_payload());
-        }
         let secret = credentials.get("personalAccessTokenSecret").unwrap_or("");
         match state.pats.get(pat_name) {
             Some((expected, owner)) if expected == secret => (
@@ -76,9 +77,6 @@ pub fn sign_in(ctx: &Ctx<'_>) -> ApiResult<Reply> {
             _ => return Err(login_error("invalid personal access token")),
         }
     } else if let Some(jwt) = jwt {
-        if !ctx.at_least(3, 17) {
-            return Err(ApiError::malformed_payload());
-        }
         let (user_id, scopes) = verify_jwt(&state.connected_apps, &mut inner, jwt)?;
         (user_id, SessionKind::ConnectedApp(scopes))
     } else {
@@ -96,6 +94,7 @@ pub fn sign_in(ctx: &Ctx<'_>) -> ApiResult<Reply> {
         Some(other) => inner.directory.user(other)?.id.clone(),
         None => user_id,
     };
+    inner.directory.grant_role_on_sign_in(&user_id);
     let user = inner.directory.user(&user_id)?;
     if user.site_role == SiteRole::Unlicensed {
         return Err(login_error("the user is unlicensed"));

@@ -8,6 +8,7 @@
 //! | PUT | `/_sim/faults` | replace all rules (same body) |
 //! | DELETE | `/_sim/faults` | clear all rules |
 //! | PUT / DELETE | `/_sim/users/{luid-or-name}/content` | mark / unmark the user as owning content |
+//! | POST | `/_sim/users/{luid-or-name}/content` | `{"kind":"workbook","name":"…","projectId":"…"}`: give the user an item |
 //! | PUT | `/_sim/seats` | `{"Creator":5,"Viewer":null}`: set (or lift) seat limits |
 //! | DELETE | `/_sim/sessions` | end every session (clients then get 401002) |
 
@@ -16,6 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use serde_json::{Value, json};
 
+use super::content::ContentKind;
 use super::faults::FaultRule;
 use super::model::LicenceTier;
 use super::state::SimState;
@@ -43,6 +45,7 @@ pub fn handle(state: &SimState, method: &str, path: &str, body: &[u8]) -> HttpRe
             state.clear_faults();
             faults_view(state)
         }
+        ("POST", ["_sim", "users", who, "content"]) => add_content(state, who, body),
         (m @ ("PUT" | "DELETE"), ["_sim", "users", who, "content"]) => {
             mark_content_owner(state, who, m == "PUT")
         }
@@ -105,6 +108,37 @@ fn mark_content_owner(state: &SimState, who: &str, owns: bool) -> HttpResponse {
     let who = percent_encoding::percent_decode_str(who).decode_utf8_lossy();
     match state.set_owns_content(&who, owns) {
         Ok(id) => answer(StatusCode::OK, json!({ "id": id, "ownsContent": owns })),
+        Err(e) => problem(StatusCode::NOT_FOUND, e.detail),
+    }
+}
+
+fn add_content(state: &SimState, who: &str, body: &[u8]) -> HttpResponse {
+    let who = percent_encoding::percent_decode_str(who).decode_utf8_lossy();
+    let usage = "expected {\"kind\":\"project|workbook|datasource|flow\",\"name\":\"…\",\"projectId\":\"…\"} (projectId optional)";
+    let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(body) else {
+        return problem(StatusCode::BAD_REQUEST, usage);
+    };
+    let kind = map
+        .get("kind")
+        .and_then(Value::as_str)
+        .and_then(ContentKind::parse);
+    let name = map
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty());
+    let project = match map.get("projectId") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(p)) => Some(p.as_str()),
+        Some(_) => return problem(StatusCode::BAD_REQUEST, usage),
+    };
+    let (Some(kind), Some(name)) = (kind, name) else {
+        return problem(StatusCode::BAD_REQUEST, usage);
+    };
+    match state.add_content(kind, name, &who, project) {
+        Ok(id) => answer(
+            StatusCode::CREATED,
+            json!({ "id": id, "kind": kind, "name": name, "projectId": project }),
+        ),
         Err(e) => problem(StatusCode::NOT_FOUND, e.detail),
     }
 }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::content::ContentItem;
 use super::errors::{ApiError, ApiResult};
 use super::licences::{SeatUsage, Seats};
 use super::model::{Group, LicenceTier, SiteRole, User};
@@ -38,6 +39,8 @@ pub struct Directory {
     all_users_id: String,
     seats: Seats,
     ids: fastrand::Rng,
+    /// Content items by LUID (see `content.rs`).
+    pub(crate) content: BTreeMap<String, ContentItem>,
 }
 
 /// A serialisable copy of the directory for assertions and `GET /_sim/state`.
@@ -47,6 +50,8 @@ pub struct DirectorySnapshot {
     pub users: Vec<User>,
     pub groups: Vec<GroupSnapshot>,
     pub seats: BTreeMap<&'static str, SeatUsage>,
+    /// Content items (projects, workbooks, data sources, flows) in LUID order.
+    pub content: Vec<ContentItem>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +79,7 @@ impl Directory {
             all_users_id: String::new(),
             seats: Seats::default(),
             ids: fastrand::Rng::with_seed(seed),
+            content: BTreeMap::new(),
         };
         let id = dir.new_luid();
         dir.all_users_id = id.clone();
@@ -224,11 +230,14 @@ impl Directory {
         Ok(())
     }
 
-    /// Remove User from Site. A content owner is not removed without `map_assets_to`: Tableau
-    /// answers 409003 and still changes the site role to Unlicensed (freeing the seat).
+    /// Remove User from Site. A content owner (an owner of items, or marked through the
+    /// control API) is not removed without `map_assets_to`: Tableau answers 409003 and still
+    /// changes the site role to Unlicensed (freeing the seat). With it, every item and the
+    /// mark move to the target first.
     pub fn remove_user(&mut self, id: &str, map_assets_to: Option<&str>) -> ApiResult<()> {
         let user = self.user(id)?;
-        let (owns, role, name) = (user.owns_content, user.site_role, key(&user.name));
+        let (flag, role, name) = (user.owns_content, user.site_role, key(&user.name));
+        let owns = flag || self.owns_items(id);
         if let Some(target) = map_assets_to {
             self.user(target)?;
             if target == id {
@@ -236,9 +245,10 @@ impl Directory {
                     "Deletion failed: content cannot be mapped to the user being removed.",
                 ));
             }
-            if owns {
+            if flag {
                 self.set_owns_content(target, true)?;
             }
+            self.move_all_content(id, target);
         } else if owns {
             self.update_user(
                 id,
@@ -385,6 +395,49 @@ impl Directory {
         Ok(())
     }
 
+    /// The highest minimum site role ("grant role on sign-in") among the user's groups, with
+    /// the group that sets it.
+    pub fn role_floor(&self, user_id: &str) -> Option<(SiteRole, &Group)> {
+        self.groups_of_user
+            .get(user_id)?
+            .iter()
+            .filter_map(|g| self.groups.get(g))
+            .filter_map(|g| Some((g.minimum_site_role?, g)))
+            .max_by_key(|(role, g)| (role.rank(), std::cmp::Reverse(key(&g.name))))
+    }
+
+    /// Update User's check against a "grant role on sign-in" group: a new role that ranks
+    /// below the group's minimum answers 400012, as Tableau does (its detail does not name
+    /// the group).
+    pub fn check_demotion(&self, user_id: &str, role: SiteRole) -> ApiResult<()> {
+        match self.role_floor(user_id) {
+            Some((floor, _)) if role.rank() < floor.rank() => {
+                Err(ApiError::user_update_problem(user_id))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Grant role on sign-in: a member of a group with a minimum site role above the user's
+    /// own gets that role when signing in (when its licence tier has a seat).
+    pub fn grant_role_on_sign_in(&mut self, user_id: &str) {
+        let Ok(current) = self.user(user_id).map(|u| u.site_role) else {
+            return;
+        };
+        if let Some((floor, _)) = self.role_floor(user_id)
+            && floor.rank() > current.rank()
+        {
+            // A full tier leaves the role as it is, like Tableau's grant does.
+            let _ = self.update_user(
+                user_id,
+                UserUpdate {
+                    site_role: Some(floor),
+                    ..UserUpdate::default()
+                },
+            );
+        }
+    }
+
     pub fn is_member(&self, group_id: &str, user: &User) -> bool {
         group_id == self.all_users_id
             || self
@@ -460,6 +513,7 @@ impl Directory {
             users: self.users().cloned().collect(),
             groups,
             seats: self.seats.usage(),
+            content: self.content.values().cloned().collect(),
         }
     }
 }

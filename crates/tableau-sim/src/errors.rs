@@ -67,6 +67,16 @@ impl ApiError {
         )
     }
 
+    /// Update User refused because a "grant role on sign-in" group holds the user's role up
+    /// (Tableau KB "Unable to update user's site role when syncing user via SCIM").
+    pub fn user_update_problem(user: &str) -> Self {
+        Self::new(
+            400012,
+            "Bad Request",
+            format!("There was a problem updating user '{user}'."),
+        )
+    }
+
     pub fn deletion_failed(detail: impl Into<String>) -> Self {
         Self::new(400032, "Bad Request", detail)
     }

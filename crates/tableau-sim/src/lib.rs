@@ -1,4 +1,5 @@
-//! A faithful Tableau REST API simulator (users and groups), for tests, demos and benchmarks.
+//! A faithful Tableau REST API simulator (users, groups, and content as far as ownership goes),
+//! for tests, demos and benchmarks.
 //!
 //! It speaks XML (the default, namespace `http://tableau.com/api`, what
 //! `tableauserverclient` sends) and JSON (`Accept`/`Content-Type: application/json`), signs
@@ -25,7 +26,7 @@
 //! ```
 //!
 //! At run time [`SimState`] (from `sim.state()`) also offers the in-process versions of the
-//! `/_sim/` control API: `set_owns_content`, `set_seats`, `add_fault`, `replace_faults`,
+//! `/_sim/` control API: `add_content`, `set_owns_content`, `set_seats`, `add_fault`, `replace_faults`,
 //! `clear_faults`, `end_all_sessions`.
 //!
 //! With the `cli` feature, `SimArgs` (the clap flags of a `sim` command) and `run_cli` (serve
@@ -40,6 +41,7 @@ mod auth;
 #[cfg(feature = "cli")]
 mod cli;
 mod config;
+mod content;
 mod control;
 mod directory;
 mod errors;
@@ -67,6 +69,7 @@ use actix_web::{App, HttpServer, web};
 #[cfg(feature = "cli")]
 pub use cli::{SimArgs, run_cli};
 pub use config::{ConnectedApp, PasswordUser, PersonalAccessToken, SimConfig};
+pub use content::{ContentItem, ContentKind};
 pub use directory::{DirectorySnapshot, GroupSnapshot};
 pub use errors::ApiError;
 pub use faults::{FaultCounts, FaultEffect, FaultRule};

@@ -72,6 +72,23 @@ impl SiteRole {
         }
     }
 
+    /// Order of access, for "grant role on sign-in" floors: Unlicensed (and Guest, SupportUser)
+    /// < Viewer < Explorer < ExplorerCanPublish < SiteAdministratorExplorer < Creator <
+    /// SiteAdministratorCreator < ServerAdministrator (**assumed**: Tableau documents the
+    /// floor, not an order of the administrator roles).
+    pub fn rank(self) -> u8 {
+        match self {
+            SiteRole::Unlicensed | SiteRole::Guest | SiteRole::SupportUser => 0,
+            SiteRole::Viewer => 1,
+            SiteRole::Explorer => 2,
+            SiteRole::ExplorerCanPublish => 3,
+            SiteRole::SiteAdministratorExplorer => 4,
+            SiteRole::Creator => 5,
+            SiteRole::SiteAdministratorCreator => 6,
+            SiteRole::ServerAdministrator => 7,
+        }
+    }
+
     /// Roles Add User accepts (Guest answers 409005, the rest 400013).
     pub fn assignable_on_add(self) -> bool {
         matches!(

@@ -9,6 +9,7 @@ use actix_web::web::{Bytes, Data};
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::config::parse_api_version;
+use super::content::{self, ContentKind};
 use super::errors::{ApiError, ApiResult};
 use super::faults::FaultOutcome;
 use super::sessions::Session;
@@ -103,7 +104,8 @@ pub async fn dispatch(req: HttpRequest, body: Bytes, state: Data<SimState>) -> H
 }
 
 fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> {
-    let unknown = || ApiError::unknown_resource(path.strip_prefix("/api").unwrap_or(path));
+    let api_path = path.strip_prefix("/api").unwrap_or(path);
+    let unknown = || ApiError::unknown_resource(api_path);
     let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
     let ["api", version, rest @ ..] = segments.as_slice() else {
         return Err(unknown());
@@ -144,6 +146,21 @@ fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> 
                 (["groups", _, "users", "remove"], "PUT") if !ctx.at_least(3, 21) => Err(unknown()),
                 (["groups", id, "users", "remove"], "PUT") => groups::remove_members(&ctx, id),
                 (["groups", id, "users", user], "DELETE") => groups::remove_member(&ctx, id, user),
+                (["users", user, "workbooks"], "GET") => {
+                    content::list_for_user(&ctx, ContentKind::Workbook, user, api_path)
+                }
+                (["users", user, "flows"], "GET") => {
+                    content::list_for_user(&ctx, ContentKind::Flow, user, api_path)
+                }
+                ([c @ ("workbooks" | "datasources" | "flows" | "projects")], "GET") => {
+                    content::list(&ctx, content_kind(c)?, api_path)
+                }
+                ([c @ ("workbooks" | "datasources" | "flows"), id], "GET") => {
+                    content::get(&ctx, content_kind(c)?, id, api_path)
+                }
+                ([c @ ("workbooks" | "datasources" | "flows" | "projects"), id], "PUT") => {
+                    content::update(&ctx, content_kind(c)?, id, api_path)
+                }
                 (
                     ["users"]
                     | ["users", _]
@@ -151,7 +168,10 @@ fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> 
                     | ["groups"]
                     | ["groups", _]
                     | ["groups", _, "users"]
-                    | ["groups", _, "users", _],
+                    | ["groups", _, "users", _]
+                    | ["users", _, "workbooks" | "flows"]
+                    | ["workbooks" | "datasources" | "flows" | "projects"]
+                    | ["workbooks" | "datasources" | "flows" | "projects", _],
                     _,
                 ) => wrong_method(),
                 _ => Err(unknown()),
@@ -159,4 +179,8 @@ fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> 
         }
         _ => Err(unknown()),
     }
+}
+
+fn content_kind(collection: &str) -> ApiResult<ContentKind> {
+    ContentKind::from_collection(collection).ok_or_else(|| ApiError::unknown_resource(collection))
 }

@@ -8,6 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use serde::Serialize;
 
 use super::config::{ConnectedApp, SimConfig, parse_api_version};
+use super::content::{ContentItem, ContentKind};
 use super::directory::{Directory, DirectorySnapshot, GroupSnapshot};
 use super::errors::ApiError;
 use super::faults::{FaultCounts, FaultRule, FaultTable};
@@ -55,6 +56,8 @@ pub struct SimSnapshot {
     pub groups: Vec<GroupSnapshot>,
     /// Seats used and their limit, per licence tier.
     pub seats: BTreeMap<&'static str, SeatUsage>,
+    /// Content items (projects, workbooks, data sources, flows) and their owners.
+    pub content: Vec<ContentItem>,
     /// Open sessions.
     pub sessions: usize,
     pub faults: Vec<FaultRule>,
@@ -139,6 +142,25 @@ impl SimState {
         Ok(id)
     }
 
+    /// Gives a user (by LUID or name) a new content item of `kind` named `name`, in project
+    /// `project_id` if given; returns the item's LUID. The REST API then lists it by owner,
+    /// changes its owner, and Remove User needs `mapAssetsTo` for its owner.
+    pub fn add_content(
+        &self,
+        kind: ContentKind,
+        name: &str,
+        owner: &str,
+        project_id: Option<&str>,
+    ) -> Result<String, ApiError> {
+        let mut inner = self.lock();
+        let dir = &mut inner.directory;
+        let owner = match dir.user(owner) {
+            Ok(u) => u.id.clone(),
+            Err(e) => dir.user_by_name(owner).map(|u| u.id.clone()).ok_or(e)?,
+        };
+        Ok(dir.add_content(kind, name, &owner, project_id)?.id.clone())
+    }
+
     /// Sets (`Some`) or lifts (`None`) the seat limit of a licence tier.
     pub fn set_seats(&self, tier: LicenceTier, limit: Option<usize>) {
         self.lock().directory.set_seats(tier, limit);
@@ -172,6 +194,7 @@ impl SimState {
                 users,
                 groups,
                 seats,
+                content,
             },
             sessions,
         ) = {
@@ -185,6 +208,7 @@ impl SimState {
             users,
             groups,
             seats,
+            content,
             sessions,
             faults: faults.rules().to_vec(),
             injected_faults: faults.counts(),

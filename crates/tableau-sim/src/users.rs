@@ -242,6 +242,11 @@ pub fn update(ctx: &Ctx<'_>, id: &str) -> ApiResult<Reply> {
             "Licensing update on self forbidden: you cannot change your own site role.",
         ));
     }
+    if let Some(role) = site_role
+        && role != current.site_role
+    {
+        inner.directory.check_demotion(id, role)?;
+    }
     let update = UserUpdate {
         full_name: user.get("fullName").map(str::to_owned),
         email: check_email(user.get("email"))?,

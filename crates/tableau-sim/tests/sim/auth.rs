@@ -90,13 +90,40 @@ async fn sign_in_failures_answer_401001_or_400000() {
             .unwrap()
             .contains("Unrecognized field \"colour\"")
     );
-    // PAT sign-in only exists from 3.6, JWT from 3.17.
-    let (status, _) = sign_in_raw(&format!("{}/api/3.5", sim.url()), pat_credentials()).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let token = jwt(claims("admin"), json!({}));
-    let (status, _) =
-        sign_in_raw(&format!("{}/api/3.16", sim.url()), jwt_credentials(&token)).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
+    sim.stop().await;
+}
+
+/// tableauserverclient's default flow signs in at its default API version (2.4) with whatever
+/// credential it holds, then switches to the server's version: every credential kind is
+/// accepted at every version served, and the session works at the server's version.
+#[tokio::test]
+async fn every_credential_kind_signs_in_at_every_version() {
+    let sim = start_default().await;
+    for version in ["2.0", "2.4", "3.5", "3.16", "3.27"] {
+        let api = format!("{}/api/{version}", sim.url());
+        let token = jwt(claims("admin"), json!({}));
+        for credentials in [
+            pat_credentials(),
+            jwt_credentials(&token),
+            json!({"name": "admin", "password": "admin-password", "site": {"contentUrl": SITE}}),
+        ] {
+            let client = Client::sign_in_at(api.clone(), credentials).await;
+            let at_server_version = Client {
+                api: sim.api_url(),
+                ..client
+            };
+            assert_eq!(
+                at_server_version.get("users").await.0,
+                StatusCode::OK,
+                "session opened at {version}"
+            );
+        }
+    }
+    // Wrong credentials are still refused at an old version.
+    let mut wrong = pat_credentials();
+    wrong["personalAccessTokenSecret"] = json!("nope");
+    let (status, body) = sign_in_raw(&format!("{}/api/2.4", sim.url()), wrong).await;
+    assert_eq!((status, code(&body)), (StatusCode::UNAUTHORIZED, "401001"));
     sim.stop().await;
 }
 
@@ -243,7 +270,7 @@ async fn wrong_site_unknown_resource_and_wrong_method() {
         .get("/sites/00000000-0000-4000-8000-000000000000/users")
         .await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "404000"));
-    let (status, body) = client.get("workbooks").await;
+    let (status, body) = client.get("views").await;
     assert_eq!((status, code(&body)), (StatusCode::NOT_FOUND, "404003"));
     let (status, body) = client.call(reqwest::Method::PATCH, "users", None).await;
     assert_eq!(

@@ -8,6 +8,7 @@
 )]
 
 mod auth;
+mod content;
 mod faults;
 mod groups;
 mod robustness;
