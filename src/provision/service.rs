@@ -9,7 +9,8 @@ use super::engine::{Answer, Engine, unique_attr};
 use super::idempotency::RequestMeta;
 use super::locks::{LockGuard, ResourceLocks};
 use super::planner::{Membership, Planner, lock_key};
-use crate::model::{Lookup, Resource, ResourceKind};
+use super::query::{self, ListPage, ListRequest};
+use crate::model::{Resource, ResourceKind};
 use crate::scim::patch::apply_patch;
 use crate::scim::render::{etag, patchable_document};
 use crate::scim::schema::ResourceSchema;
@@ -90,19 +91,11 @@ impl Service {
             .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.as_str())))
     }
 
-    /// Resources of a kind in creation order: all of them, or the candidates an indexed
-    /// equality lookup finds (a superset of a filter's matches; the caller filters).
-    pub async fn query(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: Option<&Lookup>,
-        with_relations: bool,
-    ) -> ScimResult<Vec<Resource>> {
-        Ok(self
-            .store
-            .list(tenant, kind, lookup, with_relations)
-            .await?)
+    /// `GET /Users`, `GET /Groups`, `.search`: one page of the resources of a kind that match
+    /// the request's filter, with the total; bounded work whatever the number stored (see
+    /// `query`).
+    pub async fn query(&self, request: &ListRequest) -> ScimResult<ListPage> {
+        query::run(&self.store, request).await
     }
 
     /// `POST /Users`, `POST /Groups`. Two creates of one name wait for each other here, so the
