@@ -14,5 +14,6 @@ mod harness;
 mod idempotency;
 mod lifecycle;
 mod okta;
+mod paging;
 mod policies;
 mod unavailable;
