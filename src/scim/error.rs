@@ -51,6 +51,8 @@ error_table! {
     NotAcceptable => (406, None),
     PreconditionFailed => (412, None),
     PayloadTooLarge => (413, None),
+    /// The client did not send the request's body in time (`limits.body_timeout_secs`).
+    RequestTimeout => (408, None),
     UnsupportedMediaType => (415, None),
     NotImplemented => (501, None),
     Unavailable => (503, None),
