@@ -156,19 +156,20 @@ async fn a_large_patch_does_not_stall_other_requests() {
         patch_done.push(done);
     }
     let first_patch_done = patch_done.iter().min().copied().unwrap();
+    assert!(
+        slowest < Duration::from_secs(1),
+        "GET /ServiceProviderConfig took {slowest:?} while PATCHes ran ({patch_done:?})"
+    );
     // The test proves something only if the PATCHes were still running meanwhile.
     assert!(
         answered_at < first_patch_done,
         "the PATCHes ({patch_done:?}) finished before the reads ({answered_at:?}): make them heavier"
     );
-    assert!(
-        slowest < Duration::from_millis(500),
-        "GET /ServiceProviderConfig took {slowest:?} while PATCHes ran ({patch_done:?})"
-    );
 }
 
-/// Reads what the server sends until it closes the connection or `within` passes, while
-/// `drip` sends one more byte every 200 ms. The answer's head, if one came.
+/// Starts a `POST /Users` announcing 1,000 bytes of body and sends one more byte after every
+/// 200 ms of silence from the server (a slow-loris upload), until the server closes the
+/// connection or `within` passes. What the server answered (if anything), and whether it closed.
 async fn slow_upload(app: &TestApp, auth: bool, within: Duration) -> (Option<String>, bool) {
     let addr = app
         .base_url
