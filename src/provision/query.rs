@@ -88,12 +88,14 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
     let mut selection = Selection::new(request);
     match lookup {
         Some(lookup) => {
+            // The candidates are few: their relations come with them, in one read.
+            selection.relations_loaded = request.filter_relations || request.page_relations;
             let candidates = store
                 .list(
                     tenant,
                     request.kind,
                     Some(&lookup),
-                    request.filter_relations,
+                    selection.relations_loaded,
                 )
                 .await?;
             selection.add(evaluate(request, candidates).await?);
@@ -141,6 +143,8 @@ struct Selection {
     keys: Vec<(Value, String)>,
     start: usize,
     end: usize,
+    /// Whether the resources read carry their relations.
+    relations_loaded: bool,
 }
 
 impl Selection {
@@ -151,6 +155,7 @@ impl Selection {
             keys: Vec::new(),
             start: request.offset,
             end: request.offset.saturating_add(request.limit),
+            relations_loaded: request.filter_relations,
         }
     }
 
@@ -169,7 +174,7 @@ impl Selection {
     }
 
     async fn finish(self, store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<ListPage> {
-        let relations_loaded = request.filter_relations;
+        let relations_loaded = self.relations_loaded;
         let wanted_relations = request.page_relations || request.filter_relations;
         let (ids, resources) = match request.sort_by.clone() {
             None if request.page_relations && !relations_loaded && !self.window.is_empty() => {
