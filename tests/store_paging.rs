@@ -121,7 +121,19 @@ async fn count_only_and_past_the_end(store: Arc<dyn Store>) {
         (empty.total, empty.resources.len(), empty.cursor),
         (Some(0), 0, None)
     );
-    users(&store, &t, 4).await;
+    let ids = users(&store, &t, 4).await;
+    // A refused create (name taken, id taken) counts nothing.
+    let taken = obj(json!({"userName": "user000@example.com"}));
+    assert!(
+        store
+            .create(&t, User, &new_id(), &taken, &[])
+            .await
+            .is_err()
+    );
+    let other = obj(json!({"userName": "fresh@example.com"}));
+    assert!(store.create(&t, User, &ids[0], &other, &[]).await.is_err());
+    // Another tenant's users are not counted here.
+    users(&store, &tenant(), 2).await;
     let count = store.page(&t, User, &by_offset(0, 0)).await.unwrap();
     assert_eq!((count.total, count.resources.len()), (Some(4), 0));
     let past = store.page(&t, User, &by_offset(4, 10)).await.unwrap();

@@ -127,7 +127,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// One page of the resources of a kind in creation order (see [`paging`]): only the
     /// page's rows are read, relations (when asked for) are loaded for them alone, and the
-    /// total is a `COUNT` over the list index (when asked for). A `limit` of 0 reads no row.
+    /// total is the count the database keeps per tenant and kind (when asked for). A `limit` of 0 reads no row.
     async fn page(
         &self,
         tenant: &str,

@@ -6,7 +6,8 @@
 //! changes and is never reused), read through the `(tenant, kind, seq)` index: by offset (SCIM's
 //! `startIndex`) or after a cursor (the `seq` of the last resource of the previous page, for a
 //! scan in batches). Only the page's rows are read, and relations are loaded for them alone; the
-//! total comes from a `COUNT` over the same index when asked for.
+//! total, when asked for, is the count the database keeps per tenant and kind
+//! (`resource_counts`, maintained by triggers on `resources`).
 
 use super::rows::{self, Row};
 use super::{Resource, StoreResult};
@@ -50,7 +51,10 @@ macro_rules! page_columns {
     };
 }
 
-pub(crate) const COUNT: &str = "SELECT COUNT(*) FROM resources WHERE tenant = $1 AND kind = $2";
+/// The number of resources of a kind, as the triggers of migration 7 keep it (one row read; no
+/// row yet means none).
+pub(crate) const COUNT: &str = "SELECT COALESCE((SELECT n FROM resource_counts \
+     WHERE tenant = $1 AND kind = $2), 0)";
 
 /// `$3` resources after skipping `$4`. The offset is taken in the index alone (the subquery
 /// reads `seq` only), and the rows of the page are then read by `seq`: skipping does not read

@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "journal retention",
         sql: include_str!("../../../migrations/sqlite/0003_journal_retention.sql"),
     },
+    Migration {
+        version: 7,
+        description: "resource counts",
+        sql: include_str!("../../../migrations/sqlite/0007_resource_counts.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\
