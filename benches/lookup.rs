@@ -2,6 +2,8 @@
 //! the real bridge with N users stored (SQLite), against a ceiling measured in the same run with
 //! the same client, connections and duration: a do-nothing actix handler behind the same
 //! authentication middleware, answering a fixed ListResponse (the very body a lookup answers).
+//! Then a page of an unfiltered list, as Okta's import reads them (`GET /Users?startIndex=1&count=100`,
+//! and the last page), against the lookup measured in the same run.
 //! Then, with the `tableau-scim` binary as a separate process on the same database: the cold
 //! start (spawn to the first answered authenticated lookup) and the resident memory after a
 //! lookup load (VmRSS and its peak VmHWM). Everything talks to 127.0.0.1 only, and every phase
@@ -383,6 +385,18 @@ fn spawn_ceiling(body: web::Bytes, workers: usize) -> Result<Running, BoxError> 
 // ---------------------------------------------------------------------------------------------
 // The client.
 
+/// What a load asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Query {
+    /// `userName eq` of a random user.
+    Lookup,
+    /// `startIndex=N&count=100` of the unfiltered list.
+    Page { start_index: usize },
+}
+
+/// Users per list page.
+const PAGE: usize = 100;
+
 /// What a load counted: answers completed within the measured window, errors at any time.
 #[derive(Default, Clone, Copy)]
 struct Tally {
@@ -427,16 +441,27 @@ struct Load {
     measure: Duration,
     /// Whether the answer must name the user asked for (not so for the ceiling's fixed body).
     check_user: bool,
+    query: Query,
 }
 
-fn write_request(out: &mut Vec<u8>, addr: SocketAddr, user: usize) {
+fn write_request(out: &mut Vec<u8>, addr: SocketAddr, user: usize, query: Query) {
     out.clear();
     let mut head = String::with_capacity(256);
     // Writing to a String cannot fail.
+    let _ = match query {
+        Query::Lookup => write!(
+            head,
+            "GET {BASE_PATH}/Users?filter=userName%20eq%20%22user{user:06}%40example.com%22"
+        ),
+        Query::Page { start_index } => write!(
+            head,
+            "GET {BASE_PATH}/Users?startIndex={start_index}&count={PAGE}"
+        ),
+    };
     let _ = write!(
         head,
-        "GET {BASE_PATH}/Users?filter=userName%20eq%20%22user{user:06}%40example.com%22 HTTP/1.1\r\n\
-         Host: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nAccept: application/scim+json\r\n\r\n"
+        " HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Accept: application/scim+json\r\n\r\n"
     );
     out.extend_from_slice(head.as_bytes());
 }
@@ -496,6 +521,26 @@ fn body_ok(body: &[u8], user: Option<usize>) -> bool {
         && user.is_none_or(|u| v["Resources"][0]["userName"] == user_name(u).as_str())
 }
 
+/// A list page: every user counted, the page full (or the rest of the list), each of its
+/// resources a user of the bench (they were created 256 at a time, so creation order is not
+/// name order).
+fn page_ok(body: &[u8], users: usize, start_index: usize) -> bool {
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let expected = users.saturating_sub(start_index - 1).min(PAGE);
+    v["totalResults"] == users
+        && v["itemsPerPage"] == expected
+        && v["Resources"].as_array().is_some_and(|r| {
+            r.len() == expected
+                && r.iter().all(|u| {
+                    u["userName"]
+                        .as_str()
+                        .is_some_and(|n| n.starts_with("user") && n.ends_with("@example.com"))
+                })
+        })
+}
+
 async fn connect(addr: SocketAddr) -> std::io::Result<TcpStream> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -525,7 +570,7 @@ async fn connection(load: Arc<Load>, seed: u64, start: Instant) -> Tally {
             },
         };
         let user = rng.usize(0..load.users);
-        write_request(&mut request, load.addr, user);
+        write_request(&mut request, load.addr, user, load.query);
         let answer = exchange(s, &request, &mut buf).await;
         let done = Instant::now();
         let counted = done >= warm_end && done < end;
@@ -533,7 +578,11 @@ async fn connection(load: Arc<Load>, seed: u64, start: Instant) -> Tally {
             Ok((200, body)) => {
                 if sent.is_multiple_of(SAMPLE_EVERY) {
                     tally.checked += 1;
-                    if !body_ok(&buf[body], load.check_user.then_some(user)) {
+                    let ok = match load.query {
+                        Query::Lookup => body_ok(&buf[body], load.check_user.then_some(user)),
+                        Query::Page { start_index } => page_ok(&buf[body], load.users, start_index),
+                    };
+                    if !ok {
                         tally.bad_body += 1;
                     }
                 }
@@ -641,9 +690,10 @@ end
 }
 
 async fn run_load(cfg: &Config, load: Load, dir: &Path) -> Result<Measured, BoxError> {
-    match cfg.client {
-        ClientKind::Builtin => builtin_load(load).await,
-        ClientKind::Wrk => wrk_load(load, cfg.client_threads, dir).await,
+    match (cfg.client, load.query) {
+        (ClientKind::Wrk, Query::Lookup) => wrk_load(load, cfg.client_threads, dir).await,
+        // The wrk script asks for lookups only.
+        _ => builtin_load(load).await,
     }
 }
 
@@ -658,7 +708,7 @@ async fn lookup_on(
     user: usize,
 ) -> Result<Vec<u8>, BoxError> {
     let (mut request, mut buf) = (Vec::new(), Vec::new());
-    write_request(&mut request, addr, user);
+    write_request(&mut request, addr, user, Query::Lookup);
     let (status, body) = exchange(&mut stream, &request, &mut buf).await?;
     let body = buf[body].to_vec();
     if status != 200 || !body_ok(&body, Some(user)) {
@@ -756,6 +806,10 @@ struct ProcessFigures {
     lookup: Measured,
     rss: f64,
     hwm: f64,
+    /// First pages of the list after the lookups, and the memory then.
+    list: Measured,
+    rss_after_list: f64,
+    hwm_after_list: f64,
 }
 
 async fn binary_phase(cfg: &Config, db: &Path, dir: &Path) -> Result<ProcessFigures, BoxError> {
@@ -779,6 +833,8 @@ async fn binary_phase(cfg: &Config, db: &Path, dir: &Path) -> Result<ProcessFigu
         }
         let lookup = run_load(cfg, load(cfg, addr, true), dir).await?;
         let (rss, hwm) = memory_mib(child.0.id())?;
+        let list = run_load(cfg, page_load(cfg, addr, 1), dir).await?;
+        let (rss_after_list, hwm_after_list) = memory_mib(child.0.id())?;
         drop(child);
         return Ok(ProcessFigures {
             cold_ms,
@@ -786,6 +842,9 @@ async fn binary_phase(cfg: &Config, db: &Path, dir: &Path) -> Result<ProcessFigu
             lookup,
             rss,
             hwm,
+            list,
+            rss_after_list,
+            hwm_after_list,
         });
     }
     Err("no cold start measured".into())
@@ -799,7 +858,21 @@ fn load(cfg: &Config, addr: SocketAddr, check_user: bool) -> Load {
         warmup: cfg.warmup,
         measure: cfg.measure,
         check_user,
+        query: Query::Lookup,
     }
+}
+
+/// Pages of `PAGE` users from `start_index` of the unfiltered list.
+fn page_load(cfg: &Config, addr: SocketAddr, start_index: usize) -> Load {
+    Load {
+        query: Query::Page { start_index },
+        ..load(cfg, addr, false)
+    }
+}
+
+/// The start of the last page of the list.
+fn last_page(cfg: &Config) -> usize {
+    cfg.users.saturating_sub(PAGE) + 1
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -866,8 +939,13 @@ async fn run(cfg: Config) -> Result<(), BoxError> {
     ceiling.stop().await?;
     describe("ceiling (fixed ListResponse, same auth)", &ceiling_m);
     let lookup_m = run_load(&cfg, load(&cfg, bridge.addr, true), dir.path()).await?;
-    bridge.stop().await?;
     describe("userName eq lookup (bridge)", &lookup_m);
+    let first_m = run_load(&cfg, page_load(&cfg, bridge.addr, 1), dir.path()).await?;
+    describe(&format!("startIndex=1&count={PAGE} (bridge)"), &first_m);
+    let last = last_page(&cfg);
+    let last_m = run_load(&cfg, page_load(&cfg, bridge.addr, last), dir.path()).await?;
+    describe(&format!("startIndex={last}&count={PAGE} (bridge)"), &last_m);
+    bridge.stop().await?;
 
     // The binary, on the same database.
     println!(
@@ -876,6 +954,10 @@ async fn run(cfg: Config) -> Result<(), BoxError> {
     );
     let process = binary_phase(&cfg, &db, dir.path()).await?;
     describe("userName eq lookup (separate process)", &process.lookup);
+    describe(
+        &format!("startIndex=1&count={PAGE} (separate process)"),
+        &process.list,
+    );
 
     let ratio = 100.0 * lookup_m.per_second() / ceiling_m.per_second();
     let cold = median(&process.cold_ms);
@@ -906,6 +988,26 @@ async fn run(cfg: Config) -> Result<(), BoxError> {
         "",
     );
     row("lookup / ceiling", format!("{ratio:.1} %"), "≥ 50 %");
+    row(
+        &format!("GET /Users?startIndex=1&count={PAGE}, in process (req/s)"),
+        format!("{:.2}", first_m.per_second()),
+        "",
+    );
+    row(
+        "first page: lookups per page (lookup req/s ÷ page req/s)",
+        format!("{:.1}", lookup_m.per_second() / first_m.per_second()),
+        "a few",
+    );
+    row(
+        &format!("GET /Users?startIndex={last}&count={PAGE}, in process (req/s)"),
+        format!("{:.2}", last_m.per_second()),
+        "",
+    );
+    row(
+        "last page: lookups per page",
+        format!("{:.1}", lookup_m.per_second() / last_m.per_second()),
+        "",
+    );
     row(
         "userName eq lookup, separate process (req/s)",
         format!("{:.0}", process.lookup.per_second()),
@@ -939,12 +1041,33 @@ async fn run(cfg: Config) -> Result<(), BoxError> {
         format!("{:.1} MiB", process.hwm),
         "",
     );
+    row(
+        &format!(
+            "VmRSS after the first-page load ({} pages)",
+            process.list.tally.ok
+        ),
+        format!("{:.1} MiB", process.rss_after_list),
+        "",
+    );
+    row(
+        "VmHWM (peak RSS) after the first-page load",
+        format!("{:.1} MiB", process.hwm_after_list),
+        "",
+    );
 
-    let failures = ceiling_m.failures() + lookup_m.failures() + process.lookup.failures();
+    let loads = [
+        &ceiling_m,
+        &lookup_m,
+        &first_m,
+        &last_m,
+        &process.lookup,
+        &process.list,
+    ];
+    let failures: u64 = loads.iter().map(|m| m.failures()).sum();
     if failures > 0 {
         return Err(format!("{failures} requests failed or answered wrongly").into());
     }
-    if ceiling_m.tally.ok == 0 || lookup_m.tally.ok == 0 || process.lookup.tally.ok == 0 {
+    if loads.iter().any(|m| m.tally.ok == 0) {
         return Err("a load completed no request in its measured window".into());
     }
     Ok(())

@@ -5,6 +5,7 @@ use crate::config::Settings;
 use crate::http::auth::Credentials;
 use crate::http::{AppState, middleware, routes};
 use crate::provision::{Engine, Service};
+use crate::scim::limits::WriteLimits;
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{self, Store};
 use crate::tableau::TableauClient;
@@ -76,7 +77,10 @@ impl Application {
             basic_auth_enabled: settings.auth.basic_username.is_some(),
             settings: settings.clone(),
             registry: SchemaRegistry::builtin(),
-            provisioning: Service::new(engine),
+            provisioning: Service::new(engine).with_limits(WriteLimits {
+                max_patch_operations: settings.limits.max_patch_operations,
+                max_multi_values: settings.limits.max_multi_values,
+            }),
             credentials,
         });
         let base_path = settings.base_path.clone();

@@ -5,6 +5,7 @@
 use crate::provision::JournalSettings;
 use crate::provision::rules::ProvisionPolicy;
 use crate::tableau::TableauSettings;
+use crate::trusted_proxies::TrustedProxies;
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Path prefix of every SCIM endpoint.
     pub base_path: String,
+    /// Peers (IP addresses or CIDR networks) whose `Forwarded` / `X-Forwarded-Host` /
+    /// `X-Forwarded-Proto` headers are believed when building URLs without `public_url`;
+    /// empty (the default) believes none: the URL is built from the request's own `Host`.
+    pub trusted_proxies: TrustedProxies,
     /// Directory for the default SQLite database.
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://...`; defaults to `sqlite://<data_dir>/tableau-scim.db`.
@@ -62,6 +67,14 @@ pub struct LimitSettings {
     pub max_page_size: usize,
     /// Page size when the client sends no `count`.
     pub default_page_size: usize,
+    /// Most operations in one PATCH request; more answers `400 tooMany`.
+    pub max_patch_operations: usize,
+    /// Most values of one multi-valued attribute (`emails`, `phoneNumbers`, … — not a
+    /// group's `members`); more answers `400 tooMany`.
+    pub max_multi_values: usize,
+    /// Seconds a client has to send a request's whole body once its headers are in; slower
+    /// answers `408` (a slow or stalled upload cannot hold a worker or a connection).
+    pub body_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -70,6 +83,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             base_path: "/scim/v2".into(),
+            trusted_proxies: TrustedProxies::default(),
             data_dir: PathBuf::from("data"),
             store: None,
             auth: AuthSettings::default(),
@@ -87,6 +101,9 @@ impl Default for LimitSettings {
             max_body_bytes: 1024 * 1024,
             max_page_size: 1000,
             default_page_size: 100,
+            max_patch_operations: 100,
+            max_multi_values: 100,
+            body_timeout_secs: 30,
         }
     }
 }
@@ -156,6 +173,22 @@ impl Settings {
         if self.limits.default_page_size == 0 {
             return Err(ConfigError::Invalid(
                 "limits.default_page_size must be at least 1".into(),
+            ));
+        }
+        for (value, key) in [
+            (
+                self.limits.max_patch_operations,
+                "limits.max_patch_operations",
+            ),
+            (self.limits.max_multi_values, "limits.max_multi_values"),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Invalid(format!("{key} must be at least 1")));
+            }
+        }
+        if self.limits.body_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "limits.body_timeout_secs must be at least 1".into(),
             ));
         }
         if self.limits.max_body_bytes < 1024 {
@@ -252,6 +285,30 @@ mod tests {
                 s.auth.tokens,
                 ["from-env-0123456789", "from-flag-0123456789"]
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn limits_and_trusted_proxies() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "trusted_proxies = [\"10.0.0.0/8\"]\n[limits]\nmax_patch_operations = 7\n",
+            )?;
+            jail.set_env("TABLEAU_SCIM_LIMITS__BODY_TIMEOUT_SECS", "5");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.limits.max_patch_operations, 7);
+            assert_eq!(s.limits.max_multi_values, 100);
+            assert_eq!(s.limits.body_timeout_secs, 5);
+            assert!(s.trusted_proxies.contains([10, 1, 1, 1].into()));
+            jail.set_env("TABLEAU_SCIM_TRUSTED_PROXIES", "[\"10.0.0.0/33\"]");
+            let e = Settings::load(None).unwrap_err().to_string();
+            assert!(e.contains("10.0.0.0/33"), "{e}");
+            jail.set_env("TABLEAU_SCIM_TRUSTED_PROXIES", "[]");
+            jail.set_env("TABLEAU_SCIM_LIMITS__BODY_TIMEOUT_SECS", "0");
+            let e = Settings::load(None).unwrap_err().to_string();
+            assert!(e.contains("limits.body_timeout_secs"), "{e}");
             Ok(())
         });
     }

@@ -12,6 +12,7 @@ pub mod scim;
 pub mod secrets;
 pub mod store;
 pub mod tableau;
+pub mod trusted_proxies;
 
 /// Install the process-wide TLS crypto provider (ring) that HTTPS to Tableau uses. reqwest is
 /// built without a provider of its own, to keep aws-lc-rs (a slow C build) out of the tree;

@@ -1,12 +1,14 @@
 //! Reading request bodies: accepted media types, the size limit (413) and JSON syntax errors
 //! that say where parsing failed (400 invalidSyntax).
 
+use super::AppState;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use actix_web::HttpRequest;
 use actix_web::http::header;
-use actix_web::web::Payload;
+use actix_web::web::{self, Payload};
 use futures_util::StreamExt;
 use serde_json::Value;
+use std::time::Duration;
 
 /// `application/scim+json` and `application/json` (any parameters, e.g. charset) are accepted,
 /// and so is a request without `Content-Type` (some IdP test tools send none).
@@ -25,8 +27,32 @@ pub fn check_content_type(req: &HttpRequest) -> ScimResult<()> {
     }
 }
 
-/// Read the whole body, refusing more than `limit` bytes with 413, and parse it as JSON.
-pub async fn read_json(req: &HttpRequest, mut payload: Payload, limit: usize) -> ScimResult<Value> {
+/// The body-read timeout when the request carries no settings (`limits.body_timeout_secs`'s
+/// default).
+const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Read the whole body, refusing more than `limit` bytes with 413 and a body not complete
+/// within `limits.body_timeout_secs` with 408, and parse it as JSON.
+pub async fn read_json(req: &HttpRequest, payload: Payload, limit: usize) -> ScimResult<Value> {
+    let timeout = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT, |state| {
+            Duration::from_secs(state.settings.limits.body_timeout_secs)
+        });
+    match tokio::time::timeout(timeout, read_body(req, payload, limit)).await {
+        Ok(body) => parse_json(&body?),
+        Err(_) => Err(ScimError::new(
+            ErrorKind::RequestTimeout,
+            format!(
+                "the request body did not arrive within {} s (limits.body_timeout_secs)",
+                timeout.as_secs()
+            ),
+        )),
+    }
+}
+
+/// The whole body, refusing more than `limit` bytes with 413.
+async fn read_body(req: &HttpRequest, mut payload: Payload, limit: usize) -> ScimResult<Vec<u8>> {
     check_content_type(req)?;
     let too_large = || {
         ScimError::new(
@@ -52,7 +78,7 @@ pub async fn read_json(req: &HttpRequest, mut payload: Payload, limit: usize) ->
         }
         body.extend_from_slice(&chunk);
     }
-    parse_json(&body)
+    Ok(body)
 }
 
 pub fn parse_json(bytes: &[u8]) -> ScimResult<Value> {

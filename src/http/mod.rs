@@ -26,13 +26,33 @@ pub struct AppState {
 
 impl AppState {
     /// The absolute base URL of the SCIM endpoints, for `meta.location` and `Location`:
-    /// the configured public URL, else what the client used to reach us.
+    /// the configured public URL, else what the client used to reach us: the request's own
+    /// `Host` and scheme, or what `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto` say
+    /// when the peer is one of `trusted_proxies` (anyone else could name any host).
     pub fn base_url(&self, req: &HttpRequest) -> String {
         let root = match &self.settings.public_url {
             Some(u) => u.trim_end_matches('/').to_string(),
-            None => {
+            None if req
+                .peer_addr()
+                .is_some_and(|peer| self.settings.trusted_proxies.contains(peer.ip())) =>
+            {
                 let info = req.connection_info();
                 format!("{}://{}", info.scheme(), info.host())
+            }
+            None => {
+                let scheme = if req.app_config().secure() {
+                    "https"
+                } else {
+                    "http"
+                };
+                let host = req
+                    .headers()
+                    .get(actix_web::http::header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .map(str::to_owned)
+                    .or_else(|| req.uri().authority().map(ToString::to_string))
+                    .unwrap_or_else(|| req.app_config().host().to_owned());
+                format!("{scheme}://{host}")
             }
         };
         format!("{root}{}", self.settings.base_path)

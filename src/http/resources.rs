@@ -8,10 +8,10 @@ use super::body::read_json;
 use super::error::scim_json;
 use crate::http::auth::Principal;
 use crate::model::Resource;
-use crate::provision::{Membership, Precondition, RequestMeta};
+use crate::provision::{ListRequest, Membership, Precondition, RequestMeta};
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
-use crate::scim::list::{ListQuery, list_response, page};
+use crate::scim::list::{ListQuery, list_response};
 use crate::scim::projection::Projection;
 use crate::scim::render::{etag, render};
 use crate::scim::schema::{ResourceKind, ResourceSchema};
@@ -19,8 +19,7 @@ use crate::scim::{ScimError, ScimResult};
 use crate::store::DEFAULT_TENANT;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use serde_json::{Map, Value};
-use std::sync::Arc;
+use serde_json::Value;
 
 /// The resource kind from the `{resource}` path segment (`Users` or `Groups`, any case).
 pub fn kind_from_segment(segment: &str) -> ScimResult<ResourceKind> {
@@ -81,12 +80,22 @@ fn needs_relations(
     filter: Option<&Filter>,
     schema: &ResourceSchema,
 ) -> bool {
+    shows_relations(kind, projection, schema) || filter_names_relations(kind, filter)
+}
+
+/// Whether the answer shows members (groups) or groups (users).
+fn shows_relations(kind: ResourceKind, projection: &Projection, schema: &ResourceSchema) -> bool {
     let attr = relation_attr(kind);
-    let wanted = schema
+    schema
         .resolve(None, attr)
-        .is_some_and(|r| projection.wants(attr, r.def));
-    // A filter that merely mentions the word loads relations needlessly, which is harmless.
-    wanted || filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
+        .is_some_and(|r| projection.wants(attr, r.def))
+}
+
+/// Whether a filter may read members (groups) or groups (users). A filter that merely
+/// mentions the word loads relations needlessly, which is harmless.
+fn filter_names_relations(kind: ResourceKind, filter: Option<&Filter>) -> bool {
+    let attr = relation_attr(kind);
+    filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
 }
 
 fn if_none_match_hits(req: &HttpRequest, current: &Resource) -> bool {
@@ -135,84 +144,62 @@ fn query_projection(
     Ok((q, p))
 }
 
-/// Run a query against one resource type: filter, sort; returns rendered, unprojected
-/// documents in order.
-async fn run_query(
+/// Answer a list or search over `kinds` (in that order: users, then groups): one page of
+/// `count` from `startIndex` across them, each kind answered by the service with bounded work
+/// (`provision::query`), with the total of all matches.
+async fn list_kinds(
     state: &AppState,
     req: &HttpRequest,
-    kind: ResourceKind,
     q: &ListQuery,
-    projection: &Projection,
-) -> ScimResult<Vec<Map<String, Value>>> {
-    let schema = state.registry.resource(kind);
+    kinds: &[ResourceKind],
+) -> ScimResult<HttpResponse> {
+    let limits = &state.settings.limits;
+    let mut offset = q.start_index.saturating_sub(1);
+    let mut remaining = q.page_size(limits.default_page_size, limits.max_page_size);
     let filter = q.filter.as_deref().map(filter::parse_filter).transpose()?;
-    // Type errors (e.g. `active gt true`) are reported even when nothing is there to compare.
-    if let Some(f) = &filter {
-        filter::validate_filter(f, schema)?;
-    }
-    let sort_path = q
+    let sort_by = q
         .sort_by
         .as_deref()
         .map(filter::parse_attr_path)
         .transpose()?;
-    let lookup = filter
-        .as_ref()
-        .and_then(|f| filter::equality_lookup(f, schema));
-    let with_rel = needs_relations(kind, projection, filter.as_ref(), schema);
-    let stored = state
-        .provisioning
-        .query(DEFAULT_TENANT, kind, lookup.as_ref(), with_rel)
-        .await?;
     let base = state.base_url(req);
-    let mut docs = Vec::with_capacity(stored.len());
-    for res in &stored {
-        let doc = Value::Object(render(res, schema, &base));
-        if let Some(f) = &filter
-            && !filter::matches(f, &doc, schema)?
-        {
-            continue;
+    let mut total = 0usize;
+    let mut items = Vec::new();
+    for &kind in kinds {
+        let schema = state.registry.resource(kind).clone();
+        let projection = Projection::from_lists(&q.attributes, &q.excluded_attributes, &schema)?;
+        // Type errors (e.g. `active gt true`) are reported even when nothing is there to compare.
+        if let Some(f) = &filter {
+            filter::validate_filter(f, &schema)?;
         }
-        if let Value::Object(o) = doc {
-            docs.push(o);
+        let request = ListRequest {
+            tenant: DEFAULT_TENANT.to_owned(),
+            kind,
+            schema: schema.clone(),
+            filter: filter.clone(),
+            sort_by: sort_by.clone(),
+            descending: q.descending,
+            offset,
+            limit: remaining,
+            page_relations: shows_relations(kind, &projection, &schema),
+            filter_relations: filter_names_relations(kind, filter.as_ref()),
+            base_url: base.clone(),
+        };
+        let page = state.provisioning.query(&request).await?;
+        // The next kind's window starts after this kind's matches.
+        offset = offset.saturating_sub(page.total);
+        remaining = remaining.saturating_sub(page.resources.len());
+        total = total.saturating_add(page.total);
+        for res in &page.resources {
+            let mut doc = render(res, &schema, &base);
+            projection.apply(&mut doc, &schema);
+            items.push(doc);
         }
     }
-    if let Some(path) = &sort_path {
-        // Stable sort: equal keys keep the store's creation order.
-        let mut keyed: Vec<Value> = docs.into_iter().map(Value::Object).collect();
-        keyed.sort_by(|a, b| {
-            let o = filter::compare_for_sort(a, b, path, schema);
-            if q.descending { o.reverse() } else { o }
-        });
-        docs = keyed
-            .into_iter()
-            .filter_map(|v| match v {
-                Value::Object(o) => Some(o),
-                _ => None,
-            })
-            .collect();
-    }
-    Ok(docs)
-}
-
-fn paged_response(
-    state: &AppState,
-    q: &ListQuery,
-    docs: Vec<(Map<String, Value>, Arc<ResourceSchema>)>,
-    projections: &dyn Fn(ResourceKind) -> Projection,
-) -> HttpResponse {
-    let total = docs.len();
-    let size = q.page_size(
-        state.settings.limits.default_page_size,
-        state.settings.limits.max_page_size,
-    );
-    let items: Vec<Map<String, Value>> = page(docs, q.start_index, size)
-        .into_iter()
-        .map(|(mut d, schema)| {
-            projections(schema.kind).apply(&mut d, &schema);
-            d
-        })
-        .collect();
-    scim_json(StatusCode::OK, &list_response(total, q.start_index, items))
+    Ok(scim_json(
+        StatusCode::OK,
+        &list_response(total, q.start_index, items),
+    ))
 }
 
 pub async fn list(
@@ -222,10 +209,8 @@ pub async fn list(
 ) -> ScimResult<HttpResponse> {
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
-    let (q, projection) = query_projection(&req, &state, &schema)?;
-    let docs = run_query(&state, &req, kind, &q, &projection).await?;
-    let docs = docs.into_iter().map(|d| (d, schema.clone())).collect();
-    Ok(paged_response(&state, &q, docs, &|_| projection.clone()))
+    let (q, _) = query_projection(&req, &state, &schema)?;
+    list_kinds(&state, &req, &q, &[kind]).await
 }
 
 /// `POST /Users/.search`, `POST /Groups/.search`.
@@ -262,23 +247,7 @@ async fn search_kinds(
 ) -> ScimResult<HttpResponse> {
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
     let q = ListQuery::from_search_request(&body, state.settings.limits.max_page_size)?;
-    let mut all = Vec::new();
-    let mut projections = Vec::new();
-    for &kind in kinds {
-        let schema = state.registry.resource(kind).clone();
-        let projection = Projection::from_lists(&q.attributes, &q.excluded_attributes, &schema)?;
-        let docs = run_query(&state, &req, kind, &q, &projection).await?;
-        all.extend(docs.into_iter().map(|d| (d, schema.clone())));
-        projections.push((kind, projection));
-    }
-    let pick = |k: ResourceKind| {
-        projections
-            .iter()
-            .find(|(pk, _)| *pk == k)
-            .map(|(_, p)| p.clone())
-            .unwrap_or_default()
-    };
-    Ok(paged_response(&state, &q, all, &pick))
+    list_kinds(&state, &req, &q, kinds).await
 }
 
 pub async fn create(

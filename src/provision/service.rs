@@ -9,8 +9,10 @@ use super::engine::{Answer, Engine, unique_attr};
 use super::idempotency::RequestMeta;
 use super::locks::{LockGuard, ResourceLocks};
 use super::planner::{Membership, Planner, lock_key};
-use crate::model::{Lookup, Resource, ResourceKind};
+use super::query::{self, ListPage, ListRequest};
+use crate::model::{Resource, ResourceKind};
 use crate::scim::input_rules::check_document;
+use crate::scim::limits::WriteLimits;
 use crate::scim::patch::apply_patch;
 use crate::scim::render::{etag, patchable_document};
 use crate::scim::schema::ResourceSchema;
@@ -57,6 +59,8 @@ pub struct Service {
     planner: Planner,
     /// Serialises writers per resource (and per new unique name) inside this process.
     locks: Arc<ResourceLocks>,
+    /// Operations per PATCH, values per multi-valued attribute.
+    limits: WriteLimits,
 }
 
 impl Service {
@@ -74,7 +78,14 @@ impl Service {
             engine,
             planner,
             locks,
+            limits: WriteLimits::default(),
         }
+    }
+
+    /// The same service with these limits on writes (`[limits]` in the settings).
+    pub fn with_limits(mut self, limits: WriteLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// One resource; `with_relations` loads its members (groups) or groups (users).
@@ -91,19 +102,11 @@ impl Service {
             .ok_or_else(|| ScimError::not_found(format!("{} {id} not found", kind.as_str())))
     }
 
-    /// Resources of a kind in creation order: all of them, or the candidates an indexed
-    /// equality lookup finds (a superset of a filter's matches; the caller filters).
-    pub async fn query(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: Option<&Lookup>,
-        with_relations: bool,
-    ) -> ScimResult<Vec<Resource>> {
-        Ok(self
-            .store
-            .list(tenant, kind, lookup, with_relations)
-            .await?)
+    /// `GET /Users`, `GET /Groups`, `.search`: one page of the resources of a kind that match
+    /// the request's filter, with the total; bounded work whatever the number stored (see
+    /// `query`).
+    pub async fn query(&self, request: &ListRequest) -> ScimResult<ListPage> {
+        query::run(&self.store, request).await
     }
 
     /// `POST /Users`, `POST /Groups`. Two creates of one name wait for each other here, so the
@@ -114,7 +117,8 @@ impl Service {
         kind: ResourceKind,
         doc: Map<String, Value>,
     ) -> ScimResult<Resource> {
-        // The input rules, before any lock, journal entry or Tableau call.
+        // The limits and the input rules, before any lock, journal entry or Tableau call.
+        self.limits.check_document(&doc)?;
         check_document(kind, &doc, None)?;
         let _name = match name_key(kind, &doc) {
             None => None,
@@ -164,33 +168,47 @@ impl Service {
         membership: Membership,
         precondition: &Precondition,
     ) -> ScimResult<Resource> {
-        self.write(meta, kind, id, membership, precondition, |_| {
+        self.limits.check_document(&new_doc)?;
+        self.write(meta, kind, id, membership, precondition, async |_| {
             Ok(Some(new_doc.clone()))
         })
         .await
     }
 
     /// `PATCH /Users/{id}`, `PATCH /Groups/{id}`: RFC 7644 §3.5.2 operations applied
-    /// atomically to the current state.
+    /// atomically to the current state. At most `limits.max_patch_operations` operations, and
+    /// the result within `limits.max_multi_values`; the operations are applied on the blocking
+    /// pool, so that a large PATCH never holds up an HTTP worker.
     pub async fn patch(
         &self,
         meta: &RequestMeta,
-        schema: &ResourceSchema,
+        schema: &Arc<ResourceSchema>,
         id: &str,
         body: &Value,
         precondition: &Precondition,
     ) -> ScimResult<Resource> {
+        self.limits.check_patch(body)?;
+        let body = Arc::new(body.clone());
+        let limits = self.limits;
         self.write(
             meta,
             schema.kind,
             id,
             Membership::Complete,
             precondition,
-            |old| {
+            async |old| {
                 let current = patchable_document(old);
-                let new_doc = apply_patch(&current, body, schema)?;
-                // An identical repeated PATCH changes nothing and writes nothing.
-                Ok((new_doc != current).then_some(new_doc))
+                let (body, schema) = (body.clone(), schema.clone());
+                let applied = tokio::task::spawn_blocking(move || {
+                    let new_doc = apply_patch(&current, &body, &schema)?;
+                    limits.check_document(&new_doc)?;
+                    // An identical repeated PATCH changes nothing and writes nothing.
+                    Ok((new_doc != current).then_some(new_doc))
+                })
+                .await;
+                applied.map_err(|e| {
+                    ScimError::internal(format!("applying the PATCH did not finish: {e}"))
+                })?
             },
         )
         .await
@@ -233,7 +251,7 @@ impl Service {
         compute: F,
     ) -> ScimResult<Resource>
     where
-        F: Fn(&Resource) -> ScimResult<Option<Map<String, Value>>>,
+        F: AsyncFn(&Resource) -> ScimResult<Option<Map<String, Value>>>,
     {
         let _writer = self.locks.lock(&lock_key(kind, id)).await;
         if let Some(done) = self.engine.replay(meta).await? {
@@ -242,7 +260,7 @@ impl Service {
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let old = self.get(&meta.tenant, kind, id, true).await?;
             precondition.check(&old)?;
-            let Some(new_doc) = compute(&old)? else {
+            let Some(new_doc) = compute(&old).await? else {
                 return Ok(old);
             };
             // The input rules on the new state (a PUT's body, a PATCH's result), before any

@@ -53,6 +53,8 @@ error_table! {
     PayloadTooLarge => (413, None),
     /// An `Idempotency-Key` reused for another request (IETF httpapi Idempotency-Key draft).
     UnprocessableContent => (422, None),
+    /// The client did not send the request's body in time (`limits.body_timeout_secs`).
+    RequestTimeout => (408, None),
     UnsupportedMediaType => (415, None),
     NotImplemented => (501, None),
     Unavailable => (503, None),

@@ -131,6 +131,26 @@ pub trait Store: Send + Sync + 'static {
         with_relations: bool,
     ) -> StoreResult<Vec<Resource>>;
 
+    /// One page of the resources of a kind in creation order (see [`paging`]): only the
+    /// page's rows are read, relations (when asked for) are loaded for them alone, and the
+    /// total is the count the database keeps per tenant and kind (when asked for). A `limit` of 0 reads no row.
+    async fn page(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        request: &PageRequest,
+    ) -> StoreResult<Page>;
+
+    /// The resources of a kind with these ids, in the order given; an id that names none is
+    /// left out.
+    async fn get_many(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        ids: &[String],
+        with_relations: bool,
+    ) -> StoreResult<Vec<Resource>>;
+
     // ---- the operation journal (see `journal`) ----
 
     /// Journal a new operation, running with `attempts` 1 and every planned step pending, in
@@ -251,10 +271,13 @@ pub trait Store: Send + Sync + 'static {
 mod columns;
 mod errors;
 mod journal;
+pub mod paging;
 pub mod postgres;
 mod rows;
 mod sql;
 pub mod sqlite;
+
+pub use paging::{Page, PageRequest, PageStart};
 
 pub use journal::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepOutcome,

@@ -7,6 +7,7 @@
 )]
 
 mod auth;
+mod bounded;
 mod discovery;
 mod embedding;
 mod entra;

@@ -16,5 +16,6 @@ mod idempotency;
 mod input_rules;
 mod lifecycle;
 mod okta;
+mod paging;
 mod policies;
 mod unavailable;

@@ -12,6 +12,7 @@ mod writes;
 
 use crate::store::columns::{cutoff, lookup_value};
 use crate::store::journal::{Applied, json_text};
+use crate::store::paging::{self, Page, PageRequest, PageStart};
 use crate::store::rows::{self, Row};
 use crate::store::{
     Lookup, MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
@@ -172,6 +173,78 @@ impl Store for PostgresStore {
             .await?
             .iter()
             .map(|row| rows::resource(row))
+            .collect::<StoreResult<Vec<_>>>()?;
+        if with_relations {
+            load_relations(&mut conn, tenant, &mut resources).await?;
+        }
+        Ok(resources)
+    }
+
+    async fn page(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        request: &PageRequest,
+    ) -> StoreResult<Page> {
+        // Two statements on one connection: a write committed between them may make the total
+        // and the page disagree by that write, which SCIM paging allows (RFC 7644 §3.4.2.4).
+        let mut conn = self.pool.acquire().await?;
+        let total = match request.count_total {
+            true => {
+                let row = sqlx::query(paging::COUNT)
+                    .bind(tenant)
+                    .bind(kind.as_str())
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Some(paging::count_of(row.int(0)?))
+            }
+            false => None,
+        };
+        if request.limit == 0 {
+            return Ok(paging::page_of(Vec::new(), total));
+        }
+        let limit = paging::sql_int(request.limit);
+        let query = match request.start {
+            PageStart::Offset(offset) => sqlx::query(paging::BY_OFFSET)
+                .bind(tenant)
+                .bind(kind.as_str())
+                .bind(limit)
+                .bind(paging::sql_int(offset)),
+            PageStart::After(cursor) => sqlx::query(paging::AFTER)
+                .bind(tenant)
+                .bind(kind.as_str())
+                .bind(cursor)
+                .bind(limit),
+        };
+        let found = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| paging::resource_and_seq(row))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut page = paging::page_of(found, total);
+        if request.with_relations {
+            load_relations(&mut conn, tenant, &mut page.resources).await?;
+        }
+        Ok(page)
+    }
+
+    async fn get_many(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        ids: &[String],
+        with_relations: bool,
+    ) -> StoreResult<Vec<Resource>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut resources = sqlx::query(paging::POSTGRES_GET_MANY)
+            .bind(tenant)
+            .bind(kind.as_str())
+            .bind(ids)
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| paging::resource_and_seq(row).map(|(r, _)| r))
             .collect::<StoreResult<Vec<_>>>()?;
         if with_relations {
             load_relations(&mut conn, tenant, &mut resources).await?;

@@ -47,6 +47,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "name claim",
         sql: include_str!("../../../migrations/sqlite/0006_name_claim.sql"),
     },
+    Migration {
+        version: 7,
+        description: "resource counts",
+        sql: include_str!("../../../migrations/sqlite/0007_resource_counts.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

@@ -26,8 +26,9 @@ pub(crate) use location::Location;
 use crate::store::columns::cutoff;
 use crate::store::journal::{Applied, json_text};
 use crate::store::{
-    Lookup, MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
-    ResourceCommit, ResourceKind, StepOutcome, Store, StoreError, StoreResult,
+    Lookup, MemberChanges, NewOperation, Opened, Operation, OperationState, Page, PageRequest,
+    PlannedStep, Resource, ResourceCommit, ResourceKind, StepOutcome, Store, StoreError,
+    StoreResult,
 };
 use readers::Readers;
 use rusqlite::types::ToSql;
@@ -162,6 +163,32 @@ impl Store for SqliteStore {
         }
         self.readers
             .read(|db| reads::list(db, tenant, kind, lookup, with_relations))
+    }
+
+    async fn page(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        request: &PageRequest,
+    ) -> StoreResult<Page> {
+        // A count reads the whole list index, and a page may be large: off the async workers.
+        let (tenant, request) = (tenant.to_owned(), *request);
+        self.readers
+            .read_blocking(move |db| reads::page(db, &tenant, kind, &request))
+            .await
+    }
+
+    async fn get_many(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        ids: &[String],
+        with_relations: bool,
+    ) -> StoreResult<Vec<Resource>> {
+        let (tenant, ids) = (tenant.to_owned(), ids.to_vec());
+        self.readers
+            .read_blocking(move |db| reads::get_many(db, &tenant, kind, &ids, with_relations))
+            .await
     }
 
     async fn open_operation(&self, op: &NewOperation, plan: &[PlannedStep]) -> StoreResult<Opened> {

@@ -6,6 +6,7 @@
 use super::exec::{json_array, row, rows, snapshot};
 use super::sql::{GROUPS_OF, MEMBERS_OF, STEPS_OF};
 use crate::store::columns::lookup_value;
+use crate::store::paging::{self, Page, PageRequest, PageStart};
 use crate::store::rows;
 use crate::store::{Lookup, Operation, Resource, ResourceKind, StoreResult, sql};
 use rusqlite::Connection;
@@ -54,6 +55,77 @@ pub(super) fn list(
             Some(value) => rows(db, sql, &[&tenant, &kind.as_str(), value], rows::resource)?,
             None => rows(db, sql, &[&tenant, &kind.as_str()], rows::resource)?,
         };
+        if with_relations {
+            load_relations(db, tenant, &mut resources)?;
+        }
+        Ok(resources)
+    };
+    match with_relations {
+        true => snapshot(db, read),
+        false => read(db),
+    }
+}
+
+/// See `Store::page`: the count and the page in one read transaction, so that they agree.
+pub(super) fn page(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    request: &PageRequest,
+) -> StoreResult<Page> {
+    snapshot(db, |db| {
+        let kind_str = kind.as_str();
+        let total = match request.count_total {
+            true => {
+                row(db, paging::COUNT, &[&tenant, &kind_str], |r| r.int(0))?.map(paging::count_of)
+            }
+            false => None,
+        };
+        if request.limit == 0 {
+            return Ok(paging::page_of(Vec::new(), total));
+        }
+        let limit = paging::sql_int(request.limit);
+        let found = match request.start {
+            PageStart::Offset(offset) => {
+                let offset = paging::sql_int(offset);
+                rows(
+                    db,
+                    paging::BY_OFFSET,
+                    &[&tenant, &kind_str, &limit, &offset],
+                    paging::resource_and_seq,
+                )?
+            }
+            PageStart::After(cursor) => rows(
+                db,
+                paging::AFTER,
+                &[&tenant, &kind_str, &cursor, &limit],
+                paging::resource_and_seq,
+            )?,
+        };
+        let mut page = paging::page_of(found, total);
+        if request.with_relations {
+            load_relations(db, tenant, &mut page.resources)?;
+        }
+        Ok(page)
+    })
+}
+
+/// See `Store::get_many`.
+pub(super) fn get_many(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    ids: &[String],
+    with_relations: bool,
+) -> StoreResult<Vec<Resource>> {
+    let read = |db: &Connection| {
+        let found = rows(
+            db,
+            paging::SQLITE_GET_MANY,
+            &[&tenant, &kind.as_str(), &json_array(ids)],
+            paging::resource_and_seq,
+        )?;
+        let mut resources: Vec<Resource> = found.into_iter().map(|(r, _)| r).collect();
         if with_relations {
             load_relations(db, tenant, &mut resources)?;
         }

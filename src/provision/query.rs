@@ -1,0 +1,296 @@
+//! Lists and searches (`GET /Users`, `POST /.search`) with bounded work per request: one page
+//! is read, rendered and given relations, whatever the number of resources stored.
+//!
+//! - **No filter, no `sortBy`**: the store answers the page itself (`Store::page`: the window
+//!   by offset in the list index, the total from a `COUNT`); nothing else is read.
+//! - **A filter the store can index** (`id`, `userName`, `externalId`, `displayName`,
+//!   `emails.value` with `eq`, alone or in an `and`): the store finds the candidates by index and
+//!   the whole filter is evaluated on those only.
+//! - **Any other filter, or a `sortBy`**: the resources are read in batches of [`SCAN_BATCH`]
+//!   (by cursor, in creation order) and the filter is evaluated batch by batch, off the async
+//!   workers; only the matches inside the requested window are kept (without `sortBy`), or one
+//!   small sort key and the id per match (with `sortBy`: the page's resources are read again by
+//!   id once sorted). Memory is bounded by the batch and the page, plus one key per match when
+//!   sorting; the work is a scan, which is what such a filter costs without an index.
+//!
+//! Relations (`groups` of users, `members` of groups) are loaded for the page's resources only,
+//! and for a batch only when the filter itself names them.
+
+use crate::model::{Resource, ResourceKind};
+use crate::scim::filter::{self, AttrPath, Filter};
+use crate::scim::render::render;
+use crate::scim::schema::ResourceSchema;
+use crate::scim::{ScimError, ScimResult};
+use crate::store::{PageRequest, PageStart, Store};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Resources read (and evaluated) at once when a filter or a sort needs a scan.
+pub const SCAN_BATCH: u64 = 500;
+
+/// Candidates evaluated on the calling task at most; more go to the blocking pool.
+const INLINE_EVALUATION: usize = 64;
+
+/// One list or search of one resource type.
+#[derive(Debug, Clone)]
+pub struct ListRequest {
+    pub tenant: String,
+    pub kind: ResourceKind,
+    pub schema: Arc<ResourceSchema>,
+    pub filter: Option<Filter>,
+    pub sort_by: Option<AttrPath>,
+    pub descending: bool,
+    /// 0-based: SCIM's `startIndex` - 1.
+    pub offset: usize,
+    /// At most this many resources in the page (0: only the total).
+    pub limit: usize,
+    /// Load relations of the page's resources (the answer shows them).
+    pub page_relations: bool,
+    /// Load relations before filtering (the filter names `groups` or `members`).
+    pub filter_relations: bool,
+    /// The base URL resources are rendered with for filtering (`meta.location`).
+    pub base_url: String,
+}
+
+/// A page of the resources matching a list request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ListPage {
+    /// Every match, not only the page's.
+    pub total: usize,
+    pub resources: Vec<Resource>,
+}
+
+/// Answer `request` from `store` (see the module's documentation).
+pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<ListPage> {
+    let tenant = request.tenant.as_str();
+    if request.filter.is_none() && request.sort_by.is_none() {
+        let page = store
+            .page(
+                tenant,
+                request.kind,
+                &PageRequest {
+                    start: PageStart::Offset(request.offset as u64),
+                    limit: request.limit as u64,
+                    count_total: true,
+                    with_relations: request.page_relations,
+                },
+            )
+            .await?;
+        return Ok(ListPage {
+            total: usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX),
+            resources: page.resources,
+        });
+    }
+    let lookup = request
+        .filter
+        .as_ref()
+        .and_then(|f| filter::equality_lookup(f, &request.schema));
+    let mut selection = Selection::new(request);
+    match lookup {
+        Some(lookup) => {
+            // The candidates are few: their relations come with them, in one read.
+            selection.relations_loaded = request.filter_relations || request.page_relations;
+            let candidates = store
+                .list(
+                    tenant,
+                    request.kind,
+                    Some(&lookup),
+                    selection.relations_loaded,
+                )
+                .await?;
+            selection.add(evaluate(request, candidates).await?);
+        }
+        None => {
+            let mut cursor = 0;
+            loop {
+                let batch = store
+                    .page(
+                        tenant,
+                        request.kind,
+                        &PageRequest {
+                            start: PageStart::After(cursor),
+                            limit: SCAN_BATCH,
+                            count_total: false,
+                            with_relations: request.filter_relations,
+                        },
+                    )
+                    .await?;
+                let (Some(next), read) = (batch.cursor, batch.resources.len()) else {
+                    break;
+                };
+                selection.add(evaluate(request, batch.resources).await?);
+                if (read as u64) < SCAN_BATCH {
+                    break;
+                }
+                cursor = next;
+            }
+        }
+    }
+    selection.finish(store, request).await
+}
+
+/// What a batch's evaluation keeps of each match.
+enum Matched {
+    Resource(Resource),
+    /// With `sortBy`: the match's sort attribute (a document with that attribute alone) and id.
+    Key(Value, String),
+}
+
+/// The matches of a request so far, bounded: the page window, or the sort keys.
+struct Selection {
+    total: usize,
+    window: Vec<Resource>,
+    keys: Vec<(Value, String)>,
+    start: usize,
+    end: usize,
+    /// Whether the resources read carry their relations.
+    relations_loaded: bool,
+}
+
+impl Selection {
+    fn new(request: &ListRequest) -> Self {
+        Self {
+            total: 0,
+            window: Vec::new(),
+            keys: Vec::new(),
+            start: request.offset,
+            end: request.offset.saturating_add(request.limit),
+            relations_loaded: request.filter_relations,
+        }
+    }
+
+    fn add(&mut self, matched: Vec<Matched>) {
+        for m in matched {
+            match m {
+                Matched::Resource(r) => {
+                    if (self.start..self.end).contains(&self.total) {
+                        self.window.push(r);
+                    }
+                }
+                Matched::Key(key, id) => self.keys.push((key, id)),
+            }
+            self.total += 1;
+        }
+    }
+
+    async fn finish(self, store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<ListPage> {
+        let relations_loaded = self.relations_loaded;
+        let wanted_relations = request.page_relations || request.filter_relations;
+        let (ids, resources) = match request.sort_by.clone() {
+            None if request.page_relations && !relations_loaded && !self.window.is_empty() => {
+                (self.window.iter().map(|r| r.id.clone()).collect(), None)
+            }
+            None => (Vec::new(), Some(self.window)),
+            Some(path) => {
+                let (schema, descending) = (request.schema.clone(), request.descending);
+                let (start, end) = (self.start, self.end);
+                let mut keys = self.keys;
+                let ids = blocking(move || {
+                    // Stable: equal keys keep creation order.
+                    keys.sort_by(|a, b| {
+                        let o = filter::compare_for_sort(&a.0, &b.0, &path, &schema);
+                        if descending { o.reverse() } else { o }
+                    });
+                    let end = end.min(keys.len());
+                    let start = start.min(end);
+                    keys.drain(start..end).map(|(_, id)| id).collect::<Vec<_>>()
+                })
+                .await?;
+                (ids, None)
+            }
+        };
+        let resources = match resources {
+            Some(resources) => resources,
+            None if ids.is_empty() => Vec::new(),
+            None => {
+                store
+                    .get_many(&request.tenant, request.kind, &ids, wanted_relations)
+                    .await?
+            }
+        };
+        Ok(ListPage {
+            total: self.total,
+            resources,
+        })
+    }
+}
+
+/// Evaluate the request's filter on `candidates`: on the calling task when they are few, else
+/// on the blocking pool (a filter over large resources must not hold up an HTTP worker).
+async fn evaluate(request: &ListRequest, candidates: Vec<Resource>) -> ScimResult<Vec<Matched>> {
+    if candidates.len() <= INLINE_EVALUATION {
+        return evaluate_now(request, candidates);
+    }
+    let request = request.clone();
+    blocking(move || evaluate_now(&request, candidates)).await?
+}
+
+fn evaluate_now(request: &ListRequest, candidates: Vec<Resource>) -> ScimResult<Vec<Matched>> {
+    let schema = &request.schema;
+    let mut out = Vec::new();
+    for res in candidates {
+        let doc = Value::Object(render(&res, schema, &request.base_url));
+        if let Some(f) = &request.filter
+            && !filter::matches(f, &doc, schema)?
+        {
+            continue;
+        }
+        out.push(match &request.sort_by {
+            None => Matched::Resource(res),
+            Some(path) => Matched::Key(sort_key(doc, path), res.id),
+        });
+    }
+    Ok(out)
+}
+
+/// The part of a rendered document a sort on `path` reads: its top-level attribute (or the
+/// extension object it is in).
+fn sort_key(doc: Value, path: &AttrPath) -> Value {
+    let Value::Object(doc) = doc else {
+        return Value::Null;
+    };
+    let keep = |k: &str| {
+        k.eq_ignore_ascii_case(&path.name)
+            || path
+                .urn
+                .as_deref()
+                .is_some_and(|u| k.eq_ignore_ascii_case(u))
+    };
+    Value::Object(
+        doc.into_iter()
+            .filter(|(k, _)| keep(k))
+            .collect::<Map<String, Value>>(),
+    )
+}
+
+/// Run CPU-bound work on Tokio's blocking pool.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> ScimResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ScimError::internal(format!("a list evaluation did not finish: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_sort_key_keeps_the_sorted_attribute_only() {
+        let doc = json!({"id": "1", "userName": "b", "name": {"givenName": "x"},
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "d"}});
+        let path = filter::parse_attr_path("name.givenName").unwrap();
+        assert_eq!(
+            sort_key(doc.clone(), &path),
+            json!({"name": {"givenName": "x"}})
+        );
+        let path = filter::parse_attr_path(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        )
+        .unwrap();
+        assert_eq!(
+            sort_key(doc, &path),
+            json!({"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "d"}})
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! `Store::page` and `Store::get_many` on SQLite and PostgreSQL: windows by offset and by
+//! cursor in creation order, totals, empty pages, count-only pages, relations of the page only.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "tests fail loudly"
+)]
+
+use serde_json::json;
+use std::sync::Arc;
+use tableau_scim::model::ResourceKind::{Group, User};
+use tableau_scim::store::{Page, PageRequest, PageStart, Resource, Store};
+
+mod support;
+use support::{new_id, obj, tenant};
+
+store_tests!(
+    pages_by_offset,
+    pages_by_cursor,
+    count_only_and_past_the_end,
+    relations_for_the_page_only,
+    get_many_keeps_the_order_given,
+);
+
+async fn users(store: &Arc<dyn Store>, t: &str, n: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = new_id();
+        let doc = obj(json!({"userName": format!("user{i:03}@example.com")}));
+        store.create(t, User, &id, &doc, &[]).await.unwrap();
+        ids.push(id);
+    }
+    ids
+}
+
+fn ids(page: &Page) -> Vec<&str> {
+    page.resources.iter().map(|r| r.id.as_str()).collect()
+}
+
+fn by_offset(offset: u64, limit: u64) -> PageRequest {
+    PageRequest {
+        start: PageStart::Offset(offset),
+        limit,
+        count_total: true,
+        with_relations: false,
+    }
+}
+
+async fn pages_by_offset(store: Arc<dyn Store>) {
+    let t = tenant();
+    let all = users(&store, &t, 7).await;
+    // A group is of another kind: neither counted nor listed with the users.
+    store
+        .create(&t, Group, &new_id(), &obj(json!({"displayName": "g"})), &[])
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for offset in (0..7).step_by(3) {
+        let page = store.page(&t, User, &by_offset(offset, 3)).await.unwrap();
+        assert_eq!(page.total, Some(7));
+        assert!(page.resources.len() <= 3);
+        seen.extend(ids(&page).into_iter().map(str::to_owned));
+    }
+    assert_eq!(
+        seen, all,
+        "the pages cover every user once, in creation order"
+    );
+    let page = store.page(&t, User, &by_offset(5, 100)).await.unwrap();
+    assert_eq!(ids(&page), [all[5].as_str(), all[6].as_str()]);
+    // A deleted user leaves the others in place and the total one less.
+    store.delete(&t, User, &all[0]).await.unwrap();
+    let page = store.page(&t, User, &by_offset(0, 2)).await.unwrap();
+    assert_eq!(
+        (page.total, ids(&page)),
+        (Some(6), vec![all[1].as_str(), all[2].as_str()])
+    );
+    let groups = store.page(&t, Group, &by_offset(0, 10)).await.unwrap();
+    assert_eq!(
+        (groups.total, groups.resources.len()),
+        (Some(1), 1),
+        "{groups:?}"
+    );
+}
+
+async fn pages_by_cursor(store: Arc<dyn Store>) {
+    let t = tenant();
+    let all = users(&store, &t, 5).await;
+    let mut cursor = 0;
+    let mut seen = Vec::new();
+    loop {
+        let page = store
+            .page(
+                &t,
+                User,
+                &PageRequest {
+                    start: PageStart::After(cursor),
+                    limit: 2,
+                    count_total: false,
+                    with_relations: false,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.total, None, "not counted unless asked");
+        let Some(next) = page.cursor else {
+            assert!(page.resources.is_empty());
+            break;
+        };
+        assert!(next > cursor, "cursors grow");
+        seen.extend(ids(&page).into_iter().map(str::to_owned));
+        cursor = next;
+    }
+    assert_eq!(seen, all);
+}
+
+async fn count_only_and_past_the_end(store: Arc<dyn Store>) {
+    let t = tenant();
+    let empty = store.page(&t, User, &by_offset(0, 10)).await.unwrap();
+    assert_eq!(
+        (empty.total, empty.resources.len(), empty.cursor),
+        (Some(0), 0, None)
+    );
+    let ids = users(&store, &t, 4).await;
+    // A refused create (name taken, id taken) counts nothing.
+    let taken = obj(json!({"userName": "user000@example.com"}));
+    assert!(
+        store
+            .create(&t, User, &new_id(), &taken, &[])
+            .await
+            .is_err()
+    );
+    let other = obj(json!({"userName": "fresh@example.com"}));
+    assert!(store.create(&t, User, &ids[0], &other, &[]).await.is_err());
+    // Another tenant's users are not counted here.
+    users(&store, &tenant(), 2).await;
+    let count = store.page(&t, User, &by_offset(0, 0)).await.unwrap();
+    assert_eq!((count.total, count.resources.len()), (Some(4), 0));
+    let past = store.page(&t, User, &by_offset(4, 10)).await.unwrap();
+    assert_eq!((past.total, past.resources.len()), (Some(4), 0));
+    let far = store
+        .page(&t, User, &by_offset(u64::MAX, u64::MAX))
+        .await
+        .unwrap();
+    assert_eq!((far.total, far.resources.len()), (Some(4), 0));
+    let everything = store.page(&t, User, &by_offset(0, u64::MAX)).await.unwrap();
+    assert_eq!(everything.resources.len(), 4);
+}
+
+async fn relations_for_the_page_only(store: Arc<dyn Store>) {
+    let t = tenant();
+    let all = users(&store, &t, 3).await;
+    let members: Vec<_> = all.iter().map(|id| (id.clone(), User)).collect();
+    let group = new_id();
+    store
+        .create(
+            &t,
+            Group,
+            &group,
+            &obj(json!({"displayName": "Everyone"})),
+            &members,
+        )
+        .await
+        .unwrap();
+    let request = PageRequest {
+        with_relations: true,
+        ..by_offset(1, 1)
+    };
+    let page = store.page(&t, User, &request).await.unwrap();
+    assert_eq!(ids(&page), [all[1].as_str()]);
+    assert_eq!(page.resources[0].groups.len(), 1);
+    assert_eq!(page.resources[0].groups[0].display, "Everyone");
+    let groups = store.page(&t, Group, &request_all(true)).await.unwrap();
+    let member_ids: Vec<&str> = groups.resources[0]
+        .members
+        .iter()
+        .map(|m| m.id.as_str())
+        .collect();
+    assert_eq!(
+        member_ids,
+        all.iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    let bare = store.page(&t, User, &by_offset(0, 3)).await.unwrap();
+    assert!(bare.resources.iter().all(|r| r.groups.is_empty()));
+}
+
+fn request_all(with_relations: bool) -> PageRequest {
+    PageRequest {
+        with_relations,
+        ..by_offset(0, 100)
+    }
+}
+
+async fn get_many_keeps_the_order_given(store: Arc<dyn Store>) {
+    let t = tenant();
+    let all = users(&store, &t, 4).await;
+    let group = new_id();
+    store
+        .create(
+            &t,
+            Group,
+            &group,
+            &obj(json!({"displayName": "G"})),
+            &[(all[3].clone(), User)],
+        )
+        .await
+        .unwrap();
+    let wanted = vec![
+        all[3].clone(),
+        "no-such-id".to_owned(),
+        all[0].clone(),
+        group.clone(),
+    ];
+    let found: Vec<Resource> = store.get_many(&t, User, &wanted, true).await.unwrap();
+    let found_ids: Vec<&str> = found.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        found_ids,
+        [all[3].as_str(), all[0].as_str()],
+        "unknown ids and other kinds left out"
+    );
+    assert_eq!(found[0].groups.len(), 1);
+    assert!(found[1].groups.is_empty());
+    assert!(
+        store
+            .get_many(&t, User, &[], false)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
