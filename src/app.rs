@@ -3,7 +3,8 @@
 
 use crate::config::Settings;
 use crate::http::auth::Credentials;
-use crate::http::{AppState, middleware, routes};
+use crate::http::{AppState, health, middleware, routes};
+use crate::provision::health::Health;
 use crate::provision::{Engine, Service};
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{self, Store};
@@ -21,6 +22,8 @@ pub struct Application {
     host: String,
     base_path: String,
     server: Server,
+    /// `/metrics`, `/healthz` and `/readyz` on `metrics.listen`, when set.
+    metrics: Option<(Server, u16)>,
 }
 
 impl Application {
@@ -60,6 +63,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
+        let health = web::Data::new(Health::new(store.clone(), tableau.clone()));
         let engine = Engine::new(
             store.clone(),
             tableau,
@@ -79,15 +83,29 @@ impl Application {
             provisioning: Service::new(engine),
             credentials,
         });
+        let metrics = match &settings.metrics.listen {
+            Some(address) => Some(metrics_server(address, health.clone())?),
+            None => None,
+        };
+        // Without `metrics.listen`, the main listener serves them.
+        let health_here = metrics.is_none().then_some(health);
         let base_path = settings.base_path.clone();
         let server = HttpServer::new(move || {
             let base_path = base_path.clone();
+            let health_here = health_here.clone();
             App::new()
                 .wrap(actix_web::middleware::from_fn(middleware::catch_panic))
                 // Outermost (actix runs the last `wrap` first): the span covers a panic's log.
                 .wrap(actix_web::middleware::from_fn(middleware::trace_request))
                 .app_data(state.clone())
-                .configure(move |cfg| routes(cfg, &base_path))
+                .configure(move |cfg| {
+                    // Before the SCIM scope, which may sit at the root.
+                    if let Some(health) = health_here {
+                        cfg.app_data(health);
+                        health::routes(cfg);
+                    }
+                    routes(cfg, &base_path)
+                })
                 .default_service(web::route().to(crate::http::error::not_found))
         })
         .listen(listener)?
@@ -98,7 +116,13 @@ impl Application {
             host: local.ip().to_string(),
             base_path: settings.base_path.clone(),
             server,
+            metrics,
         })
+    }
+
+    /// The port of `metrics.listen`, when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -120,10 +144,36 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
         self.worker.abort();
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         result
     }
+}
+
+/// The server of `metrics.listen`: `/metrics`, `/healthz` and `/readyz` only (one worker).
+fn metrics_server(address: &str, health: web::Data<Health>) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} (metrics.listen)"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(middleware::trace_request))
+            .app_data(health.clone())
+            .configure(health::routes)
+            .default_service(web::route().to(crate::http::error::not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((server, port))
 }
 
 /// A store URL without its password, for messages and logs.
