@@ -290,13 +290,13 @@ mod tests {
             let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.log.format, crate::logging::LogFormat::Json);
             assert_eq!(s.metrics.listen.as_deref(), Some("127.0.0.1:9090"));
+            jail.create_file("bad.toml", "[log]\nformat = \"xml\"\n")?;
+            assert!(Settings::load(Some(Path::new("bad.toml"))).is_err());
             jail.set_env("TABLEAU_SCIM_LOG__FORMAT", "text");
             let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(s.log.format, crate::logging::LogFormat::Text);
             let d = Settings::load(None).map_err(|e| e.to_string())?;
             assert!(d.metrics.listen.is_none());
-            jail.create_file("bad.toml", "[log]\nformat = \"xml\"\n")?;
-            assert!(Settings::load(Some(Path::new("bad.toml"))).is_err());
             Ok(())
         });
     }

@@ -384,7 +384,7 @@ mod tests {
             "tableau_scim_tableau_call_duration_seconds_count{call=\"POST users\"}",
             "tableau_scim_tableau_retries_total{reason=\"throttled\"}",
             "tableau_scim_auth_failures_total{reason=\"missing\"}",
-            "tableau_scim_sqlite_commit_batch_size_bucket{le=\"4.0\"}",
+            "tableau_scim_sqlite_commit_batch_size_bucket{le=\"4\"}",
             "tableau_scim_operations{state=\"failed\"} 3",
             "tableau_scim_oldest_unfinished_operation_age_seconds 5.0",
         ] {

@@ -28,7 +28,14 @@ pub fn describe(op: &Operation) -> String {
             &op.principal
         },
     );
-    let _ = writeln!(out, "  operation {}", op.id);
+    match &op.request_id {
+        Some(request) => {
+            let _ = writeln!(out, "  operation {}  request {request}", op.id);
+        }
+        None => {
+            let _ = writeln!(out, "  operation {}", op.id);
+        }
+    }
     if let Some(detail) = op
         .error_body
         .as_ref()
@@ -129,6 +136,7 @@ mod tests {
             created: "2026-11-28T05:00:00Z".into(),
             updated: "2026-11-28T05:00:00Z".into(),
             finished: None,
+            request_id: Some("req-42".into()),
             seq: 1,
             steps: vec![step(
                 0,
@@ -146,5 +154,6 @@ mod tests {
         assert!(text.contains("error: Tableau has no licence left"));
         assert!(text.contains("AddUser") && text.contains("FAILED") && text.contains("[409014]"));
         assert!(text.contains("no seats") && text.contains("by token:abcd1234"));
+        assert!(text.contains("operation op-1  request req-42"), "{text}");
     }
 }

@@ -135,6 +135,7 @@ impl Engine {
             resource_id: prepared.intent.commit.resource_id().to_string(),
             intent: serde_json::to_value(&prepared.intent)
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
+            request_id: meta.request_id.clone(),
         };
         match self.store.open_operation(&op, &planned).await? {
             Opened::Created(op) => {

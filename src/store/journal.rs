@@ -31,6 +31,8 @@ pub struct NewOperation {
     pub resource_id: String,
     /// Whatever the engine needs to resume; opaque to the store.
     pub intent: Value,
+    /// The `X-Request-Id` of the request that opened it.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +88,8 @@ pub struct Operation {
     /// Last progress: open, a recorded step, a touch, the end.
     pub updated: String,
     pub finished: Option<String>,
+    /// The `X-Request-Id` of the request that opened it (`None` before migration 4).
+    pub request_id: Option<String>,
     /// Monotonic journal order (oldest first).
     pub seq: i64,
     pub steps: Vec<StepRecord>,
@@ -332,6 +336,7 @@ pub(crate) fn opened(op: &NewOperation, seq: i64, now: &str, plan: &[PlannedStep
         created: now.to_owned(),
         updated: now.to_owned(),
         finished: None,
+        request_id: op.request_id.clone(),
         seq,
         steps: plan.iter().map(pending_step).collect(),
     }

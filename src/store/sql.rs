@@ -120,7 +120,7 @@ macro_rules! operation_select {
         concat!(
             "SELECT seq, tenant, id, idem_key, explicit_key, principal, method, path, digest, ",
             "resource_kind, resource_id, intent, state, attempts, response_status, error_body, ",
-            "created, updated, finished FROM operations ",
+            "created, updated, finished, request_id FROM operations ",
             $rest
         )
     };
@@ -149,14 +149,15 @@ macro_rules! step_columns {
 }
 pub(crate) use step_columns;
 
-/// A new running operation; `$12` is both timestamps. `ON CONFLICT DO NOTHING` without a target
+/// A new running operation; `$12` is both timestamps, `$13` the request id. `ON CONFLICT DO NOTHING` without a target
 /// covers every unique index, so a taken key, a busy resource (the partial indexes) or a taken
 /// id all insert nothing, and the caller then looks which one it was.
 macro_rules! insert_operation {
     () => {
         "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, path, \
-         digest, resource_kind, resource_id, intent, state, attempts, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12) \
+         digest, resource_kind, resource_id, intent, state, attempts, created, updated, \
+         request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, $13) \
          ON CONFLICT DO NOTHING"
     };
 }

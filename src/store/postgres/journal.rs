@@ -95,6 +95,7 @@ pub(super) async fn open(
             .bind(&op.resource_id)
             .bind(&intent)
             .bind(&now)
+            .bind(&op.request_id)
             .bind(&columns.idx)
             .bind(&columns.kind)
             .bind(&columns.description)

@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "journal retention",
         sql: include_str!("../../../migrations/sqlite/0003_journal_retention.sql"),
     },
+    Migration {
+        version: 4,
+        description: "request id",
+        sql: include_str!("../../../migrations/sqlite/0004_request_id.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

@@ -222,6 +222,7 @@ pub(super) fn open(
             &op.resource_id,
             &intent,
             &now,
+            &op.request_id,
         ];
         let Some(seq) = row(db, INSERT_OPERATION, values, |r| r.int(0))? else {
             return refusal(db, op);
