@@ -24,6 +24,8 @@ pub struct Application {
     server: Server,
     /// `/metrics`, `/healthz` and `/readyz` on `metrics.listen`, when set.
     metrics: Option<(Server, u16)>,
+    /// The host of `metrics.listen` as reachable here.
+    metrics_host: String,
 }
 
 impl Application {
@@ -83,9 +85,16 @@ impl Application {
             provisioning: Service::new(engine),
             credentials,
         });
-        let metrics = match &settings.metrics.listen {
-            Some(address) => Some(metrics_server(address, health.clone())?),
-            None => None,
+        let (metrics, metrics_host) = match &settings.metrics.listen {
+            Some(address) => {
+                let (server, local) = metrics_server(address, health.clone())?;
+                let host = match local.ip() {
+                    ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+                    ip => ip.to_string(),
+                };
+                (Some((server, local.port())), host)
+            }
+            None => (None, String::new()),
         };
         // Without `metrics.listen`, the main listener serves them.
         let health_here = metrics.is_none().then_some(health);
@@ -117,12 +126,27 @@ impl Application {
             base_path: settings.base_path.clone(),
             server,
             metrics,
+            metrics_host,
         })
     }
 
     /// The port of `metrics.listen`, when set.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics.as_ref().map(|(_, port)| *port)
+    }
+
+    /// `http://HOST:PORT` of `/metrics`, `/healthz` and `/readyz` as reachable on this
+    /// machine: on `metrics.listen` when set, else on the main listener.
+    pub fn metrics_url(&self) -> String {
+        let host = if self.host == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &self.host
+        };
+        match &self.metrics {
+            Some((_, port)) => format!("http://{}:{port}", self.metrics_host),
+            None => format!("http://{host}:{}", self.port),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -159,10 +183,13 @@ impl Application {
 }
 
 /// The server of `metrics.listen`: `/metrics`, `/healthz` and `/readyz` only (one worker).
-fn metrics_server(address: &str, health: web::Data<Health>) -> anyhow::Result<(Server, u16)> {
+fn metrics_server(
+    address: &str,
+    health: web::Data<Health>,
+) -> anyhow::Result<(Server, std::net::SocketAddr)> {
     let listener = TcpListener::bind(address)
         .with_context(|| format!("cannot listen on {address} (metrics.listen)"))?;
-    let port = listener.local_addr()?.port();
+    let local = listener.local_addr()?;
     let server = HttpServer::new(move || {
         App::new()
             .wrap(actix_web::middleware::from_fn(middleware::trace_request))
@@ -173,7 +200,7 @@ fn metrics_server(address: &str, health: web::Data<Health>) -> anyhow::Result<(S
     .workers(1)
     .listen(listener)?
     .run();
-    Ok((server, port))
+    Ok((server, local))
 }
 
 /// A store URL without its password, for messages and logs.

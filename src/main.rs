@@ -199,6 +199,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tableau_scim::logging::init(settings.log.format);
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
+    tracing::info!(
+        url = %app.metrics_url(),
+        "serving /metrics, /healthz and /readyz"
+    );
     app.run_until_stopped().await.context("server failed")
 }
 

@@ -135,6 +135,15 @@ impl Metrics {
             "Writes committed together by SQLite's writer (group commit)",
             sqlite_batch.clone(),
         );
+        // Every reason from 0, so that a rate is defined before the first retry or failure.
+        for reason in RetryReason::ALL {
+            let _ = tableau_retries.get_or_create(&ReasonLabel {
+                reason: reason.as_str(),
+            });
+        }
+        for reason in ["missing", "invalid"] {
+            let _ = auth_failures.get_or_create(&ReasonLabel { reason });
+        }
         Metrics {
             registry,
             requests,
@@ -258,6 +267,14 @@ pub enum RetryReason {
 }
 
 impl RetryReason {
+    pub const ALL: [RetryReason; 5] = [
+        RetryReason::Throttled,
+        RetryReason::ServerError,
+        RetryReason::Timeout,
+        RetryReason::Connection,
+        RetryReason::SessionExpired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             RetryReason::Throttled => "throttled",

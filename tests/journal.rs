@@ -172,7 +172,7 @@ async fn operation_stats_count_states(store: Arc<dyn Store>) {
         .unwrap();
     let after = store.operation_stats().await.unwrap();
     assert!(after.running >= 1, "{after:?}");
-    assert!(after.failed >= before.failed + 1, "{before:?} {after:?}");
+    assert!(after.failed > before.failed, "{before:?} {after:?}");
     let oldest = after.oldest_running_created.expect("a running operation");
     assert!(oldest <= created.created, "{oldest} > {}", created.created);
     store

@@ -29,23 +29,23 @@ pub fn finished(f: &Finished<'_>) {
     let credential = f.credential.unwrap_or("-");
     if super::health::PATHS.contains(&f.path) {
         tracing::debug!(
-            request_id = f.request_id,
-            method = f.method,
-            path = f.path,
+            request_id = %f.request_id,
+            method = %f.method,
+            path = %f.path,
             status = f.status,
             duration_ms,
-            credential,
+            credential = %credential,
             "request done"
         );
         return;
     }
     tracing::info!(
-        request_id = f.request_id,
-        method = f.method,
-        path = f.path,
+        request_id = %f.request_id,
+        method = %f.method,
+        path = %f.path,
         status = f.status,
         duration_ms,
-        credential,
+        credential = %credential,
         "request done"
     );
     if let Some(below) = f.scim_base.and_then(|base| below_base(f.path, base)) {
