@@ -303,3 +303,41 @@ fn dashboard_metric_names(dashboard: &Value) -> std::collections::BTreeSet<Strin
     }
     out
 }
+
+/// Text logs (the default) go to stderr, without colour when stderr is no terminal; stdout
+/// stays empty.
+#[tokio::test]
+async fn text_logs_go_to_stderr_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("stdout"), dir.path().join("stderr"));
+    let child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--token", TOKEN])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .env_remove("TABLEAU_SCIM_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let mut bridge = Bridge(child);
+    let mut text = String::new();
+    for _ in 0..600 {
+        text = std::fs::read_to_string(&err).unwrap_or_default();
+        if text.contains("serving /metrics, /healthz and /readyz") {
+            break;
+        }
+        assert!(bridge.0.try_wait().unwrap().is_none(), "exited:\n{text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(bridge);
+    assert!(
+        text.contains("INFO") && text.contains("tableau-scim serving SCIM 2.0"),
+        "{text}"
+    );
+    assert!(!text.contains('\u{1b}'), "colour codes in a file:\n{text}");
+    assert!(serde_json::from_str::<Value>(text.lines().next().unwrap()).is_err());
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "");
+}
