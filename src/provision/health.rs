@@ -47,9 +47,10 @@ pub const NOT_CONFIGURED: &str = "not configured";
 pub struct Health {
     store: Arc<dyn Store>,
     tableau: Option<TableauClient>,
-    /// The last Tableau answer and when it was found; the lock is held while a check runs,
-    /// so checks never pile up.
-    last_tableau: tokio::sync::Mutex<Option<(Instant, String)>>,
+    /// The last Tableau answer and when it was found.
+    last_tableau: std::sync::Mutex<Option<(Instant, String)>>,
+    /// Held while a Tableau check runs, so checks never pile up.
+    checking: tokio::sync::Mutex<()>,
 }
 
 impl Health {
@@ -58,7 +59,8 @@ impl Health {
         Health {
             store,
             tableau,
-            last_tableau: tokio::sync::Mutex::new(None),
+            last_tableau: std::sync::Mutex::new(None),
+            checking: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -86,11 +88,21 @@ impl Health {
         let Some(client) = &self.tableau else {
             return NOT_CONFIGURED.to_owned();
         };
-        let mut last = self.last_tableau.lock().await;
-        if let Some((at, answer)) = last.as_ref()
-            && at.elapsed() < TABLEAU_CACHE
-        {
-            return answer.clone();
+        if let Some(answer) = self.last_answer(Some(TABLEAU_CACHE)) {
+            return answer;
+        }
+        let _checking = match self.checking.try_lock() {
+            Ok(guard) => guard,
+            // A check is running: the last answer, however old, rather than a wait (a probe
+            // with a short timeout would fail for a slow check); without one, wait for it.
+            Err(_) => match self.last_answer(None) {
+                Some(answer) => return answer,
+                None => self.checking.lock().await,
+            },
+        };
+        // Another request's check may have finished while this one waited.
+        if let Some(answer) = self.last_answer(Some(TABLEAU_CACHE)) {
+            return answer;
         }
         let answer = match tokio::time::timeout(TABLEAU_TIMEOUT, probe_tableau(client)).await {
             Ok(Ok(())) => OK.to_owned(),
@@ -101,8 +113,24 @@ impl Health {
             }
             Err(_) => format!("no answer within {} s", TABLEAU_TIMEOUT.as_secs()),
         };
-        *last = Some((Instant::now(), answer.clone()));
+        *self
+            .last_tableau
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((Instant::now(), answer.clone()));
         answer
+    }
+
+    /// The last Tableau answer, if younger than `max_age` (any age with `None`).
+    fn last_answer(&self, max_age: Option<Duration>) -> Option<String> {
+        let last = self
+            .last_tableau
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (at, answer) = last.as_ref()?;
+        max_age
+            .is_none_or(|max| at.elapsed() < max)
+            .then(|| answer.clone())
     }
 
     /// Reads the journal's counts into the `tableau_scim_operations` and

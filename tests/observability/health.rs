@@ -184,3 +184,37 @@ async fn metrics_listen_takes_the_three_endpoints_off_the_main_listener() {
     let (status, _, _) = get(&format!("{}/scim/v2/Users", s.metrics)).await;
     assert_eq!(status, 404);
 }
+
+/// While a slow Tableau check runs, other probes get the last answer at once instead of
+/// waiting for it (a probe with a one-second timeout would otherwise fail).
+#[tokio::test]
+async fn a_slow_tableau_check_does_not_hold_other_probes() {
+    let sim = sim_on("127.0.0.1:0".parse().unwrap()).await;
+    let s = server(Some((&sim, PAT_SECRET)), None).await;
+    assert_eq!(get(&format!("{}/readyz", s.metrics)).await.0, 200);
+    sim.state()
+        .add_fault(tableau_sim::FaultRule::parse("GET:/api/**=latency:2s").unwrap());
+    // Past the cache: the next probe starts a check that takes 4 s (two lookups).
+    tokio::time::sleep(tableau_scim::provision::health::TABLEAU_CACHE).await;
+    let url = format!("{}/readyz", s.metrics);
+    let slow = tokio::spawn({
+        let url = url.clone();
+        async move {
+            let started = Instant::now();
+            let status = get(&url).await.0;
+            (status, started.elapsed())
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let (status, body, _) = get(&url).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!((status, &body["checks"]["tableau"]), (200, &json!("ok")));
+    let (status, took) = slow.await.unwrap();
+    assert_eq!(status, 200);
+    assert!(took >= Duration::from_millis(2500), "{took:?}");
+}
