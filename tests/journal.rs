@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tableau_scim::model::ResourceKind::{self, Group, User};
 use tableau_scim::store::{
     MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
-    ResourceCommit, StepOutcome, StepState, Store, StoreError,
+    ResourceCommit, StepOutcome, StepState, Store, StoreError, StoreResult,
 };
 
 mod support;
@@ -26,6 +26,7 @@ store_tests!(
     operation_by_key_finds_running_and_explicit,
     failed_operation_keeps_explicit_key,
     resource_busy_until_finished,
+    a_name_is_claimed_by_one_running_operation,
     complete_rolls_back_on_conflict,
     complete_rolls_back_on_revision_and_unknown_member,
     complete_update_and_delete,
@@ -34,6 +35,7 @@ store_tests!(
     touch_counts_attempts,
     replace_plan_keeps_recorded_steps,
     luid_mapping,
+    one_luid_belongs_to_one_resource,
     list_operations_newest_first,
     duplicate_operation_id_is_refused,
     taken_operation_id_is_one_answer,
@@ -64,6 +66,7 @@ fn new_op(
         resource_kind: kind,
         resource_id: resource_id.to_owned(),
         intent: json!({ "create": { "userName": "someone" }, "n": [1, 2] }),
+        claimed_name: None,
         request_id: Some(format!("req-{key}")),
     }
 }
@@ -464,6 +467,34 @@ async fn resource_busy_until_finished(store: Arc<dyn Store>) {
         .await
         .unwrap();
     open(&store, &new_op(&t, User, &u.id, "k4", false), &[]).await;
+}
+
+/// Two creates of one name (two resources): the second is refused while the first runs,
+/// whichever resource it is for; another kind, or a finished claim, does not refuse it.
+async fn a_name_is_claimed_by_one_running_operation(store: Arc<dyn Store>) {
+    let t = tenant();
+    let claim = |key: &str, kind| {
+        let mut op = new_op(&t, kind, &new_id(), key, false);
+        op.claimed_name = Some("ws@example.com".into());
+        op
+    };
+    let first = claim("k1", User);
+    open(&store, &first, &plan(&["add_user"])).await;
+    let second = claim("k2", User);
+    match store.open_operation(&second, &[]).await.unwrap() {
+        Opened::ResourceBusy(found) => assert_eq!(found.id, first.id),
+        other => panic!("expected ResourceBusy, got {other:?}"),
+    }
+    assert!(store.get_operation(&t, &second.id).await.unwrap().is_none());
+    // A group may have the name a user has; an operation without a claim is not refused.
+    open(&store, &claim("k3", Group), &[]).await;
+    open(&store, &new_op(&t, User, &new_id(), "k4", false), &[]).await;
+    // The claim ends with the operation, failed or succeeded.
+    store
+        .fail_operation(&t, &first.id, 409, &json!({}))
+        .await
+        .unwrap();
+    open(&store, &second, &[]).await;
 }
 
 async fn complete_rolls_back_on_conflict(store: Arc<dyn Store>) {
@@ -1197,4 +1228,81 @@ async fn postgres_prune_operations() {
         },
     )
     .await;
+}
+
+/// Issue 9, finding 3: the unique index on the LUID, whatever writes it (`set_luid`, a
+/// committed create or update); per tenant; a cleared LUID can be taken again.
+async fn one_luid_belongs_to_one_resource(store: Arc<dyn Store>) {
+    let t = tenant();
+    let a = user(&store, &t, "luid-a").await;
+    let b = user(&store, &t, "luid-b").await;
+    store.set_luid(&t, User, &a.id, Some("L-1")).await.unwrap();
+    let taken = |r: StoreResult<()>| match r {
+        Err(StoreError::Conflict { attribute, value }) => {
+            assert_eq!((attribute, value.as_str()), ("tableauLuid", "L-1"))
+        }
+        other => panic!("expected the LUID conflict, got {other:?}"),
+    };
+    taken(store.set_luid(&t, User, &b.id, Some("L-1")).await);
+    // Not even a group can hold a user's LUID.
+    let g = store
+        .create(
+            &t,
+            Group,
+            &new_id(),
+            &obj(json!({"displayName": "luid-g"})),
+            &[],
+        )
+        .await
+        .unwrap();
+    taken(store.set_luid(&t, Group, &g.id, Some("L-1")).await);
+    // Setting it again on its holder is fine; another tenant has LUIDs of its own.
+    store.set_luid(&t, User, &a.id, Some("L-1")).await.unwrap();
+    let other = tenant();
+    let c = user(&store, &other, "luid-a").await;
+    store
+        .set_luid(&other, User, &c.id, Some("L-1"))
+        .await
+        .unwrap();
+    // A committed create carrying a held LUID is refused and commits nothing.
+    let rid = new_id();
+    let op = new_op(&t, User, &rid, "k-luid", false);
+    open(&store, &op, &[]).await;
+    let result = store
+        .complete_operation(&t, &op.id, 201, &user_commit(&rid, "luid-c", Some("L-1")))
+        .await
+        .map(|_| ());
+    taken(result);
+    assert!(store.get(&t, User, &rid, false).await.unwrap().is_none());
+    // So is an update.
+    let op = new_op(&t, User, &b.id, "k-luid-2", false);
+    open(&store, &op, &[]).await;
+    let update = ResourceCommit::Update {
+        kind: User,
+        id: b.id.clone(),
+        revision: 1,
+        doc: obj(json!({ "userName": "luid-b", "title": "x" })),
+        members: MemberChanges::default(),
+        tableau_luid: Some("L-1".to_owned()),
+    };
+    taken(
+        store
+            .complete_operation(&t, &op.id, 200, &update)
+            .await
+            .map(|_| ()),
+    );
+    let got = store.get(&t, User, &b.id, false).await.unwrap().unwrap();
+    assert_eq!((got.revision, got.tableau_luid), (1, None));
+    // Once cleared, the LUID can be linked to another resource.
+    store.set_luid(&t, User, &a.id, None).await.unwrap();
+    store.set_luid(&t, User, &b.id, Some("L-1")).await.unwrap();
+    assert_eq!(
+        store
+            .find_by_luid(&t, User, "L-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        b.id
+    );
 }

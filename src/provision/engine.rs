@@ -7,7 +7,8 @@
 //! - a permanent Tableau error fails the operation, commits nothing locally, and becomes a SCIM
 //!   error naming Tableau's code and message;
 //! - a request whose key matches a running operation attaches to it; with an explicit
-//!   `Idempotency-Key`, a finished operation is replayed from the journal;
+//!   `Idempotency-Key`, a finished operation is replayed from the journal, the key reused for
+//!   another request is 422 and re-sent while its operation runs is 409 (`reused_key`);
 //! - unfinished operations are resumed by a background worker and at start-up;
 //! - one writer per resource: the journal admits one running operation per resource.
 
@@ -135,6 +136,7 @@ impl Engine {
             resource_id: prepared.intent.commit.resource_id().to_string(),
             intent: serde_json::to_value(&prepared.intent)
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
+            claimed_name: claimed_name(&prepared.intent.commit),
             request_id: meta.request_id.clone(),
         };
         match self.store.open_operation(&op, &planned).await? {
@@ -148,10 +150,8 @@ impl Engine {
                 self.run_and_wait(op).await
             }
             Opened::SameKey(existing) => {
-                if existing.explicit_key && existing.digest != op.digest {
-                    return Err(ScimError::invalid_value(
-                        "this Idempotency-Key was already used for a different request",
-                    ));
+                if let Some(err) = reused_key(&existing, meta) {
+                    return Err(err);
                 }
                 self.outcome_of(existing).await
             }
@@ -192,10 +192,8 @@ impl Engine {
         else {
             return Ok(None);
         };
-        if op.digest != meta.body_digest {
-            return Err(ScimError::invalid_value(
-                "this Idempotency-Key was already used for a different request",
-            ));
+        if let Some(err) = reused_key(&op, meta) {
+            return Err(err);
         }
         self.outcome_of(op).await.map(Some)
     }
@@ -447,7 +445,7 @@ impl Engine {
                 | StoreError::UnknownMember(_)
                 | StoreError::RevisionMismatch),
             ) => {
-                let err = ScimError::from(e);
+                let err = self.commit_refusal(&op.tenant, &intent, e).await;
                 self.store
                     .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
                     .await?;
@@ -455,6 +453,24 @@ impl Engine {
             }
             Err(e) => Err(ScimError::from(e)),
         }
+    }
+
+    /// The SCIM error of a commit the store refused; a LUID already held by another resource
+    /// (the unique index) names that resource.
+    async fn commit_refusal(&self, tenant: &str, intent: &Intent, e: StoreError) -> ScimError {
+        if let StoreError::Conflict {
+            attribute: "tableauLuid",
+            value,
+        } = &e
+        {
+            let (kind, id) = (intent.commit.kind(), intent.commit.resource_id());
+            if let Ok(Some(err)) =
+                super::luid::check_unclaimed(self.store.as_ref(), tenant, kind, id, value).await
+            {
+                return err;
+            }
+        }
+        ScimError::from(e)
     }
 
     async fn finished_outcome(&self, op: Operation) -> Outcome {
@@ -572,6 +588,40 @@ fn is_stale(updated: &str, secs: u64) -> bool {
     }
 }
 
+/// Why the operation holding a request's journal key cannot answer it, if it cannot (see
+/// docs/scim.md, "Idempotency keys"). An explicit `Idempotency-Key` belongs to one request of
+/// one credential (the credential is part of the journal key): reused for another method, path
+/// or body it is `422`, never a replay of the other request's outcome; re-sent while the first
+/// is still being processed it is `409` (the IETF httpapi Idempotency-Key draft). A request
+/// without a key is found by its own digest, so it can only meet its own earlier sending, and
+/// attaches to it while it runs.
+fn reused_key(op: &Operation, meta: &RequestMeta) -> Option<ScimError> {
+    if meta.idempotency_key.is_none() && !op.explicit_key {
+        return None;
+    }
+    if op.method != meta.method || op.path != meta.path || op.digest != meta.body_digest {
+        return Some(ScimError::new(
+            ErrorKind::UnprocessableContent,
+            format!(
+                "this Idempotency-Key was already used for another request ({} {}); use a new \
+                 key for each request",
+                op.method, op.path
+            ),
+        ));
+    }
+    if op.state == OperationState::Running {
+        return Some(
+            ScimError::new(
+                ErrorKind::Conflict,
+                "the request with this Idempotency-Key is still being processed; retry later \
+                 to get its outcome",
+            )
+            .with_retry_after(1),
+        );
+    }
+    None
+}
+
 /// Rebuild the SCIM error recorded for a failed operation.
 fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> ScimError {
     let detail = body
@@ -587,6 +637,22 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
 }
 
 /// The attribute whose value is unique among resources of a kind (case-insensitively).
+/// The name a change commits (lower-case, as names compare), for the journal's claim: a create
+/// or an update (a rename, or a change that keeps the name: the resource holds it already, so
+/// only a create or rename of the same name can meet the claim, and must wait). A delete
+/// claims nothing.
+fn claimed_name(commit: &CommitIntent) -> Option<String> {
+    let (kind, doc) = match commit {
+        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
+            (*kind, doc)
+        }
+        CommitIntent::Delete { .. } => return None,
+    };
+    doc.get(unique_attr(kind))
+        .and_then(|v| v.as_str())
+        .map(str::to_lowercase)
+}
+
 pub fn unique_attr(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "userName",

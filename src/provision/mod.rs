@@ -12,6 +12,7 @@ pub mod health;
 pub mod idempotency;
 pub mod intent;
 pub mod locks;
+pub mod luid;
 pub mod mapping;
 pub mod plan;
 pub mod planner;

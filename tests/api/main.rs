@@ -8,6 +8,7 @@
 
 mod auth;
 mod discovery;
+mod embedding;
 mod entra;
 mod groups;
 mod helpers;

@@ -186,7 +186,9 @@ pub(super) fn set_luid(
     id: &str,
     luid: Option<&str>,
 ) -> StoreResult<()> {
-    if execute(db, sql::SET_LUID, &[&tenant, &kind, &id, &luid])? == 0 {
+    let updated = execute(db, sql::SET_LUID, &[&tenant, &kind, &id, &luid])
+        .map_err(crate::store::errors::set_luid(luid))?;
+    if updated == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
@@ -222,6 +224,7 @@ pub(super) fn open(
             &op.resource_id,
             &intent,
             &now,
+            &op.claimed_name,
             &op.request_id,
         ];
         let Some(seq) = row(db, INSERT_OPERATION, values, |r| r.int(0))? else {
@@ -242,6 +245,12 @@ fn refusal(db: &Connection, op: &NewOperation) -> StoreResult<Opened> {
     let on = [&op.tenant as &dyn ToSql, &op.resource_kind, &op.resource_id];
     if let Some(found) = reads::operation(db, sql::RUNNING_ON, &on)? {
         return Ok(Opened::ResourceBusy(found));
+    }
+    if let Some(name) = &op.claimed_name {
+        let claim = [&op.tenant as &dyn ToSql, &op.resource_kind, name];
+        if let Some(found) = reads::operation(db, sql::RUNNING_CLAIM, &claim)? {
+            return Ok(Opened::ResourceBusy(found));
+        }
     }
     if reads::operation_exists(db, &op.tenant, &op.id)? {
         return Err(id_taken(op));
