@@ -80,6 +80,7 @@ async fn journaled_create(store: &dyn Store, tenant: &str, i: usize) {
         resource_kind: User,
         resource_id: id.clone(),
         intent: json!({ "create": { "userName": format!("User{i}@Example.com") } }),
+        request_id: None,
     };
     let plan = [("add_user", 0), ("update_user", 1)].map(|(kind, idx)| PlannedStep {
         idx,

@@ -3,7 +3,8 @@
 
 use crate::config::Settings;
 use crate::http::auth::Credentials;
-use crate::http::{AppState, middleware, routes};
+use crate::http::{AppState, health, middleware, routes};
+use crate::provision::health::Health;
 use crate::provision::{Engine, Service};
 use crate::scim::limits::WriteLimits;
 use crate::scim::schema::SchemaRegistry;
@@ -22,6 +23,10 @@ pub struct Application {
     host: String,
     base_path: String,
     server: Server,
+    /// `/metrics`, `/healthz` and `/readyz` on `metrics.listen`, when set.
+    metrics: Option<(Server, u16)>,
+    /// The host of `metrics.listen` as reachable here.
+    metrics_host: String,
 }
 
 impl Application {
@@ -61,6 +66,7 @@ impl Application {
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
+        let health = web::Data::new(Health::new(store.clone(), tableau.clone()));
         let engine = Engine::new(
             store.clone(),
             tableau,
@@ -83,15 +89,36 @@ impl Application {
             }),
             credentials,
         });
+        let (metrics, metrics_host) = match &settings.metrics.listen {
+            Some(address) => {
+                let (server, local) = metrics_server(address, health.clone())?;
+                let host = match local.ip() {
+                    ip if ip.is_unspecified() => "127.0.0.1".to_owned(),
+                    ip => ip.to_string(),
+                };
+                (Some((server, local.port())), host)
+            }
+            None => (None, String::new()),
+        };
+        // Without `metrics.listen`, the main listener serves them.
+        let health_here = metrics.is_none().then_some(health);
         let base_path = settings.base_path.clone();
         let server = HttpServer::new(move || {
             let base_path = base_path.clone();
+            let health_here = health_here.clone();
             App::new()
                 .wrap(actix_web::middleware::from_fn(middleware::catch_panic))
                 // Outermost (actix runs the last `wrap` first): the span covers a panic's log.
                 .wrap(actix_web::middleware::from_fn(middleware::trace_request))
                 .app_data(state.clone())
-                .configure(move |cfg| routes(cfg, &base_path))
+                .configure(move |cfg| {
+                    // Before the SCIM scope, which may sit at the root.
+                    if let Some(health) = health_here {
+                        cfg.app_data(health);
+                        health::routes(cfg);
+                    }
+                    routes(cfg, &base_path)
+                })
                 .default_service(web::route().to(crate::http::error::not_found))
         })
         .listen(listener)?
@@ -102,7 +129,28 @@ impl Application {
             host: local.ip().to_string(),
             base_path: settings.base_path.clone(),
             server,
+            metrics,
+            metrics_host,
         })
+    }
+
+    /// The port of `metrics.listen`, when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(_, port)| *port)
+    }
+
+    /// `http://HOST:PORT` of `/metrics`, `/healthz` and `/readyz` as reachable on this
+    /// machine: on `metrics.listen` when set, else on the main listener.
+    pub fn metrics_url(&self) -> String {
+        let host = if self.host == "0.0.0.0" {
+            "127.0.0.1"
+        } else {
+            &self.host
+        };
+        match &self.metrics {
+            Some((_, port)) => format!("http://{}:{port}", self.metrics_host),
+            None => format!("http://{host}:{}", self.port),
+        }
     }
 
     pub fn port(&self) -> u16 {
@@ -124,10 +172,39 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let metrics = self.metrics.map(|(server, _)| {
+            let handle = server.handle();
+            (handle, tokio::spawn(server))
+        });
         let result = self.server.await;
         self.worker.abort();
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            let _ = task.await;
+        }
         result
     }
+}
+
+/// The server of `metrics.listen`: `/metrics`, `/healthz` and `/readyz` only (one worker).
+fn metrics_server(
+    address: &str,
+    health: web::Data<Health>,
+) -> anyhow::Result<(Server, std::net::SocketAddr)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("cannot listen on {address} (metrics.listen)"))?;
+    let local = listener.local_addr()?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(actix_web::middleware::from_fn(middleware::trace_request))
+            .app_data(health.clone())
+            .configure(health::routes)
+            .default_service(web::route().to(crate::http::error::not_found))
+    })
+    .workers(1)
+    .listen(listener)?
+    .run();
+    Ok((server, local))
 }
 
 /// A store URL without its password, for messages and logs.

@@ -2,6 +2,7 @@
 //! (`TABLEAU_SCIM_<KEY>`, nested keys joined with `__`), then command-line flags. Any secret
 //! can also come from a file (`<key>_file`), so it need not sit in the config or environment.
 
+use crate::logging::LogSettings;
 use crate::provision::JournalSettings;
 use crate::provision::rules::ProvisionPolicy;
 use crate::tableau::TableauSettings;
@@ -40,6 +41,19 @@ pub struct Settings {
     pub provision: ProvisionPolicy,
     /// Deadline and recovery timing of the operation journal.
     pub journal: JournalSettings,
+    /// Log format (`text` or `json`); logs go to stderr.
+    pub log: LogSettings,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub metrics: MetricsSettings,
+}
+
+/// The `[metrics]` section.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// A separate address (e.g. `127.0.0.1:9090`) for `/metrics`, `/healthz` and `/readyz`;
+    /// they are then not served on `listen`. Unset: they are served on `listen`.
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -91,6 +105,8 @@ impl Default for Settings {
             tableau: None,
             provision: ProvisionPolicy::default(),
             journal: JournalSettings::default(),
+            log: LogSettings::default(),
+            metrics: MetricsSettings::default(),
         }
     }
 }
@@ -199,6 +215,14 @@ impl Settings {
         self.provision
             .validate()
             .map_err(|e| ConfigError::Invalid(format!("provision: {e}")))?;
+        if let Some(listen) = &self.metrics.listen
+            && listen.trim().is_empty()
+        {
+            return Err(ConfigError::Invalid(
+                "metrics.listen is empty: give HOST:PORT (e.g. 127.0.0.1:9090) or leave it out"
+                    .into(),
+            ));
+        }
         if self.journal.deadline_secs == 0 {
             return Err(ConfigError::Invalid(
                 "journal.deadline_secs must be at least 1".into(),
@@ -309,6 +333,27 @@ mod tests {
             jail.set_env("TABLEAU_SCIM_LIMITS__BODY_TIMEOUT_SECS", "0");
             let e = Settings::load(None).unwrap_err().to_string();
             assert!(e.contains("limits.body_timeout_secs"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn log_format_and_metrics_listen_from_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[log]\nformat = \"json\"\n[metrics]\nlisten = \"127.0.0.1:9090\"\n",
+            )?;
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.log.format, crate::logging::LogFormat::Json);
+            assert_eq!(s.metrics.listen.as_deref(), Some("127.0.0.1:9090"));
+            jail.create_file("bad.toml", "[log]\nformat = \"xml\"\n")?;
+            assert!(Settings::load(Some(Path::new("bad.toml"))).is_err());
+            jail.set_env("TABLEAU_SCIM_LOG__FORMAT", "text");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.log.format, crate::logging::LogFormat::Text);
+            let d = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(d.metrics.listen.is_none());
             Ok(())
         });
     }

@@ -5,6 +5,8 @@
 pub mod app;
 pub mod config;
 pub mod http;
+pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod provision;

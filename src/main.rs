@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
 use tableau_scim::http::auth::token_hash_string;
+use tableau_scim::logging::LogFormat;
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
 use tableau_sim::{PersonalAccessToken, SimArgs, SimConfig, run_cli};
 
@@ -103,6 +104,9 @@ struct ServeArgs {
     /// TABLEAU_SCIM_TABLEAU__AUTH__SECRET: command lines are visible to other local users.
     #[arg(long, value_name = "NAME:SECRET")]
     tableau_pat: Option<String>,
+    /// Log format on stderr: text or json (default: `log.format`, text).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 #[derive(Args)]
@@ -123,6 +127,9 @@ struct DemoArgs {
     /// tableauserverclient); the bridge signs in with a token of its own.
     #[arg(long, value_name = "NAME:SECRET")]
     sim_pat: Option<String>,
+    /// Log format on stderr: text or json (default: `log.format`, text).
+    #[arg(long, value_enum)]
+    log_format: Option<LogFormat>,
 }
 
 async fn ops(args: OpsArgs) -> anyhow::Result<()> {
@@ -163,12 +170,6 @@ async fn ops(args: OpsArgs) -> anyhow::Result<()> {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tableau_scim::init_crypto();
@@ -194,10 +195,14 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    init_tracing();
     let settings = Settings::load_with_flags(args.config.as_deref(), serve_flags(&args)?)?;
+    tableau_scim::logging::init(settings.log.format);
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
+    tracing::info!(
+        url = %app.metrics_url(),
+        "serving /metrics, /healthz and /readyz"
+    );
     app.run_until_stopped().await.context("server failed")
 }
 
@@ -212,6 +217,10 @@ fn serve_flags(args: &ServeArgs) -> anyhow::Result<serde_json::Value> {
     put("listen", args.listen.clone().map(Into::into));
     put("store", args.store.clone().map(Into::into));
     put("public_url", args.public_url.clone().map(Into::into));
+    put(
+        "log",
+        args.log_format.map(|f| serde_json::json!({ "format": f })),
+    );
     put(
         "data_dir",
         args.data_dir
@@ -249,7 +258,11 @@ fn split_pair(value: &str, flag: &str) -> anyhow::Result<(String, String)> {
 }
 
 async fn demo(args: DemoArgs) -> anyhow::Result<()> {
-    init_tracing();
+    let mut settings = Settings::load(None)?;
+    if let Some(format) = args.log_format {
+        settings.log.format = format;
+    }
+    tableau_scim::logging::init(settings.log.format);
     // Kept alive until the demo ends; removed afterwards when it is a temporary directory.
     let (data_dir, _temp) = match args.data {
         Some(d) => (d, None),
@@ -291,7 +304,6 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .await
         .context("cannot start the Tableau simulator")?;
 
-    let mut settings = Settings::load(None)?;
     settings.listen = args.listen;
     settings.data_dir = data_dir.clone();
     settings.store = None;

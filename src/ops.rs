@@ -37,7 +37,14 @@ pub fn describe(op: &Operation) -> String {
             &op.principal
         },
     );
-    let _ = writeln!(out, "  operation {}", op.id);
+    match &op.request_id {
+        Some(request) => {
+            let _ = writeln!(out, "  operation {}  request {request}", op.id);
+        }
+        None => {
+            let _ = writeln!(out, "  operation {}", op.id);
+        }
+    }
     if let Some(detail) = op
         .error_body
         .as_ref()
@@ -138,6 +145,7 @@ mod tests {
             created: "2026-11-28T05:00:00Z".into(),
             updated: "2026-11-28T05:00:00Z".into(),
             finished: None,
+            request_id: Some("req-42".into()),
             seq: 1,
             steps: vec![step(
                 0,
@@ -162,5 +170,6 @@ mod tests {
         let text = describe(&compensated);
         assert!(text.contains("→ 409 (failed, compensated)"), "{text}");
         assert!(text.contains("undo:RemoveUser"), "{text}");
+        assert!(text.contains("operation op-1  request req-42"), "{text}");
     }
 }

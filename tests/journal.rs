@@ -41,6 +41,8 @@ store_tests!(
     taken_operation_id_is_one_answer,
     concurrent_opens_on_one_resource_one_wins,
     concurrent_opens_with_one_key_one_wins,
+    request_id_is_journaled,
+    operation_stats_count_states,
 );
 
 // ---- helpers ----
@@ -65,6 +67,7 @@ fn new_op(
         resource_id: resource_id.to_owned(),
         intent: json!({ "create": { "userName": "someone" }, "n": [1, 2] }),
         claimed_name: None,
+        request_id: Some(format!("req-{key}")),
     }
 }
 
@@ -141,6 +144,48 @@ fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
 
 // ---- the suite ----
 
+async fn request_id_is_journaled(store: Arc<dyn Store>) {
+    let t = tenant();
+    let op = new_op(&t, User, &new_id(), "rid", false);
+    let created = open(&store, &op, &[]).await;
+    assert_eq!(created.request_id.as_deref(), Some("req-rid"));
+    let stored = operation(&store, &t, &op.id).await;
+    assert_eq!(stored.request_id.as_deref(), Some("req-rid"));
+    let listed = store.list_operations(&t, None, 10).await.unwrap();
+    assert_eq!(listed[0].request_id.as_deref(), Some("req-rid"));
+    let mut anonymous = new_op(&t, User, &new_id(), "no-rid", false);
+    anonymous.request_id = None;
+    assert_eq!(open(&store, &anonymous, &[]).await.request_id, None);
+    assert_eq!(operation(&store, &t, &anonymous.id).await.request_id, None);
+}
+
+/// Counted over every tenant (other tests share a PostgreSQL database), so the checks are
+/// lower bounds, and differences for this test's own operations.
+async fn operation_stats_count_states(store: Arc<dyn Store>) {
+    store.ping().await.expect("the store answers");
+    let t = tenant();
+    let before = store.operation_stats().await.unwrap();
+    let running = new_op(&t, User, &new_id(), "s-run", false);
+    let created = open(&store, &running, &[]).await;
+    let failing = new_op(&t, User, &new_id(), "s-fail", false);
+    open(&store, &failing, &[]).await;
+    store
+        .fail_operation(&t, &failing.id, 400, &json!({"detail": "no"}))
+        .await
+        .unwrap();
+    let after = store.operation_stats().await.unwrap();
+    assert!(after.running >= 1, "{after:?}");
+    assert!(after.failed > before.failed, "{before:?} {after:?}");
+    let oldest = after.oldest_running_created.expect("a running operation");
+    assert!(oldest <= created.created, "{oldest} > {}", created.created);
+    store
+        .fail_operation(&t, &running.id, 400, &json!({"detail": "no"}))
+        .await
+        .unwrap();
+    let last = store.operation_stats().await.unwrap();
+    assert!(last.failed >= before.failed + 2, "{before:?} {last:?}");
+}
+
 async fn open_record_complete_round_trip(store: Arc<dyn Store>) {
     let t = tenant();
     let rid = new_id();
@@ -154,6 +199,7 @@ async fn open_record_complete_round_trip(store: Arc<dyn Store>) {
     assert!(created.steps.iter().all(|s| s.state == StepState::Pending));
     // What `open_operation` returns is what is stored.
     assert_eq!(operation(&store, &t, &op.id).await, created);
+    assert_eq!(created.request_id.as_deref(), Some("req-k1"));
 
     store
         .record_step(&t, &op.id, 0, &done("L-1", 201))

@@ -60,8 +60,9 @@ impl fmt::Display for RequestId {
 
 /// Outermost layer: gives the request its [`RequestId`] and runs everything below inside a
 /// `request` span (`request_id`, `method`, `path`), echoes `X-Request-Id` on the response, and
-/// logs one line at debug when it is done (status, duration). Only the path is logged: no
-/// query string (a filter names users), no header, no body.
+/// writes the access-log line and the request metrics when it is done (`access::finished`:
+/// status, duration, the credential's label). Only the path is logged: no query string (a
+/// filter names users), no header, no body.
 pub async fn trace_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -76,35 +77,51 @@ pub async fn trace_request(
     // A sane or generated id is always a valid header value; were it not, the response would
     // only go without the echo.
     let echo = HeaderValue::from_str(id.as_str()).ok();
-    req.extensions_mut().insert(id);
-    async move {
-        let started = Instant::now();
-        let result = next.call(req).await;
-        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        match result {
-            Ok(mut res) => {
-                if let Some(echo) = echo {
-                    res.headers_mut().insert(REQUEST_ID_HEADER, echo);
-                }
-                let status = res.status().as_u16();
-                tracing::debug!(status, duration_ms, "request done");
-                Ok(res.map_into_boxed_body())
+    let (method, path) = (req.method().to_string(), req.path().to_owned());
+    let scim_base = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| state.settings.base_path.clone());
+    req.extensions_mut().insert(id.clone());
+    let started = Instant::now();
+    let result = next.call(req).instrument(span).await;
+    let (result, status, credential) = match result {
+        Ok(mut res) => {
+            if let Some(echo) = echo {
+                res.headers_mut().insert(REQUEST_ID_HEADER, echo);
             }
-            // An error from a layer below (a caught panic) is rendered by actix after every
-            // middleware: render it here instead, so that it carries the id too.
-            Err(e) => {
-                let mut res = e.error_response();
-                if let Some(echo) = echo {
-                    res.headers_mut().insert(REQUEST_ID_HEADER, echo);
-                }
-                let status = res.status().as_u16();
-                tracing::debug!(status, duration_ms, "request done");
-                Err(InternalError::from_response(e, res).into())
-            }
+            let status = res.status().as_u16();
+            let credential = res
+                .request()
+                .extensions()
+                .get::<super::auth::Principal>()
+                .map(|p| p.label.clone());
+            (Ok(res.map_into_boxed_body()), status, credential)
         }
-    }
-    .instrument(span)
-    .await
+        // An error from a layer below (a caught panic) is rendered by actix after every
+        // middleware: render it here instead, so that it carries the id too.
+        Err(e) => {
+            let mut res = e.error_response();
+            if let Some(echo) = echo {
+                res.headers_mut().insert(REQUEST_ID_HEADER, echo);
+            }
+            let status = res.status().as_u16();
+            (
+                Err(InternalError::from_response(e, res).into()),
+                status,
+                None,
+            )
+        }
+    };
+    super::access::finished(&super::access::Finished {
+        request_id: id.as_str(),
+        method: &method,
+        path: &path,
+        status,
+        elapsed: started.elapsed(),
+        credential: credential.as_deref(),
+        scim_base: scim_base.as_deref(),
+    });
+    result
 }
 
 /// Every SCIM endpoint requires a valid bearer token or Basic credentials; 401 otherwise,
@@ -123,6 +140,8 @@ pub async fn authenticate(
             Ok(next.call(req).await?.map_into_boxed_body())
         }
         None => {
+            let sent = req.headers().contains_key(header::AUTHORIZATION);
+            super::access::auth_failed(req.peer_addr().map(|a| a.ip()), sent);
             let err = ScimError::new(
                 ErrorKind::Unauthorized,
                 "authentication required: send a valid bearer token",

@@ -1,10 +1,12 @@
 //! The HTTP layer: routing, authentication, media types, limits. It parses requests, calls the
 //! `scim` layer and the provisioning service, and renders `ScimError`s; it knows nothing of Tableau.
 
+pub mod access;
 pub mod auth;
 pub mod body;
 pub mod discovery;
 pub mod error;
+pub mod health;
 pub mod middleware;
 pub mod resources;
 

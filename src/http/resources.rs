@@ -61,6 +61,11 @@ fn request_meta(req: &HttpRequest, body: Option<&Value>) -> RequestMeta {
         body,
         idempotency_key,
     )
+    .with_request_id(
+        req.extensions()
+            .get::<super::middleware::RequestId>()
+            .map(|id| id.as_str()),
+    )
 }
 
 /// The client's `If-Match`, for the service to check against the version it reads.

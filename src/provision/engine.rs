@@ -138,6 +138,7 @@ impl Engine {
             intent: serde_json::to_value(&prepared.intent)
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
             claimed_name: claimed_name(&prepared.intent.commit),
+            request_id: meta.request_id.clone(),
         };
         match self.store.open_operation(&op, &planned).await? {
             Opened::Created(op) => {

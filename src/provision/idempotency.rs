@@ -17,6 +17,8 @@ pub struct RequestMeta {
     pub body_digest: String,
     /// The client's `Idempotency-Key` header, if any.
     pub idempotency_key: Option<String>,
+    /// The request's `X-Request-Id`, journaled with the operation it opens.
+    pub request_id: Option<String>,
 }
 
 impl RequestMeta {
@@ -40,7 +42,14 @@ impl RequestMeta {
                 .map(str::trim)
                 .filter(|k| !k.is_empty() && k.len() <= 255)
                 .map(str::to_string),
+            request_id: None,
         }
+    }
+
+    /// The same, journaled with this `X-Request-Id`.
+    pub fn with_request_id(mut self, request_id: Option<&str>) -> Self {
+        self.request_id = request_id.map(str::to_owned);
+        self
     }
 
     /// The key of the request in the journal: the client's, or a digest of who asked what.

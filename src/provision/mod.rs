@@ -9,6 +9,7 @@ pub mod compensation;
 pub mod engine;
 pub mod errors;
 pub mod executor;
+pub mod health;
 pub mod idempotency;
 pub mod intent;
 pub mod locks;

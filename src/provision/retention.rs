@@ -63,6 +63,7 @@ mod tests {
             resource_id: format!("user-{n}"),
             intent: json!({}),
             claimed_name: None,
+            request_id: None,
         }
     }
 

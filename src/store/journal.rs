@@ -35,6 +35,8 @@ pub struct NewOperation {
     /// commit, if it creates or renames a resource: while it runs, no other operation may
     /// claim the same name (a unique index), on one server or several.
     pub claimed_name: Option<String>,
+    /// The `X-Request-Id` of the request that opened it.
+    pub request_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +92,8 @@ pub struct Operation {
     /// Last progress: open, a recorded step, a touch, the end.
     pub updated: String,
     pub finished: Option<String>,
+    /// The `X-Request-Id` of the request that opened it (`None` before migration 7).
+    pub request_id: Option<String>,
     /// Monotonic journal order (oldest first).
     pub seq: i64,
     pub steps: Vec<StepRecord>,
@@ -336,6 +340,7 @@ pub(crate) fn opened(op: &NewOperation, seq: i64, now: &str, plan: &[PlannedStep
         created: now.to_owned(),
         updated: now.to_owned(),
         finished: None,
+        request_id: op.request_id.clone(),
         seq,
         steps: plan.iter().map(pending_step).collect(),
     }

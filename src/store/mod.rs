@@ -266,10 +266,20 @@ pub trait Store: Send + Sync + 'static {
         id: &str,
         luid: Option<&str>,
     ) -> StoreResult<()>;
+
+    // ---- health and metrics (see `health`) ----
+
+    /// A trivial query, for readiness: `Ok` when the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Operations of all tenants counted by state, and the creation time of the oldest
+    /// running one.
+    async fn operation_stats(&self) -> StoreResult<OperationStats>;
 }
 
 mod columns;
 mod errors;
+mod health;
 mod journal;
 pub mod paging;
 pub mod postgres;
@@ -278,6 +288,8 @@ mod sql;
 pub mod sqlite;
 
 pub use paging::{Page, PageRequest, PageStart};
+
+pub use health::OperationStats;
 
 pub use journal::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepOutcome,

@@ -134,6 +134,7 @@ pub(crate) fn operation(row: &dyn Row) -> StoreResult<Operation> {
         created: row.text(16)?,
         updated: row.text(17)?,
         finished: row.opt_text(18)?,
+        request_id: row.opt_text(19)?,
         steps: Vec::new(),
         id,
     })

@@ -120,7 +120,7 @@ macro_rules! operation_select {
         concat!(
             "SELECT seq, tenant, id, idem_key, explicit_key, principal, method, path, digest, ",
             "resource_kind, resource_id, intent, state, attempts, response_status, error_body, ",
-            "created, updated, finished FROM operations ",
+            "created, updated, finished, request_id FROM operations ",
             $rest
         )
     };
@@ -153,15 +153,16 @@ macro_rules! step_columns {
 }
 pub(crate) use step_columns;
 
-/// A new running operation; `$12` is both timestamps, `$13` the claimed name. `ON CONFLICT DO NOTHING` without a target covers every
-/// unique index, so a taken key, a busy resource or a claimed name (the partial indexes) or a
-/// taken id all insert nothing, and the caller then looks which one it was.
+/// A new running operation; `$12` is both timestamps, `$13` the claimed name, `$14` the
+/// request id. `ON CONFLICT DO NOTHING` without a target covers every unique index, so a
+/// taken key, a busy resource or a claimed name (the partial indexes) or a taken id all
+/// insert nothing, and the caller then looks which one it was.
 macro_rules! insert_operation {
     () => {
         "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, path, \
          digest, resource_kind, resource_id, intent, state, attempts, created, updated, \
-         claimed_name) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, $13) \
+         claimed_name, request_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, $13, $14) \
          ON CONFLICT DO NOTHING"
     };
 }

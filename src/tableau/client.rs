@@ -343,6 +343,7 @@ impl TableauClient {
                     Ok(answer) => return Ok(answer),
                     Err(e) if e.is_session_expired() && reauths < MAX_REAUTH_PER_CALL => {
                         reauths += 1;
+                        crate::metrics::tableau_retry(crate::metrics::RetryReason::SessionExpired);
                         tracing::debug!(code = ?e.code(), "Tableau session expired; signing in again");
                         let stale = Some(session.generation);
                         session = self
@@ -395,6 +396,7 @@ impl TableauClient {
         }
         let delay = backoff(*retries, error.retry_after());
         *retries += 1;
+        crate::metrics::tableau_retry(retry_reason(&error));
         tracing::debug!(error = %error, retry = *retries, ?delay, "retrying a Tableau call");
         tokio::time::sleep(delay).await;
         Ok(())
@@ -434,6 +436,7 @@ impl TableauClient {
         let request = request
             .build()
             .map_err(|e| TableauError::from_reqwest(&e))?;
+        let call = crate::metrics::tableau_call_name(method.as_str(), request.url().path());
         let path = match request.url().query() {
             Some(q) => format!("{}?{q}", request.url().path()),
             None => request.url().path().to_owned(),
@@ -446,12 +449,14 @@ impl TableauClient {
             Err(e) => e.status(),
         };
         let code = result.as_ref().err().and_then(TableauError::code);
+        let duration = started.elapsed();
+        crate::metrics::tableau_call(&call, status, code.map(TableauCode::as_str), duration);
         emit(|| CallRecord {
             method: method.to_string(),
             path,
             status,
             code: code.map(|c| c.as_str().to_owned()),
-            duration: started.elapsed(),
+            duration,
         });
         result
     }
@@ -489,6 +494,17 @@ impl TableauClient {
             )));
         }
         Err(api_error(status, &body, retry_after))
+    }
+}
+
+/// Why a transient error is retried, for the retry counter.
+fn retry_reason(error: &TableauError) -> crate::metrics::RetryReason {
+    use crate::metrics::RetryReason;
+    match error {
+        TableauError::Api { status: 429, .. } => RetryReason::Throttled,
+        TableauError::Timeout => RetryReason::Timeout,
+        TableauError::Transport(_) => RetryReason::Connection,
+        _ => RetryReason::ServerError,
     }
 }
 

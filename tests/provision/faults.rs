@@ -505,6 +505,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
         path: path.into(),
         body_digest: format!("{method} {path}"),
         idempotency_key: None,
+        request_id: None,
     };
 
     // An update computed from an older revision.

@@ -96,6 +96,7 @@ pub(super) async fn open(
             .bind(&intent)
             .bind(&now)
             .bind(&op.claimed_name)
+            .bind(&op.request_id)
             .bind(&columns.idx)
             .bind(&columns.kind)
             .bind(&columns.description)

@@ -402,4 +402,22 @@ impl Store for PostgresStore {
         }
         Ok(())
     }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query(crate::store::health::PING)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn operation_stats(&self) -> StoreResult<crate::store::OperationStats> {
+        let found = sqlx::query(crate::store::health::OPERATION_STATS)
+            .fetch_all(&self.pool)
+            .await?;
+        let rows = found
+            .iter()
+            .map(|row| crate::store::health::stats_row(row))
+            .collect::<StoreResult<_>>()?;
+        Ok(crate::store::OperationStats::from_rows(rows))
+    }
 }

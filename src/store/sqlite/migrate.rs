@@ -52,6 +52,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "resource counts",
         sql: include_str!("../../../migrations/sqlite/0007_resource_counts.sql"),
     },
+    Migration {
+        version: 8,
+        description: "request id",
+        sql: include_str!("../../../migrations/sqlite/0008_request_id.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

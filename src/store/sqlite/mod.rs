@@ -336,4 +336,21 @@ impl Store for SqliteStore {
             .run(move |db| writes::set_luid(db, &tenant, kind, &id, luid.as_deref()))
             .await
     }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.readers.read(|db| {
+            exec::rows(db, crate::store::health::PING, &[], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+
+    async fn operation_stats(&self) -> StoreResult<crate::store::OperationStats> {
+        self.readers
+            .read_blocking(|db| {
+                use crate::store::health::{OPERATION_STATS, stats_row};
+                let rows = exec::rows(db, OPERATION_STATS, &[], stats_row)?;
+                Ok(crate::store::OperationStats::from_rows(rows))
+            })
+            .await
+    }
 }

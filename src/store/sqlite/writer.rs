@@ -103,6 +103,7 @@ fn serve(db: &Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        crate::metrics::sqlite_batch(batch.len());
         if let Err(e) = run_batch(db, batch) {
             tracing::warn!(error = %e, "SQLite write batch not committed");
         }

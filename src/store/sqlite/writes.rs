@@ -225,6 +225,7 @@ pub(super) fn open(
             &intent,
             &now,
             &op.claimed_name,
+            &op.request_id,
         ];
         let Some(seq) = row(db, INSERT_OPERATION, values, |r| r.int(0))? else {
             return refusal(db, op);
