@@ -35,6 +35,19 @@ pub struct Settings {
     pub provision: ProvisionPolicy,
     /// Deadline and recovery timing of the operation journal.
     pub journal: JournalSettings,
+    /// HTTPS: a certificate chain and its key (PEM); plain HTTP without them.
+    pub tls: TlsSettings,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish.
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The server's certificate followed by its intermediates (PEM), re-read on SIGHUP.
+    pub cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1), re-read on SIGHUP.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -77,6 +90,8 @@ impl Default for Settings {
             tableau: None,
             provision: ProvisionPolicy::default(),
             journal: JournalSettings::default(),
+            tls: TlsSettings::default(),
+            shutdown_grace_secs: 20,
         }
     }
 }
@@ -141,7 +156,7 @@ impl Settings {
         }
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| ConfigError::Invalid(crate::config_check::describe_figment_error(e)))?;
         settings.base_path = normalise_base_path(&settings.base_path);
         settings.validate()?;
         Ok(settings)
@@ -171,7 +186,7 @@ impl Settings {
                 "journal.deadline_secs must be at least 1".into(),
             ));
         }
-        Ok(())
+        crate::config_check::validate_deployment(self).map_err(ConfigError::Invalid)
     }
 
     /// The store URL, defaulting to an SQLite file in the data directory.

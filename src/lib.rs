@@ -4,14 +4,17 @@
 
 pub mod app;
 pub mod config;
+pub mod config_check;
 pub mod http;
 pub mod model;
 pub mod ops;
 pub mod provision;
 pub mod scim;
 pub mod secrets;
+pub mod signals;
 pub mod store;
 pub mod tableau;
+pub mod tls;
 
 /// Install the process-wide TLS crypto provider (ring) that HTTPS to Tableau uses. reqwest is
 /// built without a provider of its own, to keep aws-lc-rs (a slow C build) out of the tree;

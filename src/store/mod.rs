@@ -269,6 +269,15 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
+/// The database file a `sqlite://PATH` or `sqlite:PATH` URL names; `None` for anything else
+/// (PostgreSQL, memory, an invalid URL).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    match sqlite::Location::from_url(url) {
+        Ok(Some(sqlite::Location::File(path))) => Some(path),
+        _ => None,
+    }
+}
+
 /// Why `url` names no store. Only the scheme is repeated, never the rest (which may hold a
 /// password); a bare path is repeated, with the URL it probably meant.
 fn unsupported_url(url: &str) -> String {
