@@ -36,6 +36,13 @@ enum Command {
     Ops(OpsArgs),
     /// Run the Tableau REST API simulator (see docs/simulator.md).
     Sim(SimArgs),
+    /// Check the settings, the store and Tableau before going live: a checklist, each line ✔
+    /// or ✘ with the fix; exit code 1 on any ✘.
+    Check {
+        /// TOML configuration file (see docs/configuration.md).
+        #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
+        config: Option<PathBuf>,
+    },
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
     HashToken {
         /// The token; read from standard input when omitted (keeps it out of shell history).
@@ -225,6 +232,14 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => demo(args).await,
         Command::Sim(args) => run_cli(args).await,
         Command::Ops(args) => ops(args).await,
+        Command::Check { config } => {
+            let checklist = tableau_scim::check::run(config.as_deref()).await;
+            print!("{}", checklist.render());
+            match checklist.failures() {
+                0 => Ok(()),
+                n => anyhow::bail!("{n} check(s) failed (✘ above)"),
+            }
+        }
         Command::HashToken { token } => {
             let token = match token {
                 Some(t) => t,

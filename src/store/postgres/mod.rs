@@ -77,6 +77,36 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
+    /// How many of this build's migrations the database has not had yet; nothing is changed
+    /// (for `tableau-scim check`).
+    pub async fn pending_migrations(url: &str) -> StoreResult<usize> {
+        let options: PgConnectOptions = url.parse()?;
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "PostgreSQL did not answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
+        let migrator = sqlx::migrate!("./migrations/postgres");
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await?;
+        let applied: Vec<i64> = if exists {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&mut conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let _ = conn.close().await;
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
+    }
+
     /// Apply a resource change, in a transaction when it takes several statements.
     async fn write(&self, tenant: &str, commit: &ResourceCommit) -> StoreResult<Applied> {
         let mut conn = self.pool.acquire().await?;
