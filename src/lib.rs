@@ -6,6 +6,7 @@ pub mod app;
 pub mod check;
 pub mod config;
 pub mod config_check;
+pub mod healthcheck;
 pub mod http;
 pub mod model;
 pub mod ops;

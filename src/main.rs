@@ -43,6 +43,11 @@ enum Command {
         #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Exit 0 when the server answers URL (status below 500): a container HEALTHCHECK.
+    Healthcheck {
+        #[arg(default_value = tableau_scim::healthcheck::DEFAULT_URL)]
+        url: String,
+    },
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
     HashToken {
         /// The token; read from standard input when omitted (keeps it out of shell history).
@@ -232,6 +237,7 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
         Command::Demo(args) => demo(args).await,
         Command::Sim(args) => run_cli(args).await,
         Command::Ops(args) => ops(args).await,
+        Command::Healthcheck { url } => tableau_scim::healthcheck::run(&url).await,
         Command::Check { config } => {
             let checklist = tableau_scim::check::run(config.as_deref()).await;
             print!("{}", checklist.render());
