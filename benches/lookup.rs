@@ -43,7 +43,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
-use tableau_scim::http::auth::Credentials;
+use tableau_scim::http::auth::{Credentials, SharedCredentials};
 use tableau_scim::http::error::SCIM_CONTENT_TYPE;
 use tableau_scim::http::{AppState, middleware};
 use tableau_scim::model::ResourceKind;
@@ -341,11 +341,10 @@ fn spawn_ceiling(body: web::Bytes, workers: usize) -> Result<Running, BoxError> 
                 settings.journal.clone(),
             );
             let state = web::Data::new(AppState {
-                basic_auth_enabled: false,
                 settings: Arc::new(settings),
                 registry: SchemaRegistry::builtin(),
                 provisioning: Service::new(engine),
-                credentials,
+                credentials: Arc::new(SharedCredentials::new(credentials)),
             });
             let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
             let port = listener.local_addr()?.port();

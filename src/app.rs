@@ -2,7 +2,7 @@
 //! tests can ask for port 0 and learn the real port before serving.
 
 use crate::config::Settings;
-use crate::http::auth::Credentials;
+use crate::http::auth::{Credentials, SharedCredentials};
 use crate::http::{AppState, health, middleware, routes};
 use crate::provision::health::Health;
 use crate::provision::{Engine, Service};
@@ -10,6 +10,7 @@ use crate::scim::limits::WriteLimits;
 use crate::scim::schema::SchemaRegistry;
 use crate::store::{self, Store};
 use crate::tableau::TableauClient;
+use crate::tls::CertResolver;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
@@ -27,19 +28,16 @@ pub struct Application {
     metrics: Option<(Server, u16)>,
     /// The host of `metrics.listen` as reachable here.
     metrics_host: String,
+    /// What SIGHUP reloads.
+    credentials: Arc<SharedCredentials>,
+    tls: Option<Arc<CertResolver>>,
 }
 
 impl Application {
     /// Connect the store named in the settings (running its migrations) and bind the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        // The SQLite store creates its file (0600) and directory (0700) itself.
         let url = settings.store_url();
-        if let Some(path) = url.strip_prefix("sqlite://")
-            && let Some(parent) = std::path::Path::new(path).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create data directory {}", parent.display()))?;
-        }
         let store = store::connect(&url)
             .await
             .with_context(|| format!("cannot open the store {}", redact_url(&url)))?;
@@ -63,6 +61,12 @@ impl Application {
                 None
             }
         };
+        let tls = match crate::config_check::tls_files(&settings).map_err(anyhow::Error::msg)? {
+            Some((cert, key)) => Some(Arc::new(
+                CertResolver::load(&cert, &key).map_err(anyhow::Error::msg)?,
+            )),
+            None => None,
+        };
         let listener = TcpListener::bind(&settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
@@ -79,15 +83,15 @@ impl Application {
         let single_process = !settings.store_url().starts_with("postgres");
         let worker = engine.spawn_worker(single_process);
         let settings = Arc::new(settings);
+        let credentials = Arc::new(SharedCredentials::new(credentials));
         let state = web::Data::new(AppState {
-            basic_auth_enabled: settings.auth.basic_username.is_some(),
             settings: settings.clone(),
             registry: SchemaRegistry::builtin(),
             provisioning: Service::new(engine).with_limits(WriteLimits {
                 max_patch_operations: settings.limits.max_patch_operations,
                 max_multi_values: settings.limits.max_multi_values,
             }),
-            credentials,
+            credentials: credentials.clone(),
         });
         let (metrics, metrics_host) = match &settings.metrics.listen {
             Some(address) => {
@@ -121,7 +125,16 @@ impl Application {
                 })
                 .default_service(web::route().to(crate::http::error::not_found))
         })
-        .listen(listener)?
+        // Signals are the caller's (`crate::signals`): one handler for the whole process.
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_grace_secs);
+        let server = match &tls {
+            Some(resolver) => server.listen_rustls_0_23(
+                listener,
+                crate::tls::server_config(resolver.clone()).map_err(anyhow::Error::msg)?,
+            )?,
+            None => server.listen(listener)?,
+        }
         .run();
         Ok(Self {
             worker,
@@ -131,6 +144,8 @@ impl Application {
             server,
             metrics,
             metrics_host,
+            credentials,
+            tls,
         })
     }
 
@@ -157,14 +172,20 @@ impl Application {
         self.port
     }
 
-    /// `http://HOST:PORT/scim/v2` as reachable on this machine.
+    /// `http://HOST:PORT/scim/v2` (`https://` with TLS) as reachable on this machine.
     pub fn base_url(&self) -> String {
         let host = if self.host == "0.0.0.0" {
             "127.0.0.1"
         } else {
             &self.host
         };
-        format!("http://{host}:{}{}", self.port, self.base_path)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{host}:{}{}", self.port, self.base_path)
+    }
+
+    /// What SIGHUP replaces: the credentials and the TLS certificate.
+    pub fn reloader(&self) -> crate::signals::Reloader {
+        crate::signals::Reloader::new(self.credentials.clone(), self.tls.clone())
     }
 
     pub fn handle(&self) -> ServerHandle {

@@ -45,6 +45,10 @@ pub struct Settings {
     pub log: LogSettings,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
     pub metrics: MetricsSettings,
+    /// HTTPS: a certificate chain and its key (PEM); plain HTTP without them.
+    pub tls: TlsSettings,
+    /// On SIGTERM or SIGINT, how long requests in flight may take to finish.
+    pub shutdown_grace_secs: u64,
 }
 
 /// The `[metrics]` section.
@@ -54,6 +58,15 @@ pub struct MetricsSettings {
     /// A separate address (e.g. `127.0.0.1:9090`) for `/metrics`, `/healthz` and `/readyz`;
     /// they are then not served on `listen`. Unset: they are served on `listen`.
     pub listen: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The server's certificate followed by its intermediates (PEM), re-read on SIGHUP.
+    pub cert_file: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 or SEC1), re-read on SIGHUP.
+    pub key_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -107,6 +120,8 @@ impl Default for Settings {
             journal: JournalSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
+            tls: TlsSettings::default(),
+            shutdown_grace_secs: 20,
         }
     }
 }
@@ -174,7 +189,7 @@ impl Settings {
         }
         let mut settings: Settings = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+            .map_err(|e| ConfigError::Invalid(crate::config_check::describe_figment_error(e)))?;
         settings.base_path = normalise_base_path(&settings.base_path);
         settings.validate()?;
         Ok(settings)
@@ -228,7 +243,7 @@ impl Settings {
                 "journal.deadline_secs must be at least 1".into(),
             ));
         }
-        Ok(())
+        crate::config_check::validate_deployment(self).map_err(ConfigError::Invalid)
     }
 
     /// The store URL, defaulting to an SQLite file in the data directory.

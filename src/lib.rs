@@ -3,7 +3,10 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod app;
+pub mod check;
 pub mod config;
+pub mod config_check;
+pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod metrics;
@@ -12,8 +15,10 @@ pub mod ops;
 pub mod provision;
 pub mod scim;
 pub mod secrets;
+pub mod signals;
 pub mod store;
 pub mod tableau;
+pub mod tls;
 pub mod trusted_proxies;
 
 /// Install the process-wide TLS crypto provider (ring) that HTTPS to Tableau uses. reqwest is

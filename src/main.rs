@@ -8,8 +8,9 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
-use tableau_scim::http::auth::token_hash_string;
+use tableau_scim::http::auth::{MIN_SECRET_LEN, token_hash_string};
 use tableau_scim::logging::LogFormat;
+use tableau_scim::signals::Signals;
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
 use tableau_sim::{PersonalAccessToken, SimArgs, SimConfig, run_cli};
 
@@ -36,6 +37,18 @@ enum Command {
     Ops(OpsArgs),
     /// Run the Tableau REST API simulator (see docs/simulator.md).
     Sim(SimArgs),
+    /// Check the settings, the store and Tableau before going live: a checklist, each line ✔
+    /// or ✘ with the fix; exit code 1 on any ✘.
+    Check {
+        /// TOML configuration file (see docs/configuration.md).
+        #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Exit 0 when the server answers URL (status below 500): a container HEALTHCHECK.
+    Healthcheck {
+        #[arg(default_value = tableau_scim::healthcheck::DEFAULT_URL)]
+        url: String,
+    },
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
     HashToken {
         /// The token; read from standard input when omitted (keeps it out of shell history).
@@ -91,6 +104,12 @@ struct ServeArgs {
     /// Public base URL for `meta.location`, e.g. https://scim.example.com.
     #[arg(long)]
     public_url: Option<String>,
+    /// HTTPS: the certificate chain, PEM, server certificate first (with --tls-key).
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// HTTPS: the certificate's private key, PEM (with --tls-cert).
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// Directory for the default SQLite database.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -135,6 +154,7 @@ struct DemoArgs {
 async fn ops(args: OpsArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.config.as_deref())?;
     let url = args.store.unwrap_or_else(|| settings.store_url());
+    existing_store(&url)?;
     let store = tableau_scim::store::connect(&url).await.with_context(|| {
         format!(
             "cannot open the store {}",
@@ -170,15 +190,63 @@ async fn ops(args: OpsArgs) -> anyhow::Result<()> {
     }
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+/// `ops` and `check` read a store that the server made: a SQLite file that is not there is a
+/// typo, not a database to create.
+fn existing_store(url: &str) -> anyhow::Result<()> {
+    if let Some(path) = tableau_scim::store::sqlite_file(url)
+        && !path.exists()
+    {
+        anyhow::bail!(
+            "no database at {} (the server creates it on its first start): check --store, or \
+             store / data_dir in the config",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Errors end the process as one line on stderr (the causes joined with `: `), exit code 1:
+/// never a backtrace, whatever `RUST_BACKTRACE` says, nor a source location.
+fn main() -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<std::process::ExitCode> {
     tableau_scim::init_crypto();
     let cli = Cli::parse();
-    match cli.command {
+    run_command(cli.command)
+        .await
+        .map(|()| std::process::ExitCode::SUCCESS)
+}
+
+async fn run_command(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Sim(args) => run_cli(args).await,
         Command::Ops(args) => ops(args).await,
+        Command::Healthcheck { url } => tableau_scim::healthcheck::run(&url).await,
+        Command::Check { config } => {
+            let checklist = tableau_scim::check::run(config.as_deref()).await;
+            print!("{}", checklist.render());
+            match checklist.failures() {
+                0 => Ok(()),
+                n => anyhow::bail!("{n} check(s) failed (✘ above)"),
+            }
+        }
         Command::HashToken { token } => {
             let token = match token {
                 Some(t) => t,
@@ -188,6 +256,13 @@ async fn main() -> anyhow::Result<()> {
                     line.trim().to_string()
                 }
             };
+            if token.len() < MIN_SECRET_LEN {
+                anyhow::bail!(
+                    "the token is {} characters long; tokens must be at least {MIN_SECRET_LEN} \
+                     (make one with: openssl rand -base64 32)",
+                    token.len()
+                );
+            }
             println!("{}", token_hash_string(&token));
             Ok(())
         }
@@ -195,15 +270,25 @@ async fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let settings = Settings::load_with_flags(args.config.as_deref(), serve_flags(&args)?)?;
+    // First: from here on SIGHUP, SIGTERM and SIGINT are ours, even during start-up.
+    let signals = Signals::install().context("cannot install signal handlers")?;
+    let flags = serve_flags(&args)?;
+    let settings = Settings::load_with_flags(args.config.as_deref(), flags.clone())?;
     tableau_scim::logging::init(settings.log.format);
+    let grace = settings.shutdown_grace_secs;
     let app = Application::build(settings).await?;
     tracing::info!(url = %app.base_url(), "tableau-scim serving SCIM 2.0");
     tracing::info!(
         url = %app.metrics_url(),
         "serving /metrics, /healthz and /readyz"
     );
-    app.run_until_stopped().await.context("server failed")
+    let config = args.config.clone();
+    let reload = move || {
+        Settings::load_with_flags(config.as_deref(), flags.clone()).map_err(|e| e.to_string())
+    };
+    tableau_scim::signals::serve_until_signalled(app, signals, grace, reload)
+        .await
+        .context("server failed")
 }
 
 /// The flags of `serve` as a settings layer shaped like the config file.
@@ -229,6 +314,16 @@ fn serve_flags(args: &ServeArgs) -> anyhow::Result<serde_json::Value> {
     );
     if !args.tokens.is_empty() {
         flags.insert("auth".into(), serde_json::json!({ "tokens": args.tokens }));
+    }
+    let mut tls = serde_json::Map::new();
+    if let Some(c) = &args.tls_cert {
+        tls.insert("cert_file".into(), c.display().to_string().into());
+    }
+    if let Some(k) = &args.tls_key {
+        tls.insert("key_file".into(), k.display().to_string().into());
+    }
+    if !tls.is_empty() {
+        flags.insert("tls".into(), tls.into());
     }
     let mut tableau = serde_json::Map::new();
     if let Some(u) = &args.tableau_url {
@@ -263,6 +358,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         settings.log.format = format;
     }
     tableau_scim::logging::init(settings.log.format);
+    let mut signals = Signals::install().context("cannot install signal handlers")?;
     // Kept alive until the demo ends; removed afterwards when it is a temporary directory.
     let (data_dir, _temp) = match args.data {
         Some(d) => (d, None),
@@ -349,9 +445,11 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!("Press Ctrl-C to stop.");
     let handle = app.handle();
     let server = tokio::spawn(app.run_until_stopped());
-    tokio::signal::ctrl_c().await?;
+    let name = signals.wait_for_stop("the demo").await;
+    tracing::info!("{name}: stopping the demo (the SCIM server, then the simulator)");
     handle.stop(true).await;
     server.await??;
     sim.stop().await;
+    tracing::info!("stopped");
     Ok(())
 }

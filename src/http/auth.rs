@@ -5,7 +5,11 @@
 use crate::config::{AuthSettings, ConfigError, read_secret_file};
 use crate::secrets::sha256;
 use base64::Engine;
+use std::sync::{Arc, RwLock};
 use subtle::ConstantTimeEq;
+
+/// The shortest bearer token, Basic password or hashed token accepted.
+pub const MIN_SECRET_LEN: usize = 16;
 
 /// The verified credentials, as digests only.
 #[derive(Clone, Default)]
@@ -40,10 +44,11 @@ impl Credentials {
     pub fn from_settings(auth: &AuthSettings) -> Result<Self, ConfigError> {
         let mut token_digests = Vec::new();
         let mut add_token = |t: &str| -> Result<(), ConfigError> {
-            if t.len() < 16 {
-                return Err(ConfigError::Invalid(
-                    "bearer tokens must be at least 16 characters long".into(),
-                ));
+            if t.len() < MIN_SECRET_LEN {
+                return Err(ConfigError::Invalid(format!(
+                    "bearer tokens must be at least {MIN_SECRET_LEN} characters long \
+                     (make one with: openssl rand -base64 32)"
+                )));
             }
             token_digests.push(sha256(t.as_bytes()));
             Ok(())
@@ -77,6 +82,12 @@ impl Credentials {
             (None, None) => None,
         };
         let basic_digest = match (&auth.basic_username, password) {
+            (Some(_), Some(pass)) if pass.chars().count() < MIN_SECRET_LEN => {
+                return Err(ConfigError::Invalid(format!(
+                    "auth.basic_password must be at least {MIN_SECRET_LEN} characters long \
+                     (make one with: openssl rand -base64 32)"
+                )));
+            }
             (Some(user), Some(pass)) => Some(sha256(format!("{user}:{pass}").as_bytes())),
             (None, None) => None,
             _ => {
@@ -126,6 +137,61 @@ impl Credentials {
     }
 }
 
+/// The credentials in use, replaced as a whole on reload (SIGHUP): a request verifies against
+/// the set that was current when it arrived, never a mix of old and new.
+#[derive(Debug)]
+pub struct SharedCredentials {
+    current: RwLock<Arc<Credentials>>,
+}
+
+impl SharedCredentials {
+    pub fn new(credentials: Credentials) -> Self {
+        Self {
+            current: RwLock::new(Arc::new(credentials)),
+        }
+    }
+
+    pub fn current(&self) -> Arc<Credentials> {
+        // A writer never panics while holding the lock (it only swaps an Arc); a poisoned
+        // lock still holds a whole value.
+        self.current
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub fn replace(&self, credentials: Credentials) {
+        *self
+            .current
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(credentials);
+    }
+
+    pub fn verify(&self, header: &str) -> Option<Principal> {
+        self.current().verify(header)
+    }
+
+    /// Whether HTTP Basic is configured now (for `ServiceProviderConfig`).
+    pub fn basic_enabled(&self) -> bool {
+        self.current().basic_digest.is_some()
+    }
+}
+
+impl Credentials {
+    /// How many bearer tokens (hashed or not) and whether Basic is set: for the reload log.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} bearer token(s), HTTP Basic {}",
+            self.token_digests.len(),
+            if self.basic_digest.is_some() {
+                "on"
+            } else {
+                "off"
+            }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,7 +201,7 @@ mod tests {
             tokens: vec!["a-very-long-secret-token".into()],
             token_hashes: vec![token_hash_string("another-long-secret-token")],
             basic_username: Some("okta".into()),
-            basic_password: Some("pa:ss".into()),
+            basic_password: Some("pa:ss-long-enough-16".into()),
             ..Default::default()
         })
         .unwrap()
@@ -154,7 +220,7 @@ mod tests {
     #[test]
     fn basic_credentials_verify() {
         let c = creds();
-        let good = base64::engine::general_purpose::STANDARD.encode("okta:pa:ss");
+        let good = base64::engine::general_purpose::STANDARD.encode("okta:pa:ss-long-enough-16");
         let bad = base64::engine::general_purpose::STANDARD.encode("okta:nope");
         assert_eq!(c.verify(&format!("Basic {good}")).unwrap().label, "basic");
         assert!(c.verify(&format!("Basic {bad}")).is_none());
@@ -168,6 +234,38 @@ mod tests {
             ..Default::default()
         });
         assert!(r.is_err());
+    }
+
+    #[test]
+    fn short_basic_passwords_are_refused() {
+        let r = Credentials::from_settings(&AuthSettings {
+            basic_username: Some("okta".into()),
+            basic_password: Some("fifteen-chars!!".into()),
+            ..Default::default()
+        });
+        let err = r.unwrap_err().to_string();
+        assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn shared_credentials_are_replaced_whole() {
+        let shared = SharedCredentials::new(creds());
+        assert!(shared.verify("Bearer a-very-long-secret-token").is_some());
+        assert!(shared.basic_enabled());
+        shared.replace(
+            Credentials::from_settings(&AuthSettings {
+                tokens: vec!["the-new-long-secret-token".into()],
+                ..Default::default()
+            })
+            .unwrap(),
+        );
+        assert!(shared.verify("Bearer a-very-long-secret-token").is_none());
+        assert!(shared.verify("Bearer the-new-long-secret-token").is_some());
+        assert!(!shared.basic_enabled());
+        assert_eq!(
+            shared.current().summary(),
+            "1 bearer token(s), HTTP Basic off"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub async fn service_provider_config(req: HttpRequest, state: web::Data<AppState
         "specUri": "https://www.rfc-editor.org/info/rfc6750",
         "primary": true,
     })];
-    if state.basic_auth_enabled {
+    if state.credentials.basic_enabled() {
         schemes.push(json!({
             "type": "httpbasic",
             "name": "HTTP Basic",

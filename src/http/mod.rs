@@ -22,8 +22,8 @@ pub struct AppState {
     pub registry: &'static SchemaRegistry,
     /// Every read and write of resources goes through it.
     pub provisioning: Service,
-    pub credentials: auth::Credentials,
-    pub basic_auth_enabled: bool,
+    /// Replaced on reload (SIGHUP).
+    pub credentials: Arc<auth::SharedCredentials>,
 }
 
 impl AppState {

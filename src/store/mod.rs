@@ -310,6 +310,31 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
+/// The database file a `sqlite://PATH` or `sqlite:PATH` URL names; `None` for anything else
+/// (PostgreSQL, memory, an invalid URL).
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    match sqlite::Location::from_url(url) {
+        Ok(Some(sqlite::Location::File(path))) => Some(path),
+        _ => None,
+    }
+}
+
+/// How many migrations the store at `url` still needs, without changing it: `Ok(None)` when a
+/// SQLite file does not exist yet (the server creates it).
+pub async fn pending_migrations(url: &str) -> StoreResult<Option<usize>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return postgres::PostgresStore::pending_migrations(url)
+            .await
+            .map(Some);
+    }
+    match sqlite::Location::from_url(url)? {
+        Some(sqlite::Location::File(path)) if !path.exists() => Ok(None),
+        Some(sqlite::Location::File(path)) => sqlite::pending_migrations(&path).map(Some),
+        Some(sqlite::Location::Memory(_)) => Ok(Some(0)),
+        None => Err(StoreError::Invalid(unsupported_url(url))),
+    }
+}
+
 /// Why `url` names no store. Only the scheme is repeated, never the rest (which may hold a
 /// password); a bare path is repeated, with the URL it probably meant.
 fn unsupported_url(url: &str) -> String {

@@ -328,8 +328,11 @@ impl TableauClient {
                 .session
                 .get(|| self.fresh_sign_in(&version))
                 .await?;
-            let site_url =
-                |site_id: &str| format!("{}/api/{version}/sites/{site_id}/{path}", self.inner.base);
+            // An empty `path` is the site itself (Query Site), without a trailing `/`.
+            let site_url = |site_id: &str| {
+                let url = format!("{}/api/{version}/sites/{site_id}/{path}", self.inner.base);
+                url.trim_end_matches('/').to_owned()
+            };
             if let Some(path) = url_path(&site_url(&session.site_id)) {
                 Span::current().record("path", tracing::field::display(&path));
             }
@@ -371,8 +374,18 @@ impl TableauClient {
         parse_json(&answer, path)
     }
 
+    /// `settings.url` without a trailing `/`.
+    pub(super) fn base_url(&self) -> &str {
+        &self.inner.base
+    }
+
+    /// The signed-in user's LUID, if signed in and Tableau said.
+    pub(super) fn session_user_id(&self) -> Option<String> {
+        self.inner.session.current().and_then(|s| s.user_id.clone())
+    }
+
     /// A GET that needs no session (`serverInfo`), with retries.
-    async fn get_unauthenticated(&self, url: &str) -> Result<Vec<u8>, TableauError> {
+    pub(super) async fn get_unauthenticated(&self, url: &str) -> Result<Vec<u8>, TableauError> {
         let attempts = async {
             let mut retries = 0;
             loop {

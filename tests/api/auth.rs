@@ -40,10 +40,10 @@ async fn every_endpoint_requires_auth() {
 async fn http_basic_credentials_work_when_configured() {
     let app = spawn_app_with(|s| {
         s.auth.basic_username = Some("okta".into());
-        s.auth.basic_password = Some("s3cret-password".into());
+        s.auth.basic_password = Some("s3cret-password-16".into());
     })
     .await;
-    let good = base64::engine::general_purpose::STANDARD.encode("okta:s3cret-password");
+    let good = base64::engine::general_purpose::STANDARD.encode("okta:s3cret-password-16");
     let resp = app
         .client
         .get(app.url("/Users"))

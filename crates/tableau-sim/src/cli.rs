@@ -131,7 +131,7 @@ impl SimArgs {
     }
 }
 
-/// Starts the simulator, prints what it serves, and runs until Ctrl-C.
+/// Starts the simulator, prints what it serves, and runs until SIGTERM or Ctrl-C.
 pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     let config = args.into_config()?;
     let sim = super::spawn(config.clone())
@@ -183,11 +183,31 @@ pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
     stdout.write_all(out.as_bytes())?;
     stdout.flush()?;
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    wait_for_stop().await?;
     sim.stop().await;
     Ok(())
+}
+
+/// SIGTERM or SIGINT (Ctrl-C) stop the simulator alike, after the requests in flight; SIGHUP is
+/// ignored (it would otherwise end the process).
+#[cfg(unix)]
+async fn wait_for_stop() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    loop {
+        tokio::select! {
+            _ = term.recv() => return Ok(()),
+            _ = int.recv() => return Ok(()),
+            _ = hup.recv() => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_stop() -> anyhow::Result<()> {
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")
 }
 
 #[cfg(test)]

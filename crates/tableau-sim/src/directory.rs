@@ -496,6 +496,11 @@ impl Directory {
         self.seats.set_limit(tier, limit);
     }
 
+    /// Seats used and their limit, per licence tier.
+    pub fn seat_usage(&self) -> BTreeMap<&'static str, SeatUsage> {
+        self.seats.usage()
+    }
+
     pub fn snapshot(&self) -> DirectorySnapshot {
         let groups = self
             .groups()

@@ -55,6 +55,7 @@ mod query;
 mod router;
 mod server_info;
 mod sessions;
+mod sites;
 mod state;
 mod users;
 mod wire;

@@ -15,7 +15,7 @@ use super::faults::FaultOutcome;
 use super::sessions::Session;
 use super::state::{Inner, SimState};
 use super::wire::{Format, Reply, RequestDoc, render_error, render_reply};
-use super::{auth, control, groups, server_info, users};
+use super::{auth, control, groups, server_info, sites, users};
 
 /// What a handler gets to see of one request.
 pub struct Ctx<'a> {
@@ -130,6 +130,9 @@ fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> 
         ["sites", site, resource @ ..] => {
             ctx.site = Some(site);
             match (resource, method) {
+                ([], "GET") => sites::query_site(&ctx),
+                (["site-auth-configurations"], _) if !ctx.at_least(3, 24) => Err(unknown()),
+                (["site-auth-configurations"], "GET") => sites::auth_configurations(&ctx),
                 (["users"], "GET") => users::list(&ctx),
                 (["users"], "POST") => users::add(&ctx),
                 (["users", id], "GET") => users::get(&ctx, id),
@@ -162,7 +165,9 @@ fn route<'a>(mut ctx: Ctx<'a>, method: &str, path: &'a str) -> ApiResult<Reply> 
                     content::update(&ctx, content_kind(c)?, id, api_path)
                 }
                 (
-                    ["users"]
+                    []
+                    | ["site-auth-configurations"]
+                    | ["users"]
                     | ["users", _]
                     | ["users", _, "groups"]
                     | ["groups"]

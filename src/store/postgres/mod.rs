@@ -19,10 +19,13 @@ use crate::store::{
     ResourceCommit, ResourceKind, StepOutcome, Store, StoreError, StoreResult,
 };
 use serde_json::{Map, Value};
-use sqlx::postgres::{PgArguments, PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Acquire, Postgres};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Acquire, Connection, Postgres};
 
 const MAX_CONNECTIONS: u32 = 10;
+
+/// How long the first connection may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(super) type PgQuery<'q> = sqlx::query::Query<'q, Postgres, PgArguments>;
 
@@ -50,9 +53,22 @@ pub struct PostgresStore {
 
 impl PostgresStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options: PgConnectOptions = url.parse()?;
+        // One connection first, so that a refused connection, a wrong password or a missing
+        // database is reported at once with its cause: the pool retries such errors until its
+        // acquire timeout and then says only "pool timed out".
+        let first = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "PostgreSQL did not answer within {} s (check the host, port and firewall)",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
+        let _ = first.close().await;
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
-            .connect(url)
+            .connect_with(options)
             .await?;
         // The migrator holds an advisory lock, so replicas starting together migrate once.
         sqlx::migrate!("./migrations/postgres")
@@ -60,6 +76,36 @@ impl PostgresStore {
             .await
             .map_err(|e| StoreError::Migration(Box::new(e)))?;
         Ok(PostgresStore { pool })
+    }
+
+    /// How many of this build's migrations the database has not had yet; nothing is changed
+    /// (for `tableau-scim check`).
+    pub async fn pending_migrations(url: &str) -> StoreResult<usize> {
+        let options: PgConnectOptions = url.parse()?;
+        let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+            .await
+            .map_err(|_| {
+                StoreError::Unavailable(format!(
+                    "PostgreSQL did not answer within {} s",
+                    CONNECT_TIMEOUT.as_secs()
+                ))
+            })??;
+        let migrator = sqlx::migrate!("./migrations/postgres");
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+            .fetch_one(&mut conn)
+            .await?;
+        let applied: Vec<i64> = if exists {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+                .fetch_all(&mut conn)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let _ = conn.close().await;
+        Ok(migrator
+            .iter()
+            .filter(|m| !applied.contains(&m.version))
+            .count())
     }
 
     /// Apply a resource change, in a transaction when it takes several statements.

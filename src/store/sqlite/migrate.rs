@@ -76,6 +76,27 @@ fn checksum(sql: &str) -> Vec<u8> {
     Sha384::digest(sql).to_vec()
 }
 
+/// How many of this build's migrations the database at `path` has not had yet; the file is
+/// opened read-only and nothing is changed (for `tableau-scim check`).
+pub(crate) fn pending(path: &std::path::Path) -> StoreResult<usize> {
+    let db = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let table = if table_exists(&db, "schema_migrations")? {
+        "SELECT version FROM schema_migrations"
+    } else if table_exists(&db, "_sqlx_migrations")? {
+        "SELECT version FROM _sqlx_migrations WHERE success"
+    } else {
+        return Ok(MIGRATIONS.len());
+    };
+    let mut stmt = db.prepare(table)?;
+    let applied: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    Ok(MIGRATIONS
+        .iter()
+        .filter(|m| !applied.contains(&m.version))
+        .count())
+}
+
 /// Bring the database up to date. Two servers starting on one file at once migrate it once:
 /// each step takes the write lock (`BEGIN IMMEDIATE`) and looks again inside it.
 pub(super) fn run(db: &mut Connection) -> StoreResult<()> {

@@ -22,6 +22,7 @@ mod writer;
 mod writes;
 
 pub(crate) use location::Location;
+pub(crate) use migrate::pending as pending_migrations;
 
 use crate::store::columns::cutoff;
 use crate::store::journal::{Applied, json_text};

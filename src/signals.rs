@@ -1,0 +1,155 @@
+//! Process signals, handled the same way by `serve`, `demo` and `sim`: SIGTERM and SIGINT stop
+//! accepting connections, let requests in flight finish within `shutdown_grace_secs`, and end
+//! the process with exit code 0 (operations left unfinished stay in the journal and are
+//! resumed by the next start). SIGHUP reloads the credentials and the TLS certificate of
+//! `serve` without dropping connections; anything else ignores it with a log line.
+
+use crate::app::Application;
+use crate::config::Settings;
+use crate::http::auth::{Credentials, SharedCredentials};
+use crate::tls::CertResolver;
+use std::sync::Arc;
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
+/// What a signal asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    /// SIGTERM or SIGINT, by name.
+    Stop(&'static str),
+    /// SIGHUP.
+    Reload,
+}
+
+/// The handlers, installed once at start-up (from then on none of these signals kills the
+/// process by its default action).
+pub struct Signals {
+    term: Signal,
+    int: Signal,
+    hup: Signal,
+}
+
+impl Signals {
+    pub fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// The next signal.
+    pub async fn next(&mut self) -> Event {
+        tokio::select! {
+            _ = self.term.recv() => Event::Stop("SIGTERM"),
+            _ = self.int.recv() => Event::Stop("SIGINT"),
+            _ = self.hup.recv() => Event::Reload,
+        }
+    }
+
+    /// Waits for SIGTERM or SIGINT, logging any SIGHUP as ignored (`what` names the program).
+    pub async fn wait_for_stop(&mut self, what: &str) -> &'static str {
+        loop {
+            match self.next().await {
+                Event::Stop(name) => return name,
+                Event::Reload => {
+                    tracing::info!("SIGHUP: {what} has nothing to reload; still running")
+                }
+            }
+        }
+    }
+}
+
+/// What SIGHUP replaces in a running server.
+pub struct Reloader {
+    credentials: Arc<SharedCredentials>,
+    tls: Option<Arc<CertResolver>>,
+}
+
+/// What one reload did, as logged.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Reloaded {
+    pub credentials: bool,
+    pub certificate: bool,
+}
+
+impl Reloader {
+    pub fn new(credentials: Arc<SharedCredentials>, tls: Option<Arc<CertResolver>>) -> Self {
+        Self { credentials, tls }
+    }
+
+    /// Replace the credentials with those of `settings` (freshly loaded: config file, tokens
+    /// file, secret files, environment, flags) and re-read the certificate files. Each part is
+    /// replaced only when it loads whole; otherwise the old one stays and the log says why.
+    pub fn reload(&self, settings: Result<Settings, String>) -> Reloaded {
+        let mut done = Reloaded::default();
+        match settings {
+            Err(e) => tracing::warn!(
+                error = %e,
+                "SIGHUP: the configuration does not load; kept the old credentials"
+            ),
+            Ok(settings) => match Credentials::from_settings(&settings.auth) {
+                Ok(c) if c.is_empty() => tracing::warn!(
+                    "SIGHUP: the new configuration has no credentials; kept the old ones"
+                ),
+                Ok(c) => {
+                    let summary = c.summary();
+                    self.credentials.replace(c);
+                    done.credentials = true;
+                    tracing::info!("SIGHUP: reloaded the credentials ({summary})");
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "SIGHUP: the new credentials do not load; kept the old ones"
+                ),
+            },
+        }
+        if let Some(tls) = &self.tls {
+            match tls.reload() {
+                Ok(()) => {
+                    done.certificate = true;
+                    tracing::info!(
+                        file = %tls.cert_file().display(),
+                        "SIGHUP: reloaded the TLS certificate"
+                    );
+                }
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    "SIGHUP: the TLS certificate does not load; kept the old one"
+                ),
+            }
+        }
+        done
+    }
+}
+
+/// Runs `app` until SIGTERM or SIGINT; on SIGHUP, `load` reads the settings again and the
+/// credentials and certificate are reloaded. Returns once the server has stopped.
+pub async fn serve_until_signalled(
+    app: Application,
+    mut signals: Signals,
+    grace_secs: u64,
+    load: impl Fn() -> Result<Settings, String>,
+) -> anyhow::Result<()> {
+    let reloader = app.reloader();
+    let handle = app.handle();
+    let mut server = tokio::spawn(app.run_until_stopped());
+    loop {
+        tokio::select! {
+            ended = &mut server => return Ok(ended??),
+            event = signals.next() => match event {
+                Event::Reload => {
+                    reloader.reload(load());
+                }
+                Event::Stop(name) => {
+                    tracing::info!(
+                        "{name}: stopping; requests in flight have {grace_secs} s to finish"
+                    );
+                    handle.stop(true).await;
+                    server.await??;
+                    tracing::info!("stopped");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! Deployment and operation, against the real binary: start-up errors, signals (SIGTERM,
+//! SIGINT, SIGHUP), HTTPS and its reload, `check`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod check;
+mod procs;
+mod shutdown;
+mod startup;
+mod tls;
+
+/// A bearer token long enough to be accepted.
+pub const TOKEN: &str = "deploy-test-token-0123456789";
