@@ -15,6 +15,7 @@
     reason = "tests fail loudly"
 )]
 
+mod fuzz;
 mod idp;
 mod model;
 mod procs;
