@@ -13,7 +13,7 @@ use std::sync::Arc;
 use tableau_scim::model::ResourceKind::{self, Group, User};
 use tableau_scim::store::{
     MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
-    ResourceCommit, StepOutcome, StepState, Store, StoreError,
+    ResourceCommit, StepOutcome, StepState, Store, StoreError, StoreResult,
 };
 
 mod support;
@@ -34,6 +34,7 @@ store_tests!(
     touch_counts_attempts,
     replace_plan_keeps_recorded_steps,
     luid_mapping,
+    one_luid_belongs_to_one_resource,
     list_operations_newest_first,
     duplicate_operation_id_is_refused,
     taken_operation_id_is_one_answer,
@@ -1151,4 +1152,81 @@ async fn postgres_prune_operations() {
         },
     )
     .await;
+}
+
+/// Issue 9, finding 3: the unique index on the LUID, whatever writes it (`set_luid`, a
+/// committed create or update); per tenant; a cleared LUID can be taken again.
+async fn one_luid_belongs_to_one_resource(store: Arc<dyn Store>) {
+    let t = tenant();
+    let a = user(&store, &t, "luid-a").await;
+    let b = user(&store, &t, "luid-b").await;
+    store.set_luid(&t, User, &a.id, Some("L-1")).await.unwrap();
+    let taken = |r: StoreResult<()>| match r {
+        Err(StoreError::Conflict { attribute, value }) => {
+            assert_eq!((attribute, value.as_str()), ("tableauLuid", "L-1"))
+        }
+        other => panic!("expected the LUID conflict, got {other:?}"),
+    };
+    taken(store.set_luid(&t, User, &b.id, Some("L-1")).await);
+    // Not even a group can hold a user's LUID.
+    let g = store
+        .create(
+            &t,
+            Group,
+            &new_id(),
+            &obj(json!({"displayName": "luid-g"})),
+            &[],
+        )
+        .await
+        .unwrap();
+    taken(store.set_luid(&t, Group, &g.id, Some("L-1")).await);
+    // Setting it again on its holder is fine; another tenant has LUIDs of its own.
+    store.set_luid(&t, User, &a.id, Some("L-1")).await.unwrap();
+    let other = tenant();
+    let c = user(&store, &other, "luid-a").await;
+    store
+        .set_luid(&other, User, &c.id, Some("L-1"))
+        .await
+        .unwrap();
+    // A committed create carrying a held LUID is refused and commits nothing.
+    let rid = new_id();
+    let op = new_op(&t, User, &rid, "k-luid", false);
+    open(&store, &op, &[]).await;
+    let result = store
+        .complete_operation(&t, &op.id, 201, &user_commit(&rid, "luid-c", Some("L-1")))
+        .await
+        .map(|_| ());
+    taken(result);
+    assert!(store.get(&t, User, &rid, false).await.unwrap().is_none());
+    // So is an update.
+    let op = new_op(&t, User, &b.id, "k-luid-2", false);
+    open(&store, &op, &[]).await;
+    let update = ResourceCommit::Update {
+        kind: User,
+        id: b.id.clone(),
+        revision: 1,
+        doc: obj(json!({ "userName": "luid-b", "title": "x" })),
+        members: MemberChanges::default(),
+        tableau_luid: Some("L-1".to_owned()),
+    };
+    taken(
+        store
+            .complete_operation(&t, &op.id, 200, &update)
+            .await
+            .map(|_| ()),
+    );
+    let got = store.get(&t, User, &b.id, false).await.unwrap().unwrap();
+    assert_eq!((got.revision, got.tableau_luid), (1, None));
+    // Once cleared, the LUID can be linked to another resource.
+    store.set_luid(&t, User, &a.id, None).await.unwrap();
+    store.set_luid(&t, User, &b.id, Some("L-1")).await.unwrap();
+    assert_eq!(
+        store
+            .find_by_luid(&t, User, "L-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        b.id
+    );
 }

@@ -7,7 +7,8 @@
 //! - a permanent Tableau error fails the operation, commits nothing locally, and becomes a SCIM
 //!   error naming Tableau's code and message;
 //! - a request whose key matches a running operation attaches to it; with an explicit
-//!   `Idempotency-Key`, a finished operation is replayed from the journal;
+//!   `Idempotency-Key`, a finished operation is replayed from the journal, the key reused for
+//!   another request is 422 and re-sent while its operation runs is 409 (`reused_key`);
 //! - unfinished operations are resumed by a background worker and at start-up;
 //! - one writer per resource: the journal admits one running operation per resource.
 
@@ -147,10 +148,8 @@ impl Engine {
                 self.run_and_wait(op).await
             }
             Opened::SameKey(existing) => {
-                if existing.explicit_key && existing.digest != op.digest {
-                    return Err(ScimError::invalid_value(
-                        "this Idempotency-Key was already used for a different request",
-                    ));
+                if let Some(err) = reused_key(&existing, meta) {
+                    return Err(err);
                 }
                 self.outcome_of(existing).await
             }
@@ -191,10 +190,8 @@ impl Engine {
         else {
             return Ok(None);
         };
-        if op.digest != meta.body_digest {
-            return Err(ScimError::invalid_value(
-                "this Idempotency-Key was already used for a different request",
-            ));
+        if let Some(err) = reused_key(&op, meta) {
+            return Err(err);
         }
         self.outcome_of(op).await.map(Some)
     }
@@ -446,7 +443,7 @@ impl Engine {
                 | StoreError::UnknownMember(_)
                 | StoreError::RevisionMismatch),
             ) => {
-                let err = ScimError::from(e);
+                let err = self.commit_refusal(&op.tenant, &intent, e).await;
                 self.store
                     .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
                     .await?;
@@ -454,6 +451,24 @@ impl Engine {
             }
             Err(e) => Err(ScimError::from(e)),
         }
+    }
+
+    /// The SCIM error of a commit the store refused; a LUID already held by another resource
+    /// (the unique index) names that resource.
+    async fn commit_refusal(&self, tenant: &str, intent: &Intent, e: StoreError) -> ScimError {
+        if let StoreError::Conflict {
+            attribute: "tableauLuid",
+            value,
+        } = &e
+        {
+            let (kind, id) = (intent.commit.kind(), intent.commit.resource_id());
+            if let Ok(Some(err)) =
+                super::luid::check_unclaimed(self.store.as_ref(), tenant, kind, id, value).await
+            {
+                return err;
+            }
+        }
+        ScimError::from(e)
     }
 
     async fn finished_outcome(&self, op: Operation) -> Outcome {
@@ -569,6 +584,40 @@ fn is_stale(updated: &str, secs: u64) -> bool {
         Ok(t) => (time::OffsetDateTime::now_utc() - t).whole_seconds() >= secs as i64,
         Err(_) => true,
     }
+}
+
+/// Why the operation holding a request's journal key cannot answer it, if it cannot (see
+/// docs/scim.md, "Idempotency keys"). An explicit `Idempotency-Key` belongs to one request of
+/// one credential (the credential is part of the journal key): reused for another method, path
+/// or body it is `422`, never a replay of the other request's outcome; re-sent while the first
+/// is still being processed it is `409` (the IETF httpapi Idempotency-Key draft). A request
+/// without a key is found by its own digest, so it can only meet its own earlier sending, and
+/// attaches to it while it runs.
+fn reused_key(op: &Operation, meta: &RequestMeta) -> Option<ScimError> {
+    if meta.idempotency_key.is_none() && !op.explicit_key {
+        return None;
+    }
+    if op.method != meta.method || op.path != meta.path || op.digest != meta.body_digest {
+        return Some(ScimError::new(
+            ErrorKind::UnprocessableContent,
+            format!(
+                "this Idempotency-Key was already used for another request ({} {}); use a new \
+                 key for each request",
+                op.method, op.path
+            ),
+        ));
+    }
+    if op.state == OperationState::Running {
+        return Some(
+            ScimError::new(
+                ErrorKind::Conflict,
+                "the request with this Idempotency-Key is still being processed; retry later \
+                 to get its outcome",
+            )
+            .with_retry_after(1),
+        );
+    }
+    None
 }
 
 /// Rebuild the SCIM error recorded for a failed operation.

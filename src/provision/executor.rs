@@ -167,14 +167,33 @@ impl<'a> Executor<'a> {
             },
         };
         if let Some(l) = &found {
+            self.claim(kind, id, l).await?;
             tracing::info!(kind = kind.as_str(), %id, luid = %l, "linked existing Tableau resource by name");
             self.store
                 .set_luid(self.tenant, kind, id, Some(l))
                 .await
-                .map_err(store_failure)?;
+                .map_err(|e| match e {
+                    // Another resource took the LUID since `claim` looked: the unique index.
+                    crate::store::StoreError::Conflict { .. } => {
+                        StepFailure::Permanent(ScimError::from(e))
+                    }
+                    e => store_failure(e),
+                })?;
             self.luids.insert(id.to_string(), l.clone());
         }
         Ok(found)
+    }
+
+    /// Before linking a Tableau user or group found by name to the resource `id`: a permanent
+    /// `409` when another resource already holds its LUID (one LUID, one resource).
+    async fn claim(&self, kind: ResourceKind, id: &str, luid: &str) -> Result<(), StepFailure> {
+        match super::luid::check_unclaimed(self.store, self.tenant, kind, id, luid)
+            .await
+            .map_err(store_failure)?
+        {
+            Some(err) => Err(StepFailure::Permanent(err)),
+            None => Ok(()),
+        }
     }
 
     /// LUIDs of the users among `ids` that exist in Tableau; the rest are named in the note.
@@ -239,6 +258,8 @@ impl<'a> Executor<'a> {
                         let Some(u) = existing else {
                             return Err(StepFailure::Permanent(scim_error_for(kind, &e)));
                         };
+                        self.claim(ResourceKind::User, step.resource_id(), &u.luid)
+                            .await?;
                         tracing::info!(user = %name, luid = %u.luid, "linked existing Tableau user (409000)");
                         self.luids
                             .insert(step.resource_id().to_string(), u.luid.clone());
@@ -351,6 +372,8 @@ impl<'a> Executor<'a> {
                         .map_err(|e| classify(kind, e))?
                     {
                         Some(g) => {
+                            self.claim(ResourceKind::Group, step.resource_id(), &g.luid)
+                                .await?;
                             tracing::info!(group = %name, luid = %g.luid, "linked existing Tableau group (409009)");
                             Ok(Done {
                                 luid: Some(g.luid),

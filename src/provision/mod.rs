@@ -11,6 +11,7 @@ pub mod executor;
 pub mod idempotency;
 pub mod intent;
 pub mod locks;
+pub mod luid;
 pub mod mapping;
 pub mod plan;
 pub mod planner;

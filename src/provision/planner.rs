@@ -114,19 +114,26 @@ impl Planner {
         }
     }
 
-    /// Find the kind of an untyped member reference: a user id, else a group id.
+    /// The kind of the resource a member reference names: a user id, else a group id. A
+    /// `type` the client sent must agree with it (a user's id sent as a "Group" is refused,
+    /// naming the member), so SCIM and Tableau can never disagree about what a member is.
     async fn resolve_kind(
         &self,
         tenant: &str,
         id: &str,
         kind: Option<ResourceKind>,
     ) -> ScimResult<ResourceKind> {
-        if let Some(k) = kind {
-            return Ok(k);
-        }
         for k in [ResourceKind::User, ResourceKind::Group] {
             if self.store.get(tenant, k, id, false).await?.is_some() {
-                return Ok(k);
+                return match kind {
+                    Some(said) if said != k => Err(ScimError::invalid_value(format!(
+                        "member '{id}' is a {}, but its \"type\" says \"{}\"; send the type of \
+                         the resource it references, or leave \"type\" out",
+                        k.as_str(),
+                        said.as_str()
+                    ))),
+                    _ => Ok(k),
+                };
             }
         }
         Err(ScimError::invalid_value(format!(

@@ -10,6 +10,7 @@ use super::idempotency::RequestMeta;
 use super::locks::{LockGuard, ResourceLocks};
 use super::planner::{Membership, Planner, lock_key};
 use crate::model::{Lookup, Resource, ResourceKind};
+use crate::scim::input_rules::check_document;
 use crate::scim::patch::apply_patch;
 use crate::scim::render::{etag, patchable_document};
 use crate::scim::schema::ResourceSchema;
@@ -113,6 +114,8 @@ impl Service {
         kind: ResourceKind,
         doc: Map<String, Value>,
     ) -> ScimResult<Resource> {
+        // The input rules, before any lock, journal entry or Tableau call.
+        check_document(kind, &doc, None)?;
         let _name = match name_key(kind, &doc) {
             None => None,
             Some(key) => match self.locks.try_lock(&key) {
@@ -226,6 +229,9 @@ impl Service {
             let Some(new_doc) = compute(&old)? else {
                 return Ok(old);
             };
+            // The input rules on the new state (a PUT's body, a PATCH's result), before any
+            // journal entry or Tableau call; attributes left as stored are not checked again.
+            check_document(kind, &new_doc, Some(&old.doc))?;
             // A rename waits for any create or rename onto the same name.
             let attr = unique_attr(kind);
             let _name = if old.doc.get(attr) != new_doc.get(attr) {

@@ -328,3 +328,24 @@ fn site_roles_given_as_a_bare_string() {
         serde_json::json!([{"value": "Creator"}])
     );
 }
+
+#[test]
+fn password_of_the_wrong_type_is_invalid_value_and_never_stored() {
+    assert_eq!(
+        user_err(json!({"userName": "a", "password": {"nested": {"deep": 1}}})),
+        "invalidValue"
+    );
+    assert_eq!(
+        user_err(json!({"userName": "a", "password": ["x", "y"]})),
+        "invalidValue"
+    );
+    assert_eq!(
+        user_err(json!({"userName": "a", "password": 12})),
+        "invalidValue"
+    );
+    let doc = user(json!({"userName": "a", "password": "s3cret"}));
+    assert!(doc.get("password").is_none());
+    // Entra's old `{"value": x}` wrapping of a simple attribute is still accepted.
+    let doc = user(json!({"userName": "a", "password": {"value": "s3cret"}}));
+    assert!(doc.get("password").is_none());
+}

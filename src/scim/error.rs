@@ -51,6 +51,8 @@ error_table! {
     NotAcceptable => (406, None),
     PreconditionFailed => (412, None),
     PayloadTooLarge => (413, None),
+    /// An `Idempotency-Key` reused for another request (IETF httpapi Idempotency-Key draft).
+    UnprocessableContent => (422, None),
     UnsupportedMediaType => (415, None),
     NotImplemented => (501, None),
     Unavailable => (503, None),

@@ -4,6 +4,7 @@
 pub mod document;
 pub mod error;
 pub mod filter;
+pub mod input_rules;
 pub mod list;
 pub mod patch;
 pub mod projection;

@@ -70,6 +70,10 @@ pub(crate) fn resource_write<E: DriverError>(
     values: &ResourceValues<'_>,
 ) -> impl FnOnce(E) -> StoreError {
     move |err| match err.violation() {
+        Violation::Unique(what) if what.contains("tableau_luid") => StoreError::Conflict {
+            attribute: "tableauLuid",
+            value: values.tableau_luid.unwrap_or_default().to_owned(),
+        },
         Violation::Unique(what) if what.contains("user_name") => StoreError::Conflict {
             attribute: "userName",
             value: values.cols.user_name.clone().unwrap_or_default(),
@@ -88,6 +92,17 @@ pub(crate) fn resource_write<E: DriverError>(
         // is deleted concurrently with the insert.
         Violation::ForeignKey(message) => StoreError::UnknownMember(message),
         Violation::Other => err.into(),
+    }
+}
+
+/// Errors of setting a resource's Tableau LUID: one LUID belongs to at most one resource.
+pub(crate) fn set_luid<E: DriverError>(luid: Option<&str>) -> impl FnOnce(E) -> StoreError + '_ {
+    move |err| match err.violation() {
+        Violation::Unique(_) => StoreError::Conflict {
+            attribute: "tableauLuid",
+            value: luid.unwrap_or_default().to_owned(),
+        },
+        _ => err.into(),
     }
 }
 

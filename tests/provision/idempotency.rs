@@ -81,11 +81,11 @@ async fn idempotency_key_replays_the_recorded_201() {
         (409, Some("uniqueness")),
         "{e}"
     );
-    // The key reused for another body is refused.
+    // The key reused for another body is refused: 422 (IETF Idempotency-Key draft).
     let (s, e) = b
         .post_with_key("/Users", &new_user("other@example.com"), "okta-req-1")
         .await;
-    assert_eq!(s, 400, "{e}");
+    assert_eq!(s, 422, "{e}");
     assert_eq!(b.tableau_user_names(), vec!["keyed@example.com"]);
 }
 

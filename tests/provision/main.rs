@@ -12,6 +12,7 @@ mod entra;
 mod faults;
 mod harness;
 mod idempotency;
+mod input_rules;
 mod lifecycle;
 mod okta;
 mod policies;

@@ -153,7 +153,14 @@ fn apply_to_target(
     value: Option<&Value>,
 ) -> ScimResult<()> {
     if t.def.mutability == Mutability::WriteOnly {
-        return Ok(()); // `password`: accepted, never stored
+        // `password`: never stored, but a value of the wrong type is refused like any other.
+        if t.filter.is_none()
+            && t.sub.is_none()
+            && let Some(v) = value
+        {
+            coerce_attribute(t.def, v)?;
+        }
+        return Ok(());
     }
     with_container(doc, t.ext, |c| match (&t.filter, t.sub) {
         (None, None) => apply_whole(c, kind, t.def, value),

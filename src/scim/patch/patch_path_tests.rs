@@ -142,6 +142,23 @@ fn password_is_accepted_and_never_stored() {
 }
 
 #[test]
+fn password_of_the_wrong_type_is_invalid_value() {
+    let nested = json!({"nested": {"deep": true}});
+    assert_eq!(
+        user_err(json!([{"op": "replace", "path": "password", "value": nested}])),
+        "invalidValue"
+    );
+    assert_eq!(
+        user_err(json!([{"op": "replace", "value": {"password": nested}}])),
+        "invalidValue"
+    );
+    assert_eq!(
+        user_err(json!([{"op": "add", "path": "password", "value": [1, 2]}])),
+        "invalidValue"
+    );
+}
+
+#[test]
 fn unknown_paths_are_invalid_path() {
     for path in [
         "nosuch",

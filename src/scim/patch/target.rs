@@ -156,7 +156,10 @@ pub(crate) fn resolve_key<'s>(
         };
     };
     let def = resolved.def;
-    if is_read_or_write_only(def) {
+    // A write-only attribute (`password`) is a target, so that its value's type is checked
+    // (`apply_to_target` never stores it); a read-only one is ignored.
+    let write_only = def.mutability == crate::scim::schema::Mutability::WriteOnly;
+    if (is_read_or_write_only(def) && !write_only) || (write_only && sub_name.is_some()) {
         return KeyTarget::Ignored;
     }
     let sub = match sub_name {
@@ -286,10 +289,11 @@ mod tests {
         assert!(matches!(resolve_key("id", None, u), KeyTarget::Ignored));
         assert!(matches!(resolve_key("meta", None, u), KeyTarget::Ignored));
         assert!(matches!(resolve_key("groups", None, u), KeyTarget::Ignored));
-        assert!(matches!(
-            resolve_key("password", None, u),
-            KeyTarget::Ignored
-        ));
+        // `password` is a target (its type is checked) that is never stored.
+        let KeyTarget::Attribute(t) = resolve_key("password", None, u) else {
+            panic!("password")
+        };
+        assert_eq!(t.def.name, "password");
         assert!(matches!(resolve_key("bogus", None, u), KeyTarget::Ignored));
         let KeyTarget::Attribute(t) = resolve_key("name.givenName", None, u) else {
             panic!("dotted key")

@@ -321,7 +321,8 @@ impl Store for PostgresStore {
             .bind(id)
             .bind(luid)
             .execute(&self.pool)
-            .await?
+            .await
+            .map_err(crate::store::errors::set_luid(luid))?
             .rows_affected();
         if updated == 0 {
             return Err(StoreError::NotFound);

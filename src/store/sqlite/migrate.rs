@@ -37,6 +37,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "journal retention",
         sql: include_str!("../../../migrations/sqlite/0003_journal_retention.sql"),
     },
+    Migration {
+        version: 5,
+        description: "unique luid",
+        sql: include_str!("../../../migrations/sqlite/0005_unique_luid.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\
@@ -174,6 +179,51 @@ mod tests {
             .expect("query")
             .collect::<Result<_, _>>()
             .expect("versions")
+    }
+
+    /// Migration 5 on a database whose earlier version linked one LUID to two resources: the
+    /// first keeps it, the other is unlinked, and the index then refuses a second holder.
+    #[test]
+    fn duplicate_luids_are_cut_before_the_unique_index() {
+        let mut db = Connection::open_in_memory().expect("db");
+        db.execute_batch(CREATE_TABLE).expect("table");
+        for m in MIGRATIONS.iter().filter(|m| m.version < 5) {
+            db.execute_batch(m.sql).expect("old migration");
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, ?3, 'then')",
+                (m.version, m.description, checksum(m.sql)),
+            )
+            .expect("record");
+        }
+        let insert = "INSERT INTO resources (tenant, id, kind, doc, user_name, user_name_lower, \
+             created, last_modified, revision, tableau_luid) \
+             VALUES (?1, ?2, 'User', '{}', ?2, ?2, 'now', 'now', 1, ?3)";
+        for (tenant, id, luid) in [
+            ("t", "first", "L"),
+            ("t", "second", "L"),
+            ("t", "third", "M"),
+            ("u", "other-tenant", "L"),
+        ] {
+            db.execute(insert, (tenant, id, luid)).expect("row");
+        }
+        run(&mut db).expect("migrated");
+        let luid = |tenant: &str, id: &str| -> Option<String> {
+            db.query_row(
+                "SELECT tableau_luid FROM resources WHERE tenant = ?1 AND id = ?2",
+                [tenant, id],
+                |r| r.get(0),
+            )
+            .expect("row")
+        };
+        assert_eq!(luid("t", "first").as_deref(), Some("L"));
+        assert_eq!(luid("t", "second"), None);
+        assert_eq!(luid("t", "third").as_deref(), Some("M"));
+        assert_eq!(luid("u", "other-tenant").as_deref(), Some("L"));
+        let again = db.execute(
+            "UPDATE resources SET tableau_luid = 'L' WHERE tenant = 't' AND id = 'second'",
+            [],
+        );
+        assert!(again.is_err(), "the unique index refuses a second holder");
     }
 
     fn all_versions() -> Vec<i64> {

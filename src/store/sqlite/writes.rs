@@ -186,7 +186,9 @@ pub(super) fn set_luid(
     id: &str,
     luid: Option<&str>,
 ) -> StoreResult<()> {
-    if execute(db, sql::SET_LUID, &[&tenant, &kind, &id, &luid])? == 0 {
+    let updated = execute(db, sql::SET_LUID, &[&tenant, &kind, &id, &luid])
+        .map_err(crate::store::errors::set_luid(luid))?;
+    if updated == 0 {
         return Err(StoreError::NotFound);
     }
     Ok(())
