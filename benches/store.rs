@@ -68,6 +68,7 @@ fn load(rt: &Runtime, name: &str, store: &Arc<dyn Store>) -> String {
 async fn journaled_create(store: &dyn Store, tenant: &str, i: usize) {
     let id = uuid::Uuid::new_v4().to_string();
     let op = NewOperation {
+        claimed_name: None,
         tenant: tenant.to_owned(),
         id: uuid::Uuid::new_v4().to_string(),
         idem_key: format!("digest-{id}"),

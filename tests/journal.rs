@@ -26,6 +26,7 @@ store_tests!(
     operation_by_key_finds_running_and_explicit,
     failed_operation_keeps_explicit_key,
     resource_busy_until_finished,
+    a_name_is_claimed_by_one_running_operation,
     complete_rolls_back_on_conflict,
     complete_rolls_back_on_revision_and_unknown_member,
     complete_update_and_delete,
@@ -63,6 +64,7 @@ fn new_op(
         resource_kind: kind,
         resource_id: resource_id.to_owned(),
         intent: json!({ "create": { "userName": "someone" }, "n": [1, 2] }),
+        claimed_name: None,
     }
 }
 
@@ -419,6 +421,34 @@ async fn resource_busy_until_finished(store: Arc<dyn Store>) {
         .await
         .unwrap();
     open(&store, &new_op(&t, User, &u.id, "k4", false), &[]).await;
+}
+
+/// Two creates of one name (two resources): the second is refused while the first runs,
+/// whichever resource it is for; another kind, or a finished claim, does not refuse it.
+async fn a_name_is_claimed_by_one_running_operation(store: Arc<dyn Store>) {
+    let t = tenant();
+    let claim = |key: &str, kind| {
+        let mut op = new_op(&t, kind, &new_id(), key, false);
+        op.claimed_name = Some("ws@example.com".into());
+        op
+    };
+    let first = claim("k1", User);
+    open(&store, &first, &plan(&["add_user"])).await;
+    let second = claim("k2", User);
+    match store.open_operation(&second, &[]).await.unwrap() {
+        Opened::ResourceBusy(found) => assert_eq!(found.id, first.id),
+        other => panic!("expected ResourceBusy, got {other:?}"),
+    }
+    assert!(store.get_operation(&t, &second.id).await.unwrap().is_none());
+    // A group may have the name a user has; an operation without a claim is not refused.
+    open(&store, &claim("k3", Group), &[]).await;
+    open(&store, &new_op(&t, User, &new_id(), "k4", false), &[]).await;
+    // The claim ends with the operation, failed or succeeded.
+    store
+        .fail_operation(&t, &first.id, 409, &json!({}))
+        .await
+        .unwrap();
+    open(&store, &second, &[]).await;
 }
 
 async fn complete_rolls_back_on_conflict(store: Arc<dyn Store>) {

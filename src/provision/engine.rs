@@ -136,6 +136,7 @@ impl Engine {
             resource_id: prepared.intent.commit.resource_id().to_string(),
             intent: serde_json::to_value(&prepared.intent)
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
+            claimed_name: claimed_name(&prepared.intent.commit),
         };
         match self.store.open_operation(&op, &planned).await? {
             Opened::Created(op) => {
@@ -635,6 +636,22 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
 }
 
 /// The attribute whose value is unique among resources of a kind (case-insensitively).
+/// The name a change commits (lower-case, as names compare), for the journal's claim: a create
+/// or an update (a rename, or a change that keeps the name: the resource holds it already, so
+/// only a create or rename of the same name can meet the claim, and must wait). A delete
+/// claims nothing.
+fn claimed_name(commit: &CommitIntent) -> Option<String> {
+    let (kind, doc) = match commit {
+        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
+            (*kind, doc)
+        }
+        CommitIntent::Delete { .. } => return None,
+    };
+    doc.get(unique_attr(kind))
+        .and_then(|v| v.as_str())
+        .map(str::to_lowercase)
+}
+
 pub fn unique_attr(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "userName",

@@ -62,6 +62,7 @@ mod tests {
             resource_kind: ResourceKind::User,
             resource_id: format!("user-{n}"),
             intent: json!({}),
+            claimed_name: None,
         }
     }
 

@@ -134,8 +134,24 @@ impl Service {
         if let Some(done) = self.engine.replay(meta).await? {
             return answered(done, kind);
         }
-        let change = self.planner.create(&meta.tenant, kind, doc).await?;
-        answered(self.engine.submit(meta, change).await?, kind)
+        // Another operation may claim the name in the journal (one left running by an earlier
+        // request, or another server's): the engine waits for it to end, then the change is
+        // computed again and meets the name if that operation took it.
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let change = self.planner.create(&meta.tenant, kind, doc.clone()).await?;
+            match self.engine.submit(meta, change).await {
+                Err(e) if e.kind == ErrorKind::PreconditionFailed => continue,
+                done => return answered(done?, kind),
+            }
+        }
+        Err(ScimError::new(
+            ErrorKind::Unavailable,
+            format!(
+                "another operation on the name in this {} is still in progress; retry later",
+                kind.as_str()
+            ),
+        )
+        .with_retry_after(5))
     }
 
     /// `PUT /Users/{id}`, `PUT /Groups/{id}`.

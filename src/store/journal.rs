@@ -31,6 +31,10 @@ pub struct NewOperation {
     pub resource_id: String,
     /// Whatever the engine needs to resume; opaque to the store.
     pub intent: Value,
+    /// The unique name (lower-case `userName` or group `displayName`) the operation will
+    /// commit, if it creates or renames a resource: while it runs, no other operation may
+    /// claim the same name (a unique index), on one server or several.
+    pub claimed_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,8 +172,8 @@ pub enum Opened {
     /// An operation holds this key: still running (attach to it), or finished with an explicit
     /// key (replay its response). Nothing was written.
     SameKey(Operation),
-    /// Another operation is running on this resource (one writer per resource). Nothing was
-    /// written.
+    /// Another operation is running on this resource (one writer per resource), or claims
+    /// the same name for another resource. Nothing was written.
     ResourceBusy(Operation),
 }
 

@@ -133,6 +133,10 @@ pub(crate) const BY_KEY: &str = operation_select!("WHERE tenant = $1 AND idem_ke
 pub(crate) const RUNNING_ON: &str = operation_select!(
     "WHERE tenant = $1 AND resource_kind = $2 AND resource_id = $3 AND state = 'running'"
 );
+/// The running operation that claims a name (tenant, kind, lower-case name).
+pub(crate) const RUNNING_CLAIM: &str = operation_select!(
+    "WHERE tenant = $1 AND resource_kind = $2 AND claimed_name = $3 AND state = 'running'"
+);
 pub(crate) const UNFINISHED: &str =
     operation_select!("WHERE state = 'running' ORDER BY seq LIMIT $1");
 pub(crate) const LIST: &str = operation_select!("WHERE tenant = $1 ORDER BY seq DESC LIMIT $2");
@@ -149,14 +153,15 @@ macro_rules! step_columns {
 }
 pub(crate) use step_columns;
 
-/// A new running operation; `$12` is both timestamps. `ON CONFLICT DO NOTHING` without a target
-/// covers every unique index, so a taken key, a busy resource (the partial indexes) or a taken
-/// id all insert nothing, and the caller then looks which one it was.
+/// A new running operation; `$12` is both timestamps, `$13` the claimed name. `ON CONFLICT DO NOTHING` without a target covers every
+/// unique index, so a taken key, a busy resource or a claimed name (the partial indexes) or a
+/// taken id all insert nothing, and the caller then looks which one it was.
 macro_rules! insert_operation {
     () => {
         "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, path, \
-         digest, resource_kind, resource_id, intent, state, attempts, created, updated) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12) \
+         digest, resource_kind, resource_id, intent, state, attempts, created, updated, \
+         claimed_name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, $13) \
          ON CONFLICT DO NOTHING"
     };
 }

@@ -114,3 +114,58 @@ async fn a_group_change_holds_the_users_whose_roles_it_recomputes() {
     })
     .await;
 }
+
+/// A create that outlives its request (Tableau slower than the journal's deadline: the IdP gets
+/// 503, the operation goes on in the background) still holds its name: a second create of the
+/// name in another case waits for it and gets `409 uniqueness`, without a Tableau call. Before
+/// the journal's name claim, the second passed the name check (nothing was committed yet),
+/// linked the first one's Tableau user, changed its site role, and then failed its commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_left_running_holds_its_name() {
+    on_both_backends(|store| async move {
+        let b = Arc::new(
+            spawn_bridge_with(SimConfig::default(), |s| {
+                s.store = store;
+                s.journal.deadline_secs = 1;
+            })
+            .await,
+        );
+        b.sim
+            .state()
+            .add_fault(FaultRule::parse("POST:/api/*/sites/*/users=latency:2500ms").unwrap());
+        let name = format!("slow-{}@example.com", uuid::Uuid::new_v4().simple());
+        let (status, body) = b
+            .post(
+                "/Users",
+                json!({"schemas": [USER], "userName": name, "active": true}),
+            )
+            .await;
+        assert_eq!(status, 503, "the first create outlives its request: {body}");
+        let (status, body) = b
+            .post(
+                "/Users",
+                json!({"schemas": [USER], "userName": name.to_uppercase(), "active": false}),
+            )
+            .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["scimType"], "uniqueness", "{body}");
+        assert_eq!(b.role(&name), "Viewer", "the first create's role stands");
+        assert_eq!(count_by_user_name(&b, &name).await, 1);
+        let ops = b.operations(None).await;
+        assert!(
+            ops.iter().all(|op| op.state != OperationState::Running),
+            "{ops:?}"
+        );
+        let refused: Vec<_> = ops
+            .iter()
+            .filter(|op| op.state == OperationState::Failed)
+            .collect();
+        assert!(
+            refused
+                .iter()
+                .all(|op| op.steps.iter().all(|s| s.http_status.is_none())),
+            "the refused create made no Tableau call: {refused:?}"
+        );
+    })
+    .await;
+}

@@ -95,6 +95,7 @@ pub(super) async fn open(
             .bind(&op.resource_id)
             .bind(&intent)
             .bind(&now)
+            .bind(&op.claimed_name)
             .bind(&columns.idx)
             .bind(&columns.kind)
             .bind(&columns.description)
@@ -127,6 +128,17 @@ async fn refusal(
         .await?;
     if let Some(found) = first_with_steps(conn, busy).await? {
         return Ok(Some(Ok(Opened::ResourceBusy(found))));
+    }
+    if let Some(name) = &op.claimed_name {
+        let claim = sqlx::query(sql::RUNNING_CLAIM)
+            .bind(&op.tenant)
+            .bind(op.resource_kind.as_str())
+            .bind(name)
+            .fetch_optional(&mut *conn)
+            .await?;
+        if let Some(found) = first_with_steps(conn, claim).await? {
+            return Ok(Some(Ok(Opened::ResourceBusy(found))));
+        }
     }
     let taken = sqlx::query(sql::OPERATION_TAKEN)
         .bind(&op.tenant)

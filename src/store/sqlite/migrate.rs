@@ -42,6 +42,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "unique luid",
         sql: include_str!("../../../migrations/sqlite/0005_unique_luid.sql"),
     },
+    Migration {
+        version: 6,
+        description: "name claim",
+        sql: include_str!("../../../migrations/sqlite/0006_name_claim.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

@@ -224,6 +224,7 @@ pub(super) fn open(
             &op.resource_id,
             &intent,
             &now,
+            &op.claimed_name,
         ];
         let Some(seq) = row(db, INSERT_OPERATION, values, |r| r.int(0))? else {
             return refusal(db, op);
@@ -243,6 +244,12 @@ fn refusal(db: &Connection, op: &NewOperation) -> StoreResult<Opened> {
     let on = [&op.tenant as &dyn ToSql, &op.resource_kind, &op.resource_id];
     if let Some(found) = reads::operation(db, sql::RUNNING_ON, &on)? {
         return Ok(Opened::ResourceBusy(found));
+    }
+    if let Some(name) = &op.claimed_name {
+        let claim = [&op.tenant as &dyn ToSql, &op.resource_kind, name];
+        if let Some(found) = reads::operation(db, sql::RUNNING_CLAIM, &claim)? {
+            return Ok(Opened::ResourceBusy(found));
+        }
     }
     if reads::operation_exists(db, &op.tenant, &op.id)? {
         return Err(id_taken(op));
