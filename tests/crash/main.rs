@@ -15,7 +15,9 @@
     reason = "tests fail loudly"
 )]
 
+mod fuzz;
 mod idp;
+mod model;
 mod procs;
 
 use idp::{Idp, Script, group_name, user_name};
@@ -99,6 +101,8 @@ async fn push_with_kills(kill_points: &[usize], seed: u64) {
         starts: 0,
         proc: None,
         url: url.clone(),
+        store: None,
+        config: None,
     };
     server.start().await;
     let idp = Arc::new(Idp {

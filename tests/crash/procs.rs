@@ -89,11 +89,21 @@ pub struct Server {
     pub proc: Option<Proc>,
     /// `http://127.0.0.1:PORT/scim/v2` of the running process; empty while it is down.
     pub url: Arc<Mutex<String>>,
+    /// The store's URL; `None`: `bridge.db` in `dir`.
+    pub store: Option<String>,
+    /// A config file passed with `--config`.
+    pub config: Option<PathBuf>,
 }
 
 impl Server {
     pub fn db(&self) -> PathBuf {
         self.dir.join("bridge.db")
+    }
+
+    pub fn store_url(&self) -> String {
+        self.store
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.db().display()))
     }
 
     pub async fn start(&mut self) {
@@ -102,8 +112,11 @@ impl Server {
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--token", TOKEN])
             .arg("--store")
-            .arg(format!("sqlite://{}", self.db().display()))
-            .args(["--tableau-url", &self.sim_url, "--tableau-site", "acme"])
+            .arg(self.store_url());
+        if let Some(config) = &self.config {
+            cmd.arg("--config").arg(config);
+        }
+        cmd.args(["--tableau-url", &self.sim_url, "--tableau-site", "acme"])
             .args(["--tableau-pat", "bridge:bridge-secret"])
             // A short deadline and quick resumption; the Tableau section is given in full by
             // the environment too, since a partial `[tableau]` from the environment is refused.
