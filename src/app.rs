@@ -31,6 +31,7 @@ pub struct Application {
     /// What SIGHUP reloads.
     credentials: Arc<SharedCredentials>,
     tls: Option<Arc<CertResolver>>,
+    tableau: Option<(TableauClient, crate::tableau::TableauAuth)>,
 }
 
 impl Application {
@@ -71,6 +72,10 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
         let health = web::Data::new(Health::new(store.clone(), tableau.clone()));
+        // SIGHUP hands the client new sign-in credentials when they change.
+        let reloadable_tableau = tableau
+            .clone()
+            .zip(settings.tableau.as_ref().map(|t| t.auth.clone()));
         let engine = Engine::new(
             store.clone(),
             tableau,
@@ -146,6 +151,7 @@ impl Application {
             metrics_host,
             credentials,
             tls,
+            tableau: reloadable_tableau,
         })
     }
 
@@ -185,7 +191,11 @@ impl Application {
 
     /// What SIGHUP replaces: the credentials and the TLS certificate.
     pub fn reloader(&self) -> crate::signals::Reloader {
-        crate::signals::Reloader::new(self.credentials.clone(), self.tls.clone())
+        crate::signals::Reloader::new(
+            self.credentials.clone(),
+            self.tls.clone(),
+            self.tableau.clone(),
+        )
     }
 
     pub fn handle(&self) -> ServerHandle {

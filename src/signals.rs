@@ -7,6 +7,7 @@
 use crate::app::Application;
 use crate::config::Settings;
 use crate::http::auth::{Credentials, SharedCredentials};
+use crate::tableau::{TableauAuth, TableauClient};
 use crate::tls::CertResolver;
 use std::sync::Arc;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -63,6 +64,8 @@ impl Signals {
 pub struct Reloader {
     credentials: Arc<SharedCredentials>,
     tls: Option<Arc<CertResolver>>,
+    /// The Tableau client and the sign-in credentials it was last given.
+    tableau: Option<(TableauClient, std::sync::Mutex<TableauAuth>)>,
 }
 
 /// What one reload did, as logged.
@@ -70,11 +73,22 @@ pub struct Reloader {
 pub struct Reloaded {
     pub credentials: bool,
     pub certificate: bool,
+    /// The Tableau sign-in credentials changed and were handed to the client.
+    pub tableau_auth: bool,
 }
 
 impl Reloader {
-    pub fn new(credentials: Arc<SharedCredentials>, tls: Option<Arc<CertResolver>>) -> Self {
-        Self { credentials, tls }
+    pub fn new(
+        credentials: Arc<SharedCredentials>,
+        tls: Option<Arc<CertResolver>>,
+        tableau: Option<(TableauClient, TableauAuth)>,
+    ) -> Self {
+        let tableau = tableau.map(|(client, auth)| (client, std::sync::Mutex::new(auth)));
+        Self {
+            credentials,
+            tls,
+            tableau,
+        }
     }
 
     /// Replace the credentials with those of `settings` (freshly loaded: config file, tokens
@@ -87,21 +101,24 @@ impl Reloader {
                 error = %e,
                 "SIGHUP: the configuration does not load; kept the old credentials"
             ),
-            Ok(settings) => match Credentials::from_settings(&settings.auth) {
-                Ok(c) if c.is_empty() => tracing::warn!(
-                    "SIGHUP: the new configuration has no credentials; kept the old ones"
-                ),
-                Ok(c) => {
-                    let summary = c.summary();
-                    self.credentials.replace(c);
-                    done.credentials = true;
-                    tracing::info!("SIGHUP: reloaded the credentials ({summary})");
+            Ok(settings) => {
+                done.tableau_auth = self.reload_tableau_auth(&settings);
+                match Credentials::from_settings(&settings.auth) {
+                    Ok(c) if c.is_empty() => tracing::warn!(
+                        "SIGHUP: the new configuration has no credentials; kept the old ones"
+                    ),
+                    Ok(c) => {
+                        let summary = c.summary();
+                        self.credentials.replace(c);
+                        done.credentials = true;
+                        tracing::info!("SIGHUP: reloaded the credentials ({summary})");
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "SIGHUP: the new credentials do not load; kept the old ones"
+                    ),
                 }
-                Err(e) => tracing::warn!(
-                    error = %e,
-                    "SIGHUP: the new credentials do not load; kept the old ones"
-                ),
-            },
+            }
         }
         if let Some(tls) = &self.tls {
             match tls.reload() {
@@ -119,6 +136,25 @@ impl Reloader {
             }
         }
         done
+    }
+}
+
+impl Reloader {
+    /// Hands new Tableau sign-in credentials (e.g. a rotated PAT secret, from the config or a
+    /// secret file) to the client, which drops its session; operations waiting on a refused
+    /// sign-in (401001) then go through. Unchanged credentials keep the session.
+    fn reload_tableau_auth(&self, settings: &Settings) -> bool {
+        let (Some((client, current)), Some(new)) = (&self.tableau, &settings.tableau) else {
+            return false;
+        };
+        let mut current = current.lock().unwrap_or_else(|p| p.into_inner());
+        if *current == new.auth {
+            return false;
+        }
+        client.set_auth(new.auth.clone());
+        *current = new.auth.clone();
+        tracing::info!("SIGHUP: reloaded the Tableau sign-in credentials");
+        true
     }
 }
 

@@ -46,8 +46,9 @@ pub struct TableauSettings {
     pub bulk_min_version: String,
 }
 
-/// Credentials for sign-in. `Debug` and `Serialize` never show secrets.
-#[derive(Clone, Serialize, Deserialize)]
+/// Credentials for sign-in. `Debug` and `Serialize` never show secrets. `PartialEq` tells a
+/// SIGHUP whether the secret changed (settings compared with settings, not a client's input).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", try_from = "RawAuth")]
 pub enum TableauAuth {
     /// Personal access token. Tableau allows one session per PAT: do not share one PAT between
