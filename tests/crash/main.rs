@@ -19,6 +19,8 @@ mod fuzz;
 mod idp;
 mod model;
 mod procs;
+#[path = "../support/mod.rs"]
+mod support;
 
 use idp::{Idp, Script, group_name, user_name};
 use procs::{Server, spawn_sim};

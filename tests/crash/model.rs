@@ -16,6 +16,7 @@
 //! seeds to the kept ones (a failing seed is printed; add it to `REGRESSION_SEEDS`).
 
 use crate::procs::{Proc, Server};
+use crate::support::{drop_database, fresh_database};
 use crate::{KeptOnFailure, TOKEN};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -858,27 +859,4 @@ impl Tableau {
         }
         TableauState { users, groups }
     }
-}
-
-async fn fresh_database(base: &str) -> (String, String) {
-    let name = format!("tscim_model_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(base).await.expect("PostgreSQL");
-    // `name` is made here (letters, digits, underscore), never input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
-    (format!("{prefix}/{name}"), name)
-}
-
-async fn drop_database(base: &str, name: &str) {
-    let admin = sqlx::PgPool::connect(base).await.expect("PostgreSQL");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await;
-    admin.close().await;
 }

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub use crate::support::{drop_database, fresh_database};
+
 use reqwest::{Client, Method, Response};
 use serde_json::Value;
 use std::sync::Arc;
@@ -346,36 +348,6 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
     panic!("timed out waiting for: {what}");
-}
-
-/// A fresh database on the PostgreSQL server of `TABLEAU_SCIM_TEST_POSTGRES`, dropped by
-/// `drop_database`.
-pub async fn fresh_database(base: &str) -> (String, String) {
-    let name = format!("tscim_{}", uuid::Uuid::new_v4().simple());
-    let admin = sqlx::PgPool::connect(base)
-        .await
-        .expect("connect to postgres");
-    // `name` is generated here (letters, digits, underscore), never input.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .expect("create database");
-    admin.close().await;
-    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
-    let prefix = prefix.to_string();
-    (format!("{prefix}/{name}"), name)
-}
-
-pub async fn drop_database(base: &str, name: &str) {
-    let admin = sqlx::PgPool::connect(base)
-        .await
-        .expect("connect to postgres");
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await;
-    admin.close().await;
 }
 
 /// Runs `test` against a bridge on SQLite (its default) and, when

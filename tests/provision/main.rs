@@ -18,4 +18,6 @@ mod lifecycle;
 mod okta;
 mod paging;
 mod policies;
+#[path = "../support/mod.rs"]
+mod support;
 mod unavailable;

@@ -1,5 +1,7 @@
-//! The harness shared by the store test suites (`tests/store.rs`, `tests/journal.rs`): every
-//! test is an async function over `Arc<dyn Store>`, instantiated by `store_tests!` for SQLite
+//! The harness shared by the store test suites (`tests/store.rs`, `tests/journal.rs`,
+//! `tests/store_paging.rs`), and the scratch PostgreSQL databases of the process-level suites
+//! (`tests/provision`, `tests/crash`): every store test is an async function over
+//! `Arc<dyn Store>`, instantiated by `store_tests!` for SQLite
 //! (always, a temporary file) and PostgreSQL (when `TABLEAU_SCIM_TEST_POSTGRES` names a
 //! database URL). Each test works in a tenant of its own, so tests run in parallel on one
 //! shared PostgreSQL database without seeing each other's rows.
@@ -75,4 +77,34 @@ pub fn obj(value: Value) -> Map<String, Value> {
         Value::Object(map) => map,
         other => panic!("not an object: {other}"),
     }
+}
+
+/// A fresh database on the PostgreSQL server of `TABLEAU_SCIM_TEST_POSTGRES`, dropped by
+/// `drop_database`.
+pub async fn fresh_database(base: &str) -> (String, String) {
+    let name = format!("tscim_{}", uuid::Uuid::new_v4().simple());
+    let admin = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to postgres");
+    // `name` is generated here (letters, digits, underscore), never input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .expect("create database");
+    admin.close().await;
+    let (prefix, _) = base.rsplit_once('/').expect("a database URL");
+    let prefix = prefix.to_string();
+    (format!("{prefix}/{name}"), name)
+}
+
+pub async fn drop_database(base: &str, name: &str) {
+    let admin = sqlx::PgPool::connect(base)
+        .await
+        .expect("connect to postgres");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await;
+    admin.close().await;
 }
