@@ -27,11 +27,8 @@ pub fn describe_figment_error(error: figment::Error) -> String {
                 key = join(&key, field);
                 format!("unknown key {key} (see docs/configuration.md for the keys)")
             }
-            Kind::InvalidType(actual, expected) => {
-                format!("{key} must be {expected}, not {actual}")
-            }
-            Kind::InvalidValue(actual, expected) => {
-                format!("{key} must be {expected}, not {actual}")
+            Kind::InvalidType(actual, expected) | Kind::InvalidValue(actual, expected) => {
+                format!("{key} must be {expected}, not {}", kind_only(actual))
             }
             Kind::UnknownVariant(v, expected) => {
                 format!(
@@ -50,6 +47,19 @@ pub fn describe_figment_error(error: figment::Error) -> String {
         lines.push(format!("{what}{}", origin(e.metadata.as_ref())));
     }
     lines.join("; ")
+}
+
+/// What a wrong value is (`string`, `integer`, `sequence`…) without the value itself: it may
+/// be a token or a password, and this line reaches stderr, `check` and the SIGHUP log.
+fn kind_only(actual: &figment::error::Actual) -> String {
+    let text = actual.to_string();
+    let cut = text.find(['"', '`', '\'']).unwrap_or(text.len());
+    let kind = text[..cut].trim();
+    if kind.is_empty() {
+        "that value".to_string()
+    } else {
+        format!("a {kind}")
+    }
 }
 
 /// Where a value came from, for a file or the environment only (figment's defaults and the
@@ -189,5 +199,17 @@ mod tests {
             !e.contains(".rs:") && !e.contains("serde_json") && !e.contains('\n'),
             "{e}"
         );
+    }
+
+    /// A value of the wrong type is described by its type, never quoted: it may be a secret.
+    #[test]
+    fn a_wrong_value_is_not_repeated() {
+        let flags = serde_json::json!({"auth": {"tokens": "my-very-secret-token-value"}});
+        let e = Settings::load_with_flags(None, flags)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("auth.tokens must be"), "{e}");
+        assert!(e.contains("a string"), "{e}");
+        assert!(!e.contains("my-very-secret-token-value"), "{e}");
     }
 }
