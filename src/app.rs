@@ -233,6 +233,9 @@ fn metrics_server(
             .default_service(web::route().to(crate::http::error::not_found))
     })
     .workers(1)
+    // The process has one signal handler (`signals.rs`); the probes stay up while the main
+    // server drains, and stop with it.
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok((server, local))
@@ -245,6 +248,32 @@ pub fn redact_url(url: &str) -> String {
             let _ = u.set_password(Some("***"));
             u.to_string()
         }
-        _ => url.to_string(),
+        Ok(_) => url.to_string(),
+        // Unparsable (e.g. a password with a `/`): hide everything between the scheme and the
+        // last `@`, where a password would be.
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                format!("{}://***{}", &url[..scheme], &url[at..])
+            }
+            _ => url.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn store_urls_lose_their_password_even_when_unparsable() {
+        assert_eq!(
+            redact_url("postgres://scim:secret@db:5432/scim"),
+            "postgres://scim:***@db:5432/scim"
+        );
+        // A `/` in the password makes the URL unparsable.
+        let shown = redact_url("postgres://scim:ab/cd+e=@db:5432/scim");
+        assert!(!shown.contains("ab/cd"), "{shown}");
+        assert_eq!(shown, "postgres://***@db:5432/scim");
+        assert_eq!(redact_url("sqlite:///data/x.db"), "sqlite:///data/x.db");
     }
 }

@@ -164,9 +164,15 @@ impl Engine {
                 self.outcome_of(existing).await
             }
             Opened::ResourceBusy(other) => {
-                // Another writer (maybe another server) is changing this resource: wait for it,
-                // then let the caller re-read the resource and compute the change again.
-                let _ = self.outcome_of(other).await;
+                // Another writer (maybe another server) is changing this resource (or claims
+                // the name): wait for it, then let the caller re-read the resource and compute
+                // the change again. If it is still running when the wait ends, say so now
+                // rather than waiting for it again.
+                if let Err(e) = self.outcome_of(other).await
+                    && e.kind == ErrorKind::Unavailable
+                {
+                    return Err(e);
+                }
                 Err(ScimError::new(
                     ErrorKind::PreconditionFailed,
                     "resource busy; re-read",
@@ -351,8 +357,9 @@ impl Engine {
         let task = async move {
             let id = op.id.clone();
             let outcome = engine.run(op.clone()).await;
+            // The waiting request is answered first; the log line reads the journal.
+            let _ = tx.send(Some(outcome.clone()));
             engine.log_outcome(&op, &outcome).await;
-            let _ = tx.send(Some(outcome));
             engine
                 .running
                 .lock()
@@ -565,6 +572,12 @@ impl Engine {
                 .map_err(|e| ScimError::internal(format!("journaled undo step unreadable: {e}")))?;
             original.get_or_insert_with(|| error_from_body(Some(&undo.error), Some(undo.status)));
             if s.state == StepState::Done {
+                // Its LUID stands for what it made (a group created again has a new one): the
+                // undo steps after it must act on that, also when resumed after a crash.
+                if let Some(l) = &s.luid {
+                    exec.luids
+                        .insert(undo.step.resource_id().to_string(), l.clone());
+                }
                 undone += 1;
                 continue;
             }
