@@ -31,7 +31,7 @@ pub struct Application {
     /// What SIGHUP reloads.
     credentials: Arc<SharedCredentials>,
     tls: Option<Arc<CertResolver>>,
-    tableau: Option<(TableauClient, crate::tableau::TableauAuth)>,
+    tableau: Option<TableauClient>,
 }
 
 impl Application {
@@ -73,9 +73,7 @@ impl Application {
         let local = listener.local_addr()?;
         let health = web::Data::new(Health::new(store.clone(), tableau.clone()));
         // SIGHUP hands the client new sign-in credentials when they change.
-        let reloadable_tableau = tableau
-            .clone()
-            .zip(settings.tableau.as_ref().map(|t| t.auth.clone()));
+        let reloadable_tableau = tableau.clone();
         let engine = Engine::new(
             store.clone(),
             tableau,

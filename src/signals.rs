@@ -7,7 +7,7 @@
 use crate::app::Application;
 use crate::config::Settings;
 use crate::http::auth::{Credentials, SharedCredentials};
-use crate::tableau::{TableauAuth, TableauClient};
+use crate::tableau::TableauClient;
 use crate::tls::CertResolver;
 use std::sync::Arc;
 use tokio::signal::unix::{Signal, SignalKind, signal};
@@ -64,26 +64,16 @@ impl Signals {
 pub struct Reloader {
     credentials: Arc<SharedCredentials>,
     tls: Option<Arc<CertResolver>>,
-    /// The Tableau client and the sign-in credentials it was last given.
-    tableau: Option<(TableauClient, std::sync::Mutex<TableauAuth>)>,
-}
-
-/// What one reload did, as logged.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Reloaded {
-    pub credentials: bool,
-    pub certificate: bool,
-    /// The Tableau sign-in credentials changed and were handed to the client.
-    pub tableau_auth: bool,
+    /// The Tableau client, given the sign-in credentials of each reload.
+    tableau: Option<TableauClient>,
 }
 
 impl Reloader {
     pub fn new(
         credentials: Arc<SharedCredentials>,
         tls: Option<Arc<CertResolver>>,
-        tableau: Option<(TableauClient, TableauAuth)>,
+        tableau: Option<TableauClient>,
     ) -> Self {
-        let tableau = tableau.map(|(client, auth)| (client, std::sync::Mutex::new(auth)));
         Self {
             credentials,
             tls,
@@ -94,15 +84,14 @@ impl Reloader {
     /// Replace the credentials with those of `settings` (freshly loaded: config file, tokens
     /// file, secret files, environment, flags) and re-read the certificate files. Each part is
     /// replaced only when it loads whole; otherwise the old one stays and the log says why.
-    pub fn reload(&self, settings: Result<Settings, String>) -> Reloaded {
-        let mut done = Reloaded::default();
+    pub fn reload(&self, settings: Result<Settings, String>) {
         match settings {
             Err(e) => tracing::warn!(
                 error = %e,
                 "SIGHUP: the configuration does not load; kept the old credentials"
             ),
             Ok(settings) => {
-                done.tableau_auth = self.reload_tableau_auth(&settings);
+                self.reload_tableau_auth(&settings);
                 match Credentials::from_settings(&settings.auth) {
                     Ok(c) if c.is_empty() => tracing::warn!(
                         "SIGHUP: the new configuration has no credentials; kept the old ones"
@@ -110,7 +99,6 @@ impl Reloader {
                     Ok(c) => {
                         let summary = c.summary();
                         self.credentials.replace(c);
-                        done.credentials = true;
                         tracing::info!("SIGHUP: reloaded the credentials ({summary})");
                     }
                     Err(e) => tracing::warn!(
@@ -123,7 +111,6 @@ impl Reloader {
         if let Some(tls) = &self.tls {
             match tls.reload() {
                 Ok(()) => {
-                    done.certificate = true;
                     tracing::info!(
                         file = %tls.cert_file().display(),
                         "SIGHUP: reloaded the TLS certificate"
@@ -135,7 +122,6 @@ impl Reloader {
                 ),
             }
         }
-        done
     }
 }
 
@@ -143,18 +129,12 @@ impl Reloader {
     /// Hands new Tableau sign-in credentials (e.g. a rotated PAT secret, from the config or a
     /// secret file) to the client, which drops its session; operations waiting on a refused
     /// sign-in (401001) then go through. Unchanged credentials keep the session.
-    fn reload_tableau_auth(&self, settings: &Settings) -> bool {
-        let (Some((client, current)), Some(new)) = (&self.tableau, &settings.tableau) else {
-            return false;
-        };
-        let mut current = current.lock().unwrap_or_else(|p| p.into_inner());
-        if *current == new.auth {
-            return false;
+    fn reload_tableau_auth(&self, settings: &Settings) {
+        if let (Some(client), Some(new)) = (&self.tableau, &settings.tableau)
+            && client.set_auth(new.auth.clone())
+        {
+            tracing::info!("SIGHUP: reloaded the Tableau sign-in credentials");
         }
-        client.set_auth(new.auth.clone());
-        *current = new.auth.clone();
-        tracing::info!("SIGHUP: reloaded the Tableau sign-in credentials");
-        true
     }
 }
 

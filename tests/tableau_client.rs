@@ -628,11 +628,10 @@ async fn calls_are_traced_with_their_outcome_and_retries_but_no_secret() {
     assert!(!text.contains("sim-pat-secret"), "{text}");
 }
 
-/// A wrong PAT: the refusal names 401001 and never the secret; `probe` (readiness) says so,
-/// answering a fresh refusal without asking Tableau again; `set_auth` with the right secret
-/// makes sign-in work without a new client.
+/// A wrong PAT: the refusal names 401001 and never the secret; `set_auth` with the right
+/// secret makes sign-in work without a new client.
 #[tokio::test]
-async fn refused_credentials_are_probed_and_replaceable() {
+async fn refused_credentials_are_named_and_replaceable() {
     let sim = start(SimConfig::default()).await;
     let client = client_for(
         &sim,
@@ -641,18 +640,14 @@ async fn refused_credentials_are_probed_and_replaceable() {
             secret: "wrong-secret-value".into(),
         },
     );
-    let refused = client.probe().await;
+    let refused = client.sign_in().await;
     let Err(TableauError::Auth(why)) = &refused else {
         panic!("{refused:?}");
     };
     assert!(why.contains("credentials (401001)"), "{why}");
     assert!(!why.contains("wrong-secret-value"), "{why}");
-    // A second probe within seconds answers from the last refusal: no sign-in call.
-    let (again, calls) = recorded(client.probe()).await;
-    assert!(again.is_err());
-    assert!(calls.is_empty(), "{calls:?}");
     client.set_auth(pat());
-    client.probe().await.unwrap();
+    client.sign_in().await.unwrap();
     assert_eq!(client.sign_in_count(), 1);
     assert!(client.find_user_by_name("nobody").await.unwrap().is_none());
 }

@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn failures_are_named_without_tableau_text() {
         let refused = TableauError::Auth(
-            "Tableau refused the sign-in to site 'acme' (401001: Signin Error for ada)".into(),
+            "Tableau refused the bridge's credentials (401001) for site 'acme': Signin Error for ada".into(),
         );
         assert_eq!(describe(&refused), "sign-in refused (401001)");
         assert_eq!(

@@ -50,15 +50,13 @@ struct Inner {
     session: SessionCell,
     /// The credentials signed in with: those of `settings` until `set_auth` replaces them.
     auth: std::sync::RwLock<TableauAuth>,
-    /// How the last sign-in went, and when (for `probe` and the once-a-minute log).
+    /// How the last sign-in went, and when (for the once-a-minute log).
     sign_in_state: std::sync::Mutex<SignInState>,
 }
 
 /// The outcome of the latest sign-in attempt.
 #[derive(Default)]
 struct SignInState {
-    /// The last refusal, and when it happened; `None` after a successful sign-in.
-    refused: Option<(Instant, TableauError)>,
     /// When a refusal was last logged (at most once a minute).
     logged: Option<Instant>,
     /// Whether the last sign-in was refused (its end is logged once).
@@ -67,8 +65,6 @@ struct SignInState {
 
 /// A refused sign-in is logged at most this often, however many requests meet it.
 const REFUSAL_LOG_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
-/// `probe` answers a refusal this recent without signing in again.
-const PROBE_CACHE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for TableauClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -173,38 +169,17 @@ impl TableauClient {
 
     /// Replace the credentials (e.g. on SIGHUP with a new secret): the current session is
     /// dropped, so the next call signs in with the new ones, and operations waiting on a refused
-    /// sign-in go through on their next attempt.
-    pub fn set_auth(&self, auth: TableauAuth) {
-        *self.inner.auth.write().unwrap_or_else(|p| p.into_inner()) = auth;
+    /// sign-in go through on their next attempt. The same credentials again change nothing
+    /// (the session stays); the answer says whether they changed.
+    pub fn set_auth(&self, auth: TableauAuth) -> bool {
+        let mut current = self.inner.auth.write().unwrap_or_else(|p| p.into_inner());
+        if *current == auth {
+            return false;
+        }
+        *current = auth;
+        drop(current);
         self.inner.session.clear();
-        self.inner
-            .sign_in_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .refused = None;
-    }
-
-    /// Readiness: does signing in to Tableau work? `Ok` while a session is held; otherwise
-    /// signs in (a refusal less than 10 s old is answered without asking Tableau again, so a
-    /// probe every few seconds costs Tableau little). The error says why (its `Display` names
-    /// the cause and never a secret).
-    pub async fn probe(&self) -> Result<(), TableauError> {
-        if self.inner.session.current().is_some() {
-            return Ok(());
-        }
-        let recent = self
-            .inner
-            .sign_in_state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .refused
-            .as_ref()
-            .filter(|(at, _)| at.elapsed() < PROBE_CACHE)
-            .map(|(_, e)| e.clone());
-        if let Some(e) = recent {
-            return Err(e);
-        }
-        self.sign_in().await
+        true
     }
 
     /// Record a sign-in's outcome; a refusal is logged at most once a minute.
@@ -216,13 +191,11 @@ impl TableauClient {
             .unwrap_or_else(|p| p.into_inner());
         match result {
             Ok(_) => {
-                state.refused = None;
                 if std::mem::take(&mut state.failing) {
                     tracing::info!(site = %self.inner.settings.site, "Tableau accepts the bridge's credentials again");
                 }
             }
             Err(e @ TableauError::Auth(_)) => {
-                state.refused = Some((Instant::now(), e.clone()));
                 state.failing = true;
                 if state
                     .logged
