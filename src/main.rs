@@ -190,8 +190,8 @@ async fn ops(args: OpsArgs) -> anyhow::Result<()> {
     }
 }
 
-/// `ops` and `check` read a store that the server made: a SQLite file that is not there is a
-/// typo, not a database to create.
+/// `ops` reads a store that the server made: a SQLite file that is not there is a typo, not a
+/// database to create.
 fn existing_store(url: &str) -> anyhow::Result<()> {
     if let Some(path) = tableau_scim::store::sqlite_file(url)
         && !path.exists()

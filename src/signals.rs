@@ -1,8 +1,9 @@
-//! Process signals, handled the same way by `serve`, `demo` and `sim`: SIGTERM and SIGINT stop
-//! accepting connections, let requests in flight finish within `shutdown_grace_secs`, and end
-//! the process with exit code 0 (operations left unfinished stay in the journal and are
-//! resumed by the next start). SIGHUP reloads the credentials and the TLS certificate of
-//! `serve` without dropping connections; anything else ignores it with a log line.
+//! Process signals of `serve` and `demo` (the simulator's `sim` stops the same way through its
+//! own crate): SIGTERM and SIGINT stop accepting connections, let requests in flight finish
+//! within `shutdown_grace_secs`, and end the process with exit code 0 (operations left
+//! unfinished stay in the journal and are resumed by the next start). SIGHUP reloads the
+//! credentials, the Tableau sign-in credentials and the TLS certificate of `serve` without
+//! dropping connections; `demo` ignores it with a log line.
 
 use crate::app::Application;
 use crate::config::Settings;

@@ -2,7 +2,8 @@
 //! is read, rendered and given relations, whatever the number of resources stored.
 //!
 //! - **No filter, no `sortBy`**: the store answers the page itself (`Store::page`: the window
-//!   by offset in the list index, the total from a `COUNT`); nothing else is read.
+//!   by offset in the list index, the total from the kept `resource_counts`); nothing else is
+//!   read.
 //! - **A filter the store can index** (`id`, `userName`, `externalId`, `displayName`,
 //!   `emails.value` with `eq`, alone or in an `and`): the store finds the candidates by index and
 //!   the whole filter is evaluated on those only.

@@ -92,7 +92,7 @@ pub struct Operation {
     /// Last progress: open, a recorded step, a touch, the end.
     pub updated: String,
     pub finished: Option<String>,
-    /// The `X-Request-Id` of the request that opened it (`None` before migration 7).
+    /// The `X-Request-Id` of the request that opened it (`None` before migration 8).
     pub request_id: Option<String>,
     /// Monotonic journal order (oldest first).
     pub seq: i64,

@@ -45,7 +45,7 @@ pub enum StoreError {
     /// The database refused the data itself (an encoding it cannot store, a value or index
     /// row too large, a check constraint): the request's fault, permanent, never retried. The
     /// message is the database's, which names the limit and never the value. See
-    /// `errors::refused_data`.
+    /// `errors::refused_data_pg`.
     #[error("the store refused the value: {0}")]
     DataRefused(String),
     /// A PostgreSQL failure (sqlx).
