@@ -30,6 +30,8 @@ cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
   [ -n "$mounted" ] && "${P[@]}" image unmount "$IMAGE" >/dev/null 2>&1 || true
   "${P[@]}" rmi -f "$IMAGE" >/dev/null 2>&1 || true
+  # The build's intermediate stage stays behind untagged; with vfs storage each is a full copy.
+  "${P[@]}" image prune -f >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -90,7 +92,8 @@ status=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN
 [ "$status" = 200 ] || { cat "$work/server.log"; fail "ServiceProviderConfig answered $status"; }
 ok "GET /scim/v2/ServiceProviderConfig answered 200"
 healthz=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/healthz")
-echo "GET /healthz answered $healthz"
+[ "$healthz" = 200 ] || fail "GET /healthz answered $healthz"
+ok "GET /healthz answered 200"
 chroot --userspec=10001:10001 "$M" /usr/local/bin/tableau-scim healthcheck "http://127.0.0.1:$port/healthz" \
   || fail "the HEALTHCHECK command"
 ok "the HEALTHCHECK command passes"

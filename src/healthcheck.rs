@@ -1,5 +1,6 @@
 //! `tableau-scim healthcheck [URL]`: for a container's `HEALTHCHECK` (the image has no curl).
-//! Succeeds when the server answers the URL with a status below 500 within 5 s; `https://`
+//! Succeeds when the server answers the URL with a 2xx status within 5 s (`/healthz` answers
+//! 200; a 404 means the URL is wrong, e.g. the probes moved to `metrics.listen`); `https://`
 //! URLs on loopback are accepted with the server's own (possibly self-signed) certificate.
 
 use std::time::Duration;
@@ -23,7 +24,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("healthcheck: {url}: no answer ({e})"))?;
     let status = answer.status();
-    if status.as_u16() >= 500 {
+    if !status.is_success() {
         anyhow::bail!("healthcheck: {url} answered {status}");
     }
     println!("healthcheck: {url} answered {status}");

@@ -131,8 +131,8 @@ async fn https_and_a_reload_on_sighup() {
         .await;
     assert_eq!(get(&fresh, &url, NEW_TOKEN).await, (200, der_b));
     assert!(server.child.try_wait().unwrap().is_none(), "still running");
-    // The container HEALTHCHECK command: any answer below 500 (here a 401), self-signed on
-    // loopback accepted; nothing listening fails.
+    // The container HEALTHCHECK command: /healthz's 200, self-signed on loopback accepted;
+    // another answer (a 401) or nothing listening fails.
     let hc = |url: String| {
         Command::new(BIN)
             .args(["healthcheck", &url])
@@ -141,7 +141,9 @@ async fn https_and_a_reload_on_sighup() {
             .status
             .code()
     };
-    assert_eq!(hc(format!("{url}/ServiceProviderConfig")), Some(0));
+    let root = url.trim_end_matches("/scim/v2");
+    assert_eq!(hc(format!("{root}/healthz")), Some(0));
+    assert_eq!(hc(format!("{url}/ServiceProviderConfig")), Some(1));
     assert_eq!(hc("http://127.0.0.1:9/healthz".into()), Some(1));
     server.signal("TERM");
     let status = server.exit_within(Duration::from_secs(10)).await;
