@@ -94,10 +94,13 @@ async fn ten_thousand_hostile_requests_leave_the_server_up_and_the_data_intact()
                         status
                     }
                     // The server closed the connection (e.g. an oversized body): counted as 0.
+                    // No answer within the minute is a stalled server: counted as bad.
+                    Err(e) if e.is_timeout() => 599,
                     Err(_) => 0,
                 };
                 *statuses.lock().expect("lock").entry(status).or_default() += 1;
                 if status >= 500 && status != 503 {
+                    // 599: no answer in time (see above).
                     bad.lock().expect("lock").push(format!(
                         "{status} for {} {} {:?}",
                         r.method,

@@ -572,6 +572,8 @@ async fn quiesce_and_compare(
 
 struct ScimUser {
     name: String,
+    /// The Tableau user's LUID the store holds (the Tableau extension's `luid`).
+    luid: Option<String>,
     active: bool,
     explicit_role: Option<String>,
     entra_role: Option<String>,
@@ -597,6 +599,7 @@ async fn read_scim(world: &World) -> Result<ScimState, String> {
         };
         let user = ScimUser {
             name: u["userName"].as_str().unwrap_or_default().to_string(),
+            luid: u[TABLEAU_EXT]["luid"].as_str().map(str::to_string),
             active: u["active"].as_bool().unwrap_or(true),
             explicit_role: roles(&u[TABLEAU_EXT]["siteRoles"]),
             entra_role: roles(&u["roles"]),
@@ -680,8 +683,23 @@ fn expected_role(user: &ScimUser) -> String {
 fn compare(scim: &ScimState, tableau: &TableauState, before: &TableauState) -> Result<(), String> {
     let mut problems = Vec::new();
     let mut claimed: BTreeMap<String, String> = BTreeMap::new();
+    let mut luids: BTreeMap<&str, &str> = BTreeMap::new();
     for (id, user) in &scim.users {
         let key = user.name.to_lowercase();
+        // The link: the store's LUID is the Tableau user of that name, and no other's.
+        if user.luid.as_deref() != tableau.ids.get(&key).map(String::as_str) {
+            problems.push(format!(
+                "SCIM user {id} {:?} holds LUID {:?}, Tableau's user of that name is {:?}",
+                user.name,
+                user.luid,
+                tableau.ids.get(&key)
+            ));
+        }
+        if let Some(luid) = user.luid.as_deref()
+            && let Some(other) = luids.insert(luid, id)
+        {
+            problems.push(format!("SCIM users {other} and {id} hold one LUID {luid}"));
+        }
         if let Some(other) = claimed.insert(key.clone(), id.clone()) {
             problems.push(format!(
                 "SCIM users {other} and {id} are one Tableau user {:?}",
@@ -740,6 +758,8 @@ fn compare(scim: &ScimState, tableau: &TableauState, before: &TableauState) -> R
 /// names) on the site.
 struct TableauState {
     users: BTreeMap<String, String>,
+    /// Lower-case user name → the user's LUID.
+    ids: BTreeMap<String, String>,
     groups: BTreeMap<String, BTreeSet<String>>,
 }
 
@@ -825,6 +845,10 @@ impl Tableau {
                 )
             })
             .collect();
+        let ids = names
+            .iter()
+            .map(|(id, name)| (name.clone(), id.clone()))
+            .collect();
         let users = users
             .iter()
             .map(|u| {
@@ -857,6 +881,6 @@ impl Tableau {
                 .collect();
             groups.insert(name.to_lowercase(), members);
         }
-        TableauState { users, groups }
+        TableauState { users, ids, groups }
     }
 }
