@@ -153,11 +153,6 @@ impl Application {
         })
     }
 
-    /// The port of `metrics.listen`, when set.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics.as_ref().map(|(_, port)| *port)
-    }
-
     /// `http://HOST:PORT` of `/metrics`, `/healthz` and `/readyz` as reachable on this
     /// machine: on `metrics.listen` when set, else on the main listener.
     pub fn metrics_url(&self) -> String {

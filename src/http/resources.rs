@@ -78,16 +78,6 @@ fn precondition(req: &HttpRequest) -> Precondition {
     }
 }
 
-/// Whether members (groups) or groups (users) must be loaded to answer.
-fn needs_relations(
-    kind: ResourceKind,
-    projection: &Projection,
-    filter: Option<&Filter>,
-    schema: &ResourceSchema,
-) -> bool {
-    shows_relations(kind, projection, schema) || filter_names_relations(kind, filter)
-}
-
 /// Whether the answer shows members (groups) or groups (users).
 fn shows_relations(kind: ResourceKind, projection: &Projection, schema: &ResourceSchema) -> bool {
     let attr = relation_attr(kind);
@@ -286,7 +276,7 @@ pub async fn get(
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
-    let with_rel = needs_relations(kind, &projection, None, &schema);
+    let with_rel = shows_relations(kind, &projection, &schema);
     let res = state
         .provisioning
         .get(DEFAULT_TENANT, kind, &id, with_rel)

@@ -818,7 +818,6 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
     ScimError::new(ErrorKind::from_status(status, scim_type), detail)
 }
 
-/// The attribute whose value is unique among resources of a kind (case-insensitively).
 /// The name a change commits (lower-case, as names compare), for the journal's claim: a create
 /// or an update (a rename, or a change that keeps the name: the resource holds it already, so
 /// only a create or rename of the same name can meet the claim, and must wait). A delete
@@ -830,11 +829,21 @@ fn claimed_name(commit: &CommitIntent) -> Option<String> {
         }
         CommitIntent::Delete { .. } => return None,
     };
+    unique_name(kind, doc)
+}
+
+/// The unique name `doc` holds, lower-case as names compare: what the journal's claim and the
+/// in-process name lock (`service.rs`) are keyed by.
+pub fn unique_name(
+    kind: ResourceKind,
+    doc: &serde_json::Map<String, serde_json::Value>,
+) -> Option<String> {
     doc.get(unique_attr(kind))
         .and_then(|v| v.as_str())
         .map(str::to_lowercase)
 }
 
+/// The attribute whose value is unique among resources of a kind (case-insensitively).
 pub fn unique_attr(kind: ResourceKind) -> &'static str {
     match kind {
         ResourceKind::User => "userName",

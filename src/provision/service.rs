@@ -298,8 +298,8 @@ impl Service {
 
 /// The lock key of the unique name `doc` claims, if it names one.
 fn name_key(kind: ResourceKind, doc: &Map<String, Value>) -> Option<String> {
-    let name = doc.get(unique_attr(kind)).and_then(Value::as_str)?;
-    Some(format!("{}-name/{}", kind.as_str(), name.to_lowercase()))
+    let name = super::engine::unique_name(kind, doc)?;
+    Some(format!("{}-name/{name}", kind.as_str()))
 }
 
 /// The resource a finished operation answers with (a replayed create of a since-deleted
