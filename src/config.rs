@@ -5,6 +5,7 @@
 use crate::logging::LogSettings;
 use crate::provision::JournalSettings;
 use crate::provision::rules::ProvisionPolicy;
+use crate::reconcile::ReconcileSettings;
 use crate::tableau::TableauSettings;
 use crate::trusted_proxies::TrustedProxies;
 use figment::Figment;
@@ -41,6 +42,8 @@ pub struct Settings {
     pub provision: ProvisionPolicy,
     /// Deadline and recovery timing of the operation journal.
     pub journal: JournalSettings,
+    /// The background reconcile against Tableau (off by default).
+    pub reconcile: ReconcileSettings,
     /// Log format (`text` or `json`); logs go to stderr.
     pub log: LogSettings,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
@@ -118,6 +121,7 @@ impl Default for Settings {
             tableau: None,
             provision: ProvisionPolicy::default(),
             journal: JournalSettings::default(),
+            reconcile: ReconcileSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             tls: TlsSettings::default(),

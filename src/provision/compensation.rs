@@ -95,7 +95,10 @@ pub async fn plan_undo(
             Step::CreateGroup { group_id, .. } if r.created => push(Step::DeleteGroup {
                 group_id: group_id.clone(),
             }),
-            Step::AddUser { .. } | Step::CreateGroup { .. } | Step::RemoveUser { .. } => {}
+            Step::AddUser { .. }
+            | Step::CreateGroup { .. }
+            | Step::RemoveUser { .. }
+            | Step::RemoveUnmanagedUser { .. } => {}
             Step::UpdateUser {
                 user_id,
                 full_name: new_full_name,

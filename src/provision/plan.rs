@@ -63,6 +63,13 @@ pub enum Step {
         group_id: String,
         user_ids: Vec<String>,
     },
+    /// `DELETE /users/{luid}[?mapAssetsTo=…]` of a Tableau user no SCIM resource manages
+    /// (`reconcile --apply --remove-unmanaged`): it has a LUID and a name, no SCIM id.
+    RemoveUnmanagedUser {
+        luid: String,
+        name: String,
+        map_assets_to: Option<String>,
+    },
 }
 
 impl Step {
@@ -77,10 +84,11 @@ impl Step {
             Step::DeleteGroup { .. } => "DeleteGroup",
             Step::AddGroupMembers { .. } => "AddGroupMembers",
             Step::RemoveGroupMembers { .. } => "RemoveGroupMembers",
+            Step::RemoveUnmanagedUser { .. } => "RemoveUnmanagedUser",
         }
     }
 
-    /// The SCIM id of the user or group the step acts on.
+    /// The SCIM id of the user or group the step acts on (for an unmanaged user, its LUID).
     pub fn resource_id(&self) -> &str {
         match self {
             Step::AddUser { user_id, .. }
@@ -91,6 +99,7 @@ impl Step {
             | Step::DeleteGroup { group_id }
             | Step::AddGroupMembers { group_id, .. }
             | Step::RemoveGroupMembers { group_id, .. } => group_id,
+            Step::RemoveUnmanagedUser { luid, .. } => luid,
         }
     }
 }

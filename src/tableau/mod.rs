@@ -38,5 +38,6 @@ pub use client::TableauClient;
 pub use errors::{TableauCode, TableauError};
 pub use groups::TableauGroup;
 pub use inspect::{ServerInfo, SiteAuthConfiguration, SiteDetails};
+pub use paging::Progress;
 pub use settings::{TableauAuth, TableauSettings};
 pub use users::{TableauUser, UserUpdate};
