@@ -88,8 +88,18 @@ pub fn is_administrator(site_role: &str) -> bool {
     site_role.to_ascii_lowercase().contains("administrator")
 }
 
+/// The outcome of a comparison.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Compared {
+    pub drifts: Vec<Drift>,
+    /// Names of the unmanaged Tableau users who are administrators (the bridge's own account
+    /// among them): not drift, never touched, listed apart.
+    pub administrators: Vec<String>,
+}
+
 /// Every drift, users first (managed, then unmanaged), then groups and their members.
-pub fn diff(desired: &Desired, tableau: &TableauState) -> Vec<Drift> {
+pub fn diff(desired: &Desired, tableau: &TableauState) -> Compared {
+    let mut administrators = Vec::new();
     let users = Index::new(&tableau.users, |u| &u.luid, |u| &u.name);
     let mut drifts = Vec::new();
     // Tableau LUID → the managed user it stands for.
@@ -119,12 +129,16 @@ pub fn diff(desired: &Desired, tableau: &TableauState) -> Vec<Drift> {
         }
     }
     for t in &tableau.users {
-        if !managed.contains_key(t.luid.as_str()) {
+        if managed.contains_key(t.luid.as_str()) {
+            continue;
+        }
+        if is_administrator(&t.site_role) {
+            administrators.push(t.name.clone());
+        } else {
             drifts.push(Drift::UserUnmanaged {
                 tableau_luid: t.luid.clone(),
                 user_name: t.name.clone(),
                 site_role: t.site_role.clone(),
-                administrator: is_administrator(&t.site_role),
             });
         }
     }
@@ -191,7 +205,10 @@ pub fn diff(desired: &Desired, tableau: &TableauState) -> Vec<Drift> {
             &mut drifts,
         );
     }
-    drifts
+    Compared {
+        drifts,
+        administrators,
+    }
 }
 
 fn compare_user(

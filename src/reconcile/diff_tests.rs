@@ -66,7 +66,7 @@ fn in_sync_reports_nothing() {
         members: [("G1".to_string(), vec!["L1".to_string()])].into(),
         capacity: vec![],
     };
-    assert_eq!(diff(&desired, &state), vec![]);
+    assert_eq!(diff(&desired, &state), Compared::default());
 }
 
 #[test]
@@ -99,9 +99,10 @@ fn every_user_kind() {
         members: Default::default(),
         capacity: vec![("Creator", 0)],
     };
-    let drifts = diff(&desired, &state);
+    let compared = diff(&desired, &state);
+    assert_eq!(compared.administrators, vec!["admin".to_string()]);
     assert_eq!(
-        drifts,
+        compared.drifts,
         vec![
             Drift::UserMissing {
                 id: "u1".into(),
@@ -144,13 +145,6 @@ fn every_user_kind() {
                 tableau_luid: "L9".into(),
                 user_name: "manual@x".into(),
                 site_role: "Explorer".into(),
-                administrator: false
-            },
-            Drift::UserUnmanaged {
-                tableau_luid: "LA".into(),
-                user_name: "admin".into(),
-                site_role: "SiteAdministratorCreator".into(),
-                administrator: true
             },
         ]
     );
@@ -167,7 +161,7 @@ fn unlicensed_with_seats_left_is_an_admins_change() {
         capacity: vec![("Viewer", 10)],
         ..Default::default()
     };
-    let drifts = diff(&desired, &state);
+    let drifts = diff(&desired, &state).drifts;
     assert!(
         matches!(
             &drifts[0],
@@ -184,7 +178,7 @@ fn unlicensed_with_seats_left_is_an_admins_change() {
         ..state
     };
     assert!(matches!(
-        &diff(&desired, &state)[0],
+        &diff(&desired, &state).drifts[0],
         Drift::UserSiteRole {
             seats_full: None,
             ..
@@ -221,6 +215,7 @@ fn every_group_kind() {
         capacity: vec![],
     };
     let drifts: Vec<Drift> = diff(&desired, &state)
+        .drifts
         .into_iter()
         .filter(|d| !matches!(d, Drift::UserUnmanaged { .. }))
         .collect();
@@ -298,7 +293,9 @@ fn repairs_one_operation_per_resource_in_phase_order() {
         members: [("G1".to_string(), vec!["L9".to_string()])].into(),
         capacity: vec![],
     };
-    let drifts = diff(&desired, &state);
+    let compared = diff(&desired, &state);
+    assert_eq!(compared.administrators, vec!["boss".to_string()]);
+    let drifts = compared.drifts;
     let policy = ProvisionPolicy::default();
     let kept = repair::plan(&drifts, &desired, &policy, false);
     assert!(kept.iter().all(|r| r.phase() != Phase::Unmanaged));

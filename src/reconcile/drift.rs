@@ -42,13 +42,12 @@ pub enum Drift {
         full_name: Option<FieldChange>,
         email: Option<FieldChange>,
     },
-    /// A Tableau user no SCIM resource manages; removed only with `--remove-unmanaged`, and
-    /// never when it is an administrator.
+    /// A Tableau user no SCIM resource manages; removed only with `--remove-unmanaged`.
+    /// (Administrators are not drift: the report names them apart, and nothing touches them.)
     UserUnmanaged {
         tableau_luid: String,
         user_name: String,
         site_role: String,
-        administrator: bool,
     },
     /// No Tableau group has the stored LUID or the group's name.
     GroupMissing {
@@ -197,18 +196,8 @@ impl Drift {
             Drift::UserUnmanaged {
                 user_name,
                 site_role,
-                administrator,
                 ..
-            } => {
-                let admin = if *administrator {
-                    ", administrator: never removed"
-                } else {
-                    ""
-                };
-                format!(
-                    "user {user_name}: in Tableau ({site_role}), managed by no SCIM resource{admin}"
-                )
-            }
+            } => format!("user {user_name}: in Tableau ({site_role}), managed by no SCIM resource"),
             Drift::GroupMissing {
                 name,
                 stored_luid,

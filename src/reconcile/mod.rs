@@ -80,7 +80,7 @@ impl Reconciler {
         )
         .await?;
         let read = read::read(&self.client, &desired, progress).await?;
-        let drifts = diff::diff(&desired, &read.state);
+        let compared = diff::diff(&desired, &read.state);
         let stats = ReadStats {
             users: read.state.users.len(),
             groups: read.state.groups.len(),
@@ -88,7 +88,12 @@ impl Reconciler {
             calls: read.calls,
             seconds: started.elapsed().as_secs_f64(),
         };
-        let report = Report::new(drifts, desired.unreadable.clone(), stats);
+        let report = Report::new(
+            compared.drifts,
+            compared.administrators,
+            desired.unreadable.clone(),
+            stats,
+        );
         Ok((report, desired))
     }
 
@@ -108,10 +113,9 @@ impl Reconciler {
             tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
         }
         let mut applied = apply::Applied {
-            left_alone: report
-                .drifts
-                .iter()
-                .filter(|d| repair::left_alone(d, options.remove_unmanaged))
+            left_alone: repair::left_alone(&report.drifts, options.remove_unmanaged)
+                .into_iter()
+                .filter(|alone| *alone)
                 .count(),
             ..Default::default()
         };

@@ -8,7 +8,7 @@ use super::drift::Drift;
 use crate::model::ResourceKind;
 use crate::provision::plan::{Step, UserChange, plan_user};
 use crate::provision::rules::ProvisionPolicy;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// One repair operation.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,14 +44,31 @@ impl Repair {
     }
 }
 
-/// The drifts no repair takes on: unmanaged users without `remove_unmanaged`, administrators
-/// always, and an unmanaged user's membership (it leaves with the user).
-pub fn left_alone(drift: &Drift, remove_unmanaged: bool) -> bool {
-    match drift {
-        Drift::UserUnmanaged { administrator, .. } => !remove_unmanaged || *administrator,
-        Drift::MemberExtra { user_id: None, .. } => true,
-        _ => false,
-    }
+/// The drifts no repair takes on: unmanaged users without `remove_unmanaged`, and the
+/// memberships of unmanaged users that stay (an unmanaged user removed leaves its groups with
+/// it; an administrator is never removed).
+pub fn left_alone(drifts: &[Drift], remove_unmanaged: bool) -> Vec<bool> {
+    let removed: HashSet<&str> = drifts
+        .iter()
+        .filter_map(|d| match d {
+            Drift::UserUnmanaged { tableau_luid, .. } if remove_unmanaged => {
+                Some(tableau_luid.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    drifts
+        .iter()
+        .map(|d| match d {
+            Drift::UserUnmanaged { .. } => !remove_unmanaged,
+            Drift::MemberExtra {
+                user_id: None,
+                tableau_user_luid,
+                ..
+            } => !removed.contains(tableau_user_luid.as_str()),
+            _ => false,
+        })
+        .collect()
 }
 
 #[derive(Default)]
@@ -110,7 +127,10 @@ pub fn plan(
     let mut users: Fixes<UserFix> = Fixes::default();
     let mut groups: Fixes<GroupFix> = Fixes::default();
     let mut unmanaged = Vec::new();
-    for d in drifts.iter().filter(|d| !left_alone(d, remove_unmanaged)) {
+    // The memberships an unmanaged user's removal takes with it, by its LUID.
+    let mut leaving: HashMap<&str, usize> = HashMap::new();
+    let alone = left_alone(drifts, remove_unmanaged);
+    for (d, _) in drifts.iter().zip(alone).filter(|(_, alone)| !alone) {
         match d {
             Drift::UserMissing { id, .. } | Drift::UserLuidStale { id, .. } => {
                 let f = users.entry(id);
@@ -181,7 +201,11 @@ pub fn plan(
                 f.remove.push(user_id.clone());
                 f.drifts += 1;
             }
-            Drift::MemberExtra { user_id: None, .. } => {}
+            Drift::MemberExtra {
+                user_id: None,
+                tableau_user_luid,
+                ..
+            } => *leaving.entry(tableau_user_luid).or_default() += 1,
         }
     }
     let desired_users: HashMap<&str, _> =
@@ -265,6 +289,9 @@ pub fn plan(
             steps,
             drifts: fix.drifts,
         });
+    }
+    for r in &mut unmanaged {
+        r.drifts += leaving.get(r.id.as_str()).copied().unwrap_or(0);
     }
     repairs.extend(unmanaged);
     repairs.sort_by_key(Repair::phase);

@@ -28,6 +28,8 @@ pub struct Report {
     pub drifts: Vec<Drift>,
     /// Stored resources that could not be compared (no name, a role the rules refuse).
     pub unreadable: Vec<String>,
+    /// Unmanaged Tableau users who are administrators: not drift, never touched.
+    pub administrators: Vec<String>,
     pub tableau: ReadStats,
     /// With `--apply`: what the repairs did; `null` without.
     pub applied: Option<Applied>,
@@ -40,7 +42,12 @@ pub const EXIT_TABLEAU: u8 = 3;
 pub const EXIT_REPAIR_FAILED: u8 = 4;
 
 impl Report {
-    pub fn new(drifts: Vec<Drift>, unreadable: Vec<String>, tableau: ReadStats) -> Self {
+    pub fn new(
+        drifts: Vec<Drift>,
+        administrators: Vec<String>,
+        unreadable: Vec<String>,
+        tableau: ReadStats,
+    ) -> Self {
         let mut counts: BTreeMap<&'static str, usize> = KINDS.iter().map(|k| (*k, 0)).collect();
         for d in &drifts {
             *counts.entry(d.kind()).or_default() += 1;
@@ -50,6 +57,7 @@ impl Report {
             counts,
             drifts,
             unreadable,
+            administrators,
             tableau,
             applied: None,
         }
@@ -93,6 +101,13 @@ impl Report {
             for d in &self.drifts {
                 let _ = writeln!(out, "{:<18} {}", d.kind(), d.describe());
             }
+        }
+        if !self.administrators.is_empty() {
+            let _ = writeln!(
+                out,
+                "administrators no SCIM resource manages (not drift, never touched): {}",
+                self.administrators.join(", ")
+            );
         }
         for u in &self.unreadable {
             let _ = writeln!(out, "not compared: {u}");

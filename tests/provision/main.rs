@@ -18,6 +18,7 @@ mod lifecycle;
 mod okta;
 mod paging;
 mod policies;
+mod reconcile;
 #[path = "../support/mod.rs"]
 mod support;
 mod unavailable;
