@@ -280,7 +280,19 @@ fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<std::process::ExitCode> {
     tableau_scim::init_crypto();
-    let cli = Cli::parse();
+    // A usage error exits 1, like every other error: clap's own 2 is `reconcile`'s "drift
+    // left" (docs/operations.md, exit codes). `--help` and `--version` exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return Ok(if e.use_stderr() {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            });
+        }
+    };
     run_command(cli.command).await
 }
 
