@@ -310,6 +310,26 @@ mod tests {
     }
 
     #[test]
+    fn reconcile_is_off_by_default_and_read_from_file_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(!s.reconcile.enabled());
+            assert!(!s.reconcile.apply);
+            jail.create_file("c.toml", "[reconcile]\ninterval_secs = 3600\n")?;
+            jail.set_env("TABLEAU_SCIM_RECONCILE__APPLY", "true");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.reconcile.interval_secs, 3600);
+            assert!(s.reconcile.enabled() && s.reconcile.apply);
+            jail.create_file("d.toml", "[reconcile]\nevery = 5\n")?;
+            assert!(
+                Settings::load(Some(Path::new("d.toml"))).is_err(),
+                "unknown key"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn flags_complete_a_section_started_in_the_environment() {
         figment::Jail::expect_with(|jail| {
             jail.set_env("TABLEAU_SCIM_TABLEAU__REQUESTS_PER_SECOND", "1000");

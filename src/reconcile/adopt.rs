@@ -273,3 +273,74 @@ impl Forecast {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provision::site_role::SiteRole;
+    use crate::reconcile::desired::DesiredUser;
+
+    fn tuser(luid: &str, name: &str) -> TableauUser {
+        TableauUser {
+            luid: luid.into(),
+            name: name.into(),
+            site_role: "Creator".into(),
+            full_name: None,
+            email: None,
+        }
+    }
+
+    fn stored(id: &str, name: &str, luid: Option<&str>) -> DesiredUser {
+        DesiredUser {
+            id: id.into(),
+            user_name: name.into(),
+            revision: 1,
+            luid: luid.map(Into::into),
+            site_role: SiteRole::Viewer,
+            full_name: None,
+            email: None,
+            doc: Default::default(),
+        }
+    }
+
+    #[test]
+    fn each_name_links_once_case_insensitively() {
+        let desired = Desired {
+            users: vec![
+                stored("s1", "kept@x", Some("L1")),
+                stored("s2", "Pat@X", None),
+            ],
+            ..Default::default()
+        };
+        let names = Names {
+            // pat@x is stored already (any case); ANN@x links the Tableau user "ann@x".
+            users: parse_names("pat@x\nANN@x\n# comment\n\nnew@x"),
+            groups: vec![],
+        };
+        let users = [
+            tuser("L1", "kept@x"),
+            tuser("L2", "pat@x"),
+            tuser("L3", "ann@x"),
+            tuser("L4", "manual@x"),
+        ];
+        let f = forecast(&desired, &names, &users, &[]);
+        let got: Vec<(&str, Action, Option<&str>)> = f
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e.action, e.tableau_luid.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("kept@x", Action::Linked, Some("L1")),
+                ("Pat@X", Action::Link, Some("L2")),
+                ("ANN@x", Action::Link, Some("L3")),
+                ("new@x", Action::Create, None),
+                ("manual@x", Action::Leave, Some("L4")),
+            ]
+        );
+        assert_eq!(f.entries[1].expected_site_role.as_deref(), Some("Viewer"));
+        assert!(f.to_text().contains("site role Creator -> Viewer"));
+        assert_eq!(f.counts["users"][&Action::Link], 2);
+    }
+}
