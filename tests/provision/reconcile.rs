@@ -99,7 +99,14 @@ async fn luid(b: &Bridge, kind: ResourceKind, id: &str) -> String {
 
 #[tokio::test]
 async fn every_drift_reported_repaired_and_gone() {
-    let b = spawn_bridge().await;
+    on_both_backends(|store| async move {
+        let b = spawn_bridge_with(Default::default(), |s| s.store = store).await;
+        every_drift(b).await;
+    })
+    .await;
+}
+
+async fn every_drift(b: Bridge) {
     let ann = b.create_user("ann@x.com").await;
     let bob = b.create_user("bob@x.com").await;
     let cat = b.create_user("cat@x.com").await;
