@@ -316,12 +316,17 @@ pub fn tier(role: SiteRole) -> Option<&'static str> {
     }
 }
 
-/// Seats taken per tier, from the users' Tableau roles (roles outside the seven assignable
-/// ones, e.g. `ServerAdministrator`, count for no tier).
+/// Seats taken per tier, from the users' Tableau roles. A server administrator takes a
+/// Creator seat; other roles outside the seven assignable ones (guests, support users) none.
 fn seats_used(users: &[TableauUser]) -> HashMap<&'static str, u64> {
     let mut used = HashMap::new();
     for u in users {
-        if let Some(t) = u.site_role.parse::<SiteRole>().ok().and_then(tier) {
+        let t = if u.site_role.eq_ignore_ascii_case("ServerAdministrator") {
+            Some("Creator")
+        } else {
+            u.site_role.parse::<SiteRole>().ok().and_then(tier)
+        };
+        if let Some(t) = t {
             *used.entry(t).or_insert(0) += 1;
         }
     }

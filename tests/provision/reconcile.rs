@@ -472,3 +472,82 @@ async fn periodic_reconcile_repairs_and_exposes_drift() {
         .count();
     assert!(repairs >= 1);
 }
+
+#[tokio::test]
+async fn unlicensed_for_lack_of_seats_is_told_apart() {
+    let b = spawn_bridge().await;
+    let (s, cat) = b
+        .post(
+            "/Users",
+            json!({"schemas": [USER, TABLEAU_EXT], "userName": "cat@x.com",
+                   TABLEAU_EXT: {"siteRoles": [{"value": "Creator"}]}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{cat}");
+    let cat = cat["id"].as_str().unwrap().to_string();
+    assert_eq!(b.role("cat@x.com"), "Creator");
+    // Seats ran out while cat was Unlicensed (as Tableau leaves a user it cannot license).
+    admin(&b)
+        .update_user(
+            &luid(&b, ResourceKind::User, &cat).await,
+            &UserUpdate {
+                site_role: Some("Unlicensed".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let creators = b
+        .snapshot()
+        .users
+        .iter()
+        .filter(|u| u.site_role.as_str().contains("Creator"))
+        .count();
+    b.sim
+        .state()
+        .set_seats(tableau_sim::LicenceTier::Creator, Some(creators));
+    let report = run(&b, Options::default()).await;
+    let json: Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(
+        json["drifts"].as_array().unwrap().len(),
+        1,
+        "{}",
+        report.to_text()
+    );
+    let d = &json["drifts"][0];
+    assert_eq!(d["kind"], "user_site_role");
+    assert_eq!(d["expected"], "Creator");
+    assert_eq!(d["actual"], "Unlicensed");
+    assert_eq!(d["seats_full"], true);
+    assert!(
+        report.to_text().contains("no licence left"),
+        "{}",
+        report.to_text()
+    );
+    // The repair cannot succeed while the tier is full: it fails, exit code 4.
+    let full = run(
+        &b,
+        Options {
+            apply: true,
+            remove_unmanaged: false,
+        },
+    )
+    .await;
+    assert_eq!(full.exit_code(), 4, "{}", full.to_text());
+    assert_eq!(full.applied.as_ref().unwrap().failed[0].id, cat);
+    assert_eq!(b.role("cat@x.com"), "Unlicensed");
+    // A seat freed: the next --apply repairs it.
+    b.sim
+        .state()
+        .set_seats(tableau_sim::LicenceTier::Creator, Some(creators + 1));
+    let freed = run(
+        &b,
+        Options {
+            apply: true,
+            remove_unmanaged: false,
+        },
+    )
+    .await;
+    assert_eq!(freed.exit_code(), 0, "{}", freed.to_text());
+    assert_eq!(b.role("cat@x.com"), "Creator");
+}
