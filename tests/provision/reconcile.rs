@@ -9,6 +9,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use tableau_scim::model::ResourceKind;
+use tableau_scim::provision::rules::{GroupRoleRule, ProvisionPolicy};
+use tableau_scim::provision::site_role::SiteRole;
 use tableau_scim::provision::{Engine, JournalSettings};
 use tableau_scim::reconcile::adopt::{self, Action, Names};
 use tableau_scim::reconcile::{Options, Reconciler, Report, desired};
@@ -34,6 +36,10 @@ fn client(b: &Bridge, auth: TableauAuth) -> TableauClient {
 
 /// A reconciler on the bridge's store, signed in with the second PAT (the server has the first).
 fn reconciler(b: &Bridge) -> Reconciler {
+    reconciler_with(b, ProvisionPolicy::default())
+}
+
+fn reconciler_with(b: &Bridge, policy: ProvisionPolicy) -> Reconciler {
     let tableau = client(
         b,
         TableauAuth::Pat {
@@ -44,7 +50,7 @@ fn reconciler(b: &Bridge) -> Reconciler {
     let engine = Engine::new(
         b.store.clone(),
         Some(tableau.clone()),
-        Default::default(),
+        policy,
         JournalSettings::default(),
     );
     Reconciler::new(engine, tableau, DEFAULT_TENANT)
@@ -550,4 +556,45 @@ async fn unlicensed_for_lack_of_seats_is_told_apart() {
     .await;
     assert_eq!(freed.exit_code(), 0, "{}", freed.to_text());
     assert_eq!(b.role("cat@x.com"), "Creator");
+}
+
+#[tokio::test]
+async fn group_rules_decide_the_expected_role() {
+    let policy = ProvisionPolicy {
+        group_roles: vec![GroupRoleRule {
+            group: "creators".into(),
+            site_role: SiteRole::Creator,
+        }],
+        ..Default::default()
+    };
+    let rules = policy.clone();
+    let b = spawn_bridge_with(Default::default(), move |s| s.provision = rules).await;
+    let ann = b.create_user("ann@x.com").await;
+    b.create_user("bob@x.com").await;
+    b.create_group("Creators", std::slice::from_ref(&ann)).await;
+    assert_eq!(b.role("ann@x.com"), "Creator");
+    let reconciler = reconciler_with(&b, policy);
+    let report = reconciler.run(Options::default(), &quiet).await.unwrap();
+    assert!(report.in_sync, "{}", report.to_text());
+    // Demoted by hand: the rule's role is expected back.
+    admin(&b)
+        .update_user(
+            &luid(&b, ResourceKind::User, &ann).await,
+            &UserUpdate {
+                site_role: Some("Viewer".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let report = reconciler.run(Options::default(), &quiet).await.unwrap();
+    let json: Value = serde_json::from_str(&report.to_json()).unwrap();
+    assert_eq!(
+        json["drifts"].as_array().unwrap().len(),
+        1,
+        "{}",
+        report.to_text()
+    );
+    assert_eq!(json["drifts"][0]["expected"], "Creator");
+    assert_eq!(json["drifts"][0]["user_name"], "ann@x.com");
 }
