@@ -21,9 +21,10 @@ const ALL_USERS: &str = "All Users";
 /// The `409` of a rename onto a name Tableau already has.
 pub fn name_taken(name: &str, existing: &TableauUser) -> ScimError {
     ScimError::uniqueness(format!(
-        "userName '{name}' is already taken in Tableau by the user '{}' ({}), which no SCIM user \
-         of tableau-scim is linked to; nothing was changed. Remove or rename that Tableau user \
-         first, or choose another userName",
+        "userName '{name}' is already taken in Tableau by the user '{}' ({}); Tableau user \
+         names are unique regardless of case, so the user cannot be renamed onto it, and \
+         nothing was changed. Remove or rename that Tableau user first, or choose another \
+         userName",
         existing.name, existing.luid
     ))
 }

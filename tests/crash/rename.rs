@@ -322,6 +322,7 @@ async fn killed_at(point: KillPoint, store_url: Option<String>) -> String {
         .unwrap();
     assert_eq!(stored.tableau_luid.as_deref(), Some(new_luid.as_str()));
     let mut running = true;
+    let mut stale = 0;
     for _ in 0..100 {
         let ops = journal
             .list_operations(DEFAULT_TENANT, Some(&id), 10)
@@ -329,6 +330,10 @@ async fn killed_at(point: KillPoint, store_url: Option<String>) -> String {
             .unwrap();
         running = ops.iter().any(|o| o.state == OperationState::Running);
         if !running {
+            stale = ops
+                .iter()
+                .filter(|o| o.state == OperationState::Failed)
+                .count();
             // Acceptable only as a lost race that touched nothing (as in the push test): the
             // re-sent PATCH computed its change before the resumed rename committed, and was
             // refused as stale (412, read again) before any Tableau call.
@@ -341,7 +346,11 @@ async fn killed_at(point: KillPoint, store_url: Option<String>) -> String {
                 })
                 .map(|o| (&o.method, &o.error_body, &o.steps))
                 .collect();
-            assert!(failed.is_empty(), "{point:?}: {failed:#?}\n{}", server.logs());
+            assert!(
+                failed.is_empty(),
+                "{point:?}: {failed:#?}\n{}",
+                server.logs()
+            );
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -369,7 +378,8 @@ async fn killed_at(point: KillPoint, store_url: Option<String>) -> String {
     drop(server);
     drop(sim);
     format!(
-        "{point:?}: steps recorded done at the kill {done_at_kill:?}; {} re-sends",
+        "{point:?}: steps recorded done at the kill {done_at_kill:?}; {} re-sends; {stale} \
+         re-sent PATCH(es) refused as stale before any Tableau call",
         idp.resent.load(std::sync::atomic::Ordering::Relaxed)
     )
 }
