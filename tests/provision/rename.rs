@@ -134,8 +134,16 @@ async fn rename_moves_everything(
         give_content(&b, &old_luid);
     }
 
+    b.count_tableau_calls();
+    let started = std::time::Instant::now();
     let (s, after) = b.patch(&format!("/Users/{id}"), entra_rename(NEW)).await;
     assert_eq!(s, 200, "{after}");
+    eprintln!(
+        "rename (content {with_content}, mapAssetsTo refused {map_assets_to_forbidden}): {} \
+         Tableau calls, {} ms",
+        b.tableau_calls(),
+        started.elapsed().as_millis()
+    );
     assert_eq!(after["id"], id.as_str());
     assert_eq!(after["userName"], NEW);
     let new_luid = luid_of(&after);
@@ -340,4 +348,44 @@ async fn a_refusal_mid_rename_removes_the_new_user_and_keeps_the_old() {
         "{:?}",
         ops[0].steps
     );
+}
+
+/// Okta sends a rename as a PUT of the whole user: the same rename, the same end state.
+#[tokio::test]
+async fn okta_put_rename_recreates_too() {
+    let b = spawn_bridge_with(SimConfig::default(), recreate).await;
+    let id = create_alice(&b).await;
+    let (_, before) = b.get(&format!("/Users/{id}")).await;
+    let old_luid = luid_of(&before);
+    give_content(&b, &old_luid);
+    let (s, after) = b
+        .put(
+            &format!("/Users/{id}"),
+            json!({"schemas": [USER], "id": id, "userName": NEW, "active": true,
+                   "name": {"givenName": "Alice", "familyName": "Smith"},
+                   "emails": [{"type": "work", "primary": true, "value": NEW}],
+                   "roles": [{"value": "Creator"}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{after}");
+    assert_eq!(
+        (after["id"].as_str(), after["userName"].as_str()),
+        (Some(id.as_str()), Some(NEW))
+    );
+    assert_eq!(b.tableau_user_names(), vec![NEW.to_string()]);
+    assert_eq!(owned_by(&b, &luid_of(&after)).len(), 4);
+    // Sent again (Okta retries), it changes nothing and makes no Tableau call.
+    b.count_tableau_calls();
+    let (s, again) = b
+        .put(
+            &format!("/Users/{id}"),
+            json!({"schemas": [USER], "id": id, "userName": NEW, "active": true,
+                   "name": {"givenName": "Alice", "familyName": "Smith"},
+                   "emails": [{"type": "work", "primary": true, "value": NEW}],
+                   "roles": [{"value": "Creator"}]}),
+        )
+        .await;
+    assert_eq!(s, 200, "{again}");
+    assert_eq!(b.tableau_calls(), 0);
+    assert_eq!(luid_of(&again), luid_of(&after));
 }
