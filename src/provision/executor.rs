@@ -39,25 +39,25 @@ pub struct StepResult {
 
 /// Runs steps of one operation; remembers the LUIDs it learns (SCIM id → Tableau LUID).
 pub struct Executor<'a> {
-    client: &'a TableauClient,
-    store: &'a dyn Store,
-    tenant: &'a str,
+    pub(super) client: &'a TableauClient,
+    pub(super) store: &'a dyn Store,
+    pub(super) tenant: &'a str,
     pub luids: HashMap<String, String>,
 }
 
 /// What a step did, besides its calls: the LUID it produced or acted on, and a note for the
 /// journal (e.g. "linked the existing Tableau user").
 #[derive(Default)]
-struct Done {
-    luid: Option<String>,
-    note: Option<String>,
+pub(super) struct Done {
+    pub(super) luid: Option<String>,
+    pub(super) note: Option<String>,
 }
 
 fn transient(e: &TableauError) -> StepFailure {
     StepFailure::Transient(transient_cause(e))
 }
 
-fn classify(step: &str, e: TableauError) -> StepFailure {
+pub(super) fn classify(step: &str, e: TableauError) -> StepFailure {
     if is_configuration_fault(&e) {
         StepFailure::Configuration(configuration_fault(&e))
     } else if e.is_transient() {
@@ -67,7 +67,7 @@ fn classify(step: &str, e: TableauError) -> StepFailure {
     }
 }
 
-fn store_failure(e: crate::store::StoreError) -> StepFailure {
+pub(super) fn store_failure(e: crate::store::StoreError) -> StepFailure {
     StepFailure::Transient(format!("store: {e}"))
 }
 
@@ -135,7 +135,7 @@ impl<'a> Executor<'a> {
 
     /// The LUID of a local user or group: known from this operation, stored on the resource,
     /// or found in Tableau by name (and then stored, so the link is made once).
-    async fn luid_of(
+    pub(super) async fn luid_of(
         &mut self,
         kind: ResourceKind,
         id: &str,
@@ -225,6 +225,13 @@ impl<'a> Executor<'a> {
         let kind = step.kind();
         match step {
             Step::AddUser {
+                name,
+                site_role,
+                auth_setting,
+                idp_configuration_id,
+                ..
+            }
+            | Step::AddRenamedUser {
                 name,
                 site_role,
                 auth_setting,
@@ -434,6 +441,27 @@ impl<'a> Executor<'a> {
                     Err(e) => Err(classify(kind, e)),
                 }
             }
+            Step::CheckUserNameFree { name, .. } => {
+                match self
+                    .client
+                    .find_user_by_name(name)
+                    .await
+                    .map_err(|e| classify(kind, e))?
+                {
+                    Some(u) => Err(StepFailure::Permanent(super::rename::name_taken(name, &u))),
+                    None => Ok(Done::default()),
+                }
+            }
+            Step::CopyGroups { user_id, from } => {
+                super::rename::copy_groups(self, user_id, from).await
+            }
+            Step::RetireOldUser { user_id, from } => {
+                super::rename::retire_old_user(self, user_id, from).await
+            }
+            Step::RemoveRenamedUser {
+                user_id,
+                content_to,
+            } => super::rename::remove_renamed_user(self, user_id, content_to).await,
             Step::AddGroupMembers { group_id, user_ids }
             | Step::RemoveGroupMembers { group_id, user_ids } => {
                 let adding = matches!(step, Step::AddGroupMembers { .. });

@@ -18,6 +18,7 @@ pub mod mapping;
 pub mod plan;
 pub mod planner;
 pub mod query;
+pub mod rename;
 pub mod retention;
 pub mod rules;
 pub mod service;

@@ -56,11 +56,12 @@ pub struct GroupRoleRule {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserNameChange {
-    /// Answer `400 mutability`: the IdP shows the admin the error and the reason.
+    /// Answer `400 mutability`: the IdP shows the admin the error, the reason and the
+    /// `recreate` policy.
     #[default]
     Refuse,
-    /// New user + content transfer + old user removed (DESIGN.md). Not implemented yet: the
-    /// planner answers 501 and `validate` rejects it at start-up.
+    /// A new Tableau user under the new name, with the old one's groups and content, then the
+    /// old user removed (`plan::plan_recreate`, `rename.rs`); the SCIM id stays.
     Recreate,
 }
 
@@ -87,12 +88,6 @@ impl ProvisionPolicy {
             .is_some_and(|o| o.trim().is_empty())
         {
             return Err("provision.content_owner is empty; leave it out for a plain remove".into());
-        }
-        if self.on_user_name_change == UserNameChange::Recreate {
-            return Err(
-                "provision.on_user_name_change = \"recreate\" is not supported yet; use \"refuse\""
-                    .into(),
-            );
         }
         Ok(())
     }

@@ -328,12 +328,7 @@ fn validate_catches_config_mistakes() {
         on_user_name_change: UserNameChange::Recreate,
         ..ProvisionPolicy::default()
     };
-    assert!(
-        recreate
-            .validate()
-            .expect_err("recreate")
-            .contains("not supported yet")
-    );
+    assert_eq!(recreate.validate(), Ok(()));
     let empty_group = ProvisionPolicy {
         group_roles: vec![GroupRoleRule {
             group: " ".into(),

@@ -18,6 +18,7 @@ mod lifecycle;
 mod okta;
 mod paging;
 mod policies;
+mod rename;
 #[path = "../support/mod.rs"]
 mod support;
 mod unavailable;
