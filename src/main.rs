@@ -15,6 +15,10 @@ use tableau_scim::signals::Signals;
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
 use tableau_sim::{PersonalAccessToken, SimArgs, SimConfig, run_cli};
 
+/// jemalloc, not glibc's malloc: memory freed after a burst goes back to the system (Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[derive(Parser)]
 #[command(
     name = "tableau-scim",
