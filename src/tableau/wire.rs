@@ -176,6 +176,19 @@ pub struct WireGroup {
     pub id: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub name: Option<String>,
+    /// The "grant role on sign-in" role (XSD `groupType`).
+    #[serde(rename = "minimumSiteRole", deserialize_with = "opt_text")]
+    pub minimum_site_role: Option<String>,
+    /// Some servers and clients give that role in an `<import siteRole=…>` child instead.
+    pub import: Option<WireImport>,
+}
+
+/// A group's `import` directive (XSD `importDirectiveType`): only its role is read.
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct WireImport {
+    #[serde(rename = "siteRole", deserialize_with = "opt_text")]
+    pub site_role: Option<String>,
 }
 
 /// `{"pagination":{…},"users":{"user":[…]}}`.

@@ -9,6 +9,7 @@
 
 mod compensation;
 mod concurrency;
+mod demotion;
 mod entra;
 mod faults;
 mod harness;
