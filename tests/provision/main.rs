@@ -7,6 +7,7 @@
     reason = "tests fail loudly"
 )]
 
+mod catalog_apps;
 mod compensation;
 mod concurrency;
 mod demotion;
