@@ -402,6 +402,27 @@ mod tests {
     }
 
     #[test]
+    fn split_urn_takes_the_longest_urn() {
+        let user = &SchemaRegistry::builtin().user;
+        assert_eq!(
+            user.split_urn(&format!("{TABLEAU_USER_SCHEMA}:siteRoles")),
+            Some((TABLEAU_USER_SCHEMA, "siteRoles"))
+        );
+        assert_eq!(
+            user.split_urn(&format!("{TABLEAU_NATIVE_SCHEMA}:entitlements")),
+            Some((TABLEAU_NATIVE_SCHEMA, "entitlements"))
+        );
+        let site_roles = |urn| {
+            user.resolve(Some(urn), "siteRoles")
+                .map(|a| a.def.add_replaces_values())
+        };
+        assert_eq!(site_roles(TABLEAU_USER_SCHEMA), Some(true));
+        assert_eq!(site_roles(TABLEAU_NATIVE_SCHEMA), Some(true));
+        let core_entitlements = user.resolve(None, "entitlements").map(|a| a.def);
+        assert!(core_entitlements.is_some_and(|d| !d.add_replaces_values()));
+    }
+
+    #[test]
     fn split_urn_survives_multi_byte_input() {
         let user = &SchemaRegistry::builtin().user;
         assert!(
