@@ -358,6 +358,36 @@ mod tests {
     }
 
     #[test]
+    fn a_groups_minimum_site_role_parses_from_either_place() {
+        let page: GroupPage = serde_json::from_str(
+            r#"{"groups":{"group":[
+                {"id":"g1","name":"a","minimumSiteRole":"Explorer","domain":{"name":"local"}},
+                {"id":"g2","name":"b","import":{"domainName":"local","siteRole":"Creator","grantLicenseMode":"onLogin"}},
+                {"id":"g3","name":"c"}]}}"#,
+        )
+        .unwrap();
+        let roles: Vec<(Option<&str>, Option<&str>)> = page
+            .groups
+            .items
+            .iter()
+            .map(|g| {
+                (
+                    g.minimum_site_role.as_deref(),
+                    g.import.as_ref().and_then(|i| i.site_role.as_deref()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                (Some("Explorer"), None),
+                (None, Some("Creator")),
+                (None, None)
+            ]
+        );
+    }
+
+    #[test]
     fn sparse_user_and_text_elements_parse() {
         let u: UserResponse =
             serde_json::from_str(r#"{"user":{"name":"a","siteRole":"Viewer","extra":{"x":"1"}}}"#)
