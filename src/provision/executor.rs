@@ -287,10 +287,15 @@ impl<'a> Executor<'a> {
                                 site_role: Some(wanted.to_string()),
                                 ..Default::default()
                             };
-                            self.client
-                                .update_user(&u.luid, &update)
-                                .await
-                                .map_err(|e| classify(kind, e))?;
+                            if let Err(e) = self.client.update_user(&u.luid, &update).await {
+                                return Err(match e.code() {
+                                    Some(TableauCode::UserUpdateProblem) => StepFailure::Permanent(
+                                        demotion::blocked(self.client, &u.luid, *site_role, &e)
+                                            .await,
+                                    ),
+                                    _ => classify(kind, e),
+                                });
+                            }
                             note.push_str(&format!("; site role {} -> {wanted}", u.site_role));
                         }
                         Ok(Done {

@@ -103,3 +103,49 @@ async fn demotion_below_a_groups_minimum_names_the_group_and_the_fix() {
     assert_eq!(s, 200, "{u}");
     assert_eq!(b.role("ana@example.com"), "Viewer");
 }
+
+#[tokio::test]
+async fn linking_an_existing_user_below_its_groups_minimum_names_the_group() {
+    let b = spawn_bridge().await;
+    // In Tableau before the IdP: the user, in a group that grants Creator on sign-in.
+    let user = b
+        .tableau_admin(
+            Method::POST,
+            "sites/{site}/users",
+            Some(json!({"user": {"name": "old@example.com", "siteRole": "Creator"}})),
+        )
+        .await;
+    let luid = user["user"]["id"].as_str().unwrap();
+    let group = b
+        .tableau_admin(
+            Method::POST,
+            "sites/{site}/groups",
+            Some(json!({"group": {"name": "Authors", "minimumSiteRole": "Creator"}})),
+        )
+        .await;
+    let group_luid = group["group"]["id"].as_str().unwrap();
+    b.tableau_admin(
+        Method::POST,
+        &format!("sites/{{site}}/groups/{group_luid}/users"),
+        Some(json!({"user": {"id": luid}})),
+    )
+    .await;
+    // The IdP creates it as a Viewer: the bridge links the existing user, and Tableau refuses
+    // the lower role.
+    let (s, e) = b
+        .post(
+            "/Users",
+            json!({"schemas": [USER], "userName": "old@example.com",
+                TABLEAU_NATIVE_EXT: {"siteRoles": [{"value": "Viewer"}]}}),
+        )
+        .await;
+    assert_eq!(s, 409, "{e}");
+    let detail = e["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("\"Authors\" (minimum site role Creator)"),
+        "{detail}"
+    );
+    // The user existed before: it stays, with its role, and nothing is stored.
+    assert_eq!(b.role("old@example.com"), "Creator");
+    assert_eq!(count_by_user_name(&b, "old@example.com").await, 0);
+}
