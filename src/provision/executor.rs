@@ -3,6 +3,7 @@
 //! (409011), removing what is gone succeeds (404). Every HTTP exchange of the step is captured
 //! for the journal (method, path, status, Tableau code, duration; never a body or a header).
 
+use super::demotion;
 use super::errors::{
     configuration_fault, is_configuration_fault, licence_downgrade, scim_error_for, transient_cause,
 };
@@ -89,7 +90,15 @@ impl<'a> Executor<'a> {
         while let Ok(c) = rx.try_recv() {
             calls.push(c);
         }
-        let last = calls.last();
+        // A failed step reports the call that failed, not a look-up made to explain it.
+        let last = match &result {
+            Err(_) => calls
+                .iter()
+                .rev()
+                .find(|c| c.status.is_some_and(|s| s >= 400))
+                .or(calls.last()),
+            Ok(_) => calls.last(),
+        };
         let mut outcome = StepOutcome {
             state: StepState::Done,
             method: last.map(|c| c.method.clone()),
@@ -285,10 +294,15 @@ impl<'a> Executor<'a> {
                                 site_role: Some(wanted.to_string()),
                                 ..Default::default()
                             };
-                            self.client
-                                .update_user(&u.luid, &update)
-                                .await
-                                .map_err(|e| classify(kind, e))?;
+                            if let Err(e) = self.client.update_user(&u.luid, &update).await {
+                                return Err(match e.code() {
+                                    Some(TableauCode::UserUpdateProblem) => StepFailure::Permanent(
+                                        demotion::blocked(self.client, &u.luid, *site_role, &e)
+                                            .await,
+                                    ),
+                                    _ => classify(kind, e),
+                                });
+                            }
                             note.push_str(&format!("; site role {} -> {wanted}", u.site_role));
                         }
                         Ok(Done {
@@ -321,6 +335,14 @@ impl<'a> Executor<'a> {
                         luid: Some(luid),
                         note: None,
                     }),
+                    Err(e) if e.code() == Some(&TableauCode::UserUpdateProblem) => {
+                        match site_role {
+                            Some(role) => Err(StepFailure::Permanent(
+                                demotion::blocked(self.client, &luid, *role, &e).await,
+                            )),
+                            None => Err(classify(kind, e)),
+                        }
+                    }
                     Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
                         self.store
                             .set_luid(self.tenant, ResourceKind::User, user_id, None)

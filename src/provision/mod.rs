@@ -6,6 +6,7 @@
 //! operation's completion; `idempotency` says which requests are the same request.
 
 pub mod compensation;
+pub mod demotion;
 pub mod engine;
 pub mod errors;
 pub mod executor;

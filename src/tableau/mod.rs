@@ -30,6 +30,7 @@ mod paging;
 mod retry;
 mod session;
 mod settings;
+mod user_groups;
 mod users;
 mod wire;
 
@@ -41,4 +42,5 @@ pub use errors::{TableauCode, TableauError};
 pub use groups::TableauGroup;
 pub use inspect::{ServerInfo, SiteAuthConfiguration, SiteDetails};
 pub use settings::{TableauAuth, TableauSettings};
+pub use user_groups::UserGroup;
 pub use users::{TableauUser, UserUpdate};

@@ -176,6 +176,19 @@ pub struct WireGroup {
     pub id: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub name: Option<String>,
+    /// The "grant role on sign-in" role (XSD `groupType`).
+    #[serde(rename = "minimumSiteRole", deserialize_with = "opt_text")]
+    pub minimum_site_role: Option<String>,
+    /// Some servers and clients give that role in an `<import siteRole=…>` child instead.
+    pub import: Option<WireImport>,
+}
+
+/// A group's `import` directive (XSD `importDirectiveType`): only its role is read.
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct WireImport {
+    #[serde(rename = "siteRole", deserialize_with = "opt_text")]
+    pub site_role: Option<String>,
 }
 
 /// `{"pagination":{…},"users":{"user":[…]}}`.
@@ -342,6 +355,36 @@ mod tests {
 
         let missing: GroupPage = serde_json::from_str("{}").unwrap();
         assert!(missing.groups.items.is_empty());
+    }
+
+    #[test]
+    fn a_groups_minimum_site_role_parses_from_either_place() {
+        let page: GroupPage = serde_json::from_str(
+            r#"{"groups":{"group":[
+                {"id":"g1","name":"a","minimumSiteRole":"Explorer","domain":{"name":"local"}},
+                {"id":"g2","name":"b","import":{"domainName":"local","siteRole":"Creator","grantLicenseMode":"onLogin"}},
+                {"id":"g3","name":"c"}]}}"#,
+        )
+        .unwrap();
+        let roles: Vec<(Option<&str>, Option<&str>)> = page
+            .groups
+            .items
+            .iter()
+            .map(|g| {
+                (
+                    g.minimum_site_role.as_deref(),
+                    g.import.as_ref().and_then(|i| i.site_role.as_deref()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                (Some("Explorer"), None),
+                (None, Some("Creator")),
+                (None, None)
+            ]
+        );
     }
 
     #[test]

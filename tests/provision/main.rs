@@ -7,8 +7,10 @@
     reason = "tests fail loudly"
 )]
 
+mod catalog_apps;
 mod compensation;
 mod concurrency;
+mod demotion;
 mod entra;
 mod faults;
 mod harness;
