@@ -92,36 +92,32 @@ pub(super) async fn copy_groups(
             "the old user is no longer in Tableau: its groups were copied before it was removed",
         );
     };
-    let groups: Vec<String> = if exec
-        .client
-        .has_groups_of_user()
-        .await
-        .map_err(|e| classify(kind, e))?
-    {
-        match exec.client.groups_of_user(&old).await {
-            Ok(groups) => groups
-                .into_iter()
-                .filter(|g| !g.name.eq_ignore_ascii_case(ALL_USERS))
-                .map(|g| g.luid)
-                .collect(),
-            Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
-                return done(&new, "the old user is no longer in Tableau (404002)");
-            }
-            Err(e) => return Err(classify(kind, e)),
+    let groups: Vec<String> = match exec.client.groups_of_user(&old).await {
+        Ok(Some(groups)) => groups
+            .into_iter()
+            .map(|g| g.group)
+            .filter(|g| !g.name.eq_ignore_ascii_case(ALL_USERS))
+            .map(|g| g.luid)
+            .collect(),
+        Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
+            return done(&new, "the old user is no longer in Tableau (404002)");
         }
-    } else {
-        let user = exec
-            .store
-            .get(exec.tenant, ResourceKind::User, user_id, true)
-            .await
-            .map_err(store_failure)?;
-        let mut luids = Vec::new();
-        for g in user.map(|u| u.groups).unwrap_or_default() {
-            if let Some(l) = exec.luid_of(ResourceKind::Group, &g.id).await? {
-                luids.push(l);
+        Err(e) => return Err(classify(kind, e)),
+        // Before API 3.7 Tableau cannot list a user's groups: the SCIM groups it is in.
+        Ok(None) => {
+            let user = exec
+                .store
+                .get(exec.tenant, ResourceKind::User, user_id, true)
+                .await
+                .map_err(store_failure)?;
+            let mut luids = Vec::new();
+            for g in user.map(|u| u.groups).unwrap_or_default() {
+                if let Some(l) = exec.luid_of(ResourceKind::Group, &g.id).await? {
+                    luids.push(l);
+                }
             }
+            luids
         }
-        luids
     };
     let member = [new.clone()];
     for group in &groups {

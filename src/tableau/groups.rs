@@ -246,40 +246,6 @@ fn to_group(
 }
 
 impl TableauClient {
-    /// Whether this server has Get Groups for a User (API 3.7+).
-    pub async fn has_groups_of_user(&self) -> Result<bool, TableauError> {
-        Ok(super::client::parse_version(&self.api_version().await?)? >= (3, 7))
-    }
-
-    /// The groups the user `luid` is in (Get Groups for a User, API 3.7+; all pages), the
-    /// built-in All Users included.
-    #[tracing::instrument(skip_all, fields(luid = %luid))]
-    pub async fn groups_of_user(&self, luid: &str) -> Result<Vec<TableauGroup>, TableauError> {
-        let path = format!("users/{}/groups", paging::segment(luid)?);
-        let groups = paging::all_pages(|page| {
-            let path = &path;
-            async move {
-                let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
-                let query = [
-                    ("pageSize", page_size.as_str()),
-                    ("pageNumber", page_number.as_str()),
-                ];
-                let answer: GroupPage = self.site_json(Method::GET, path, &query, None).await?;
-                Ok((answer.pagination, answer.groups.items))
-            }
-        })
-        .await?;
-        Ok(groups
-            .into_iter()
-            .filter_map(|g| {
-                Some(TableauGroup {
-                    luid: g.id?,
-                    name: g.name?,
-                })
-            })
-            .collect())
-    }
-
     /// Every group matching `filter` (all pages).
     async fn list_groups(&self, filter: Option<&str>) -> Result<Vec<TableauGroup>, TableauError> {
         let groups = paging::all_pages(|page| async move {
