@@ -36,16 +36,8 @@ async fn ten_thousand_hostile_requests_leave_the_server_up_and_the_data_intact()
     let sim_url = sim
         .url_after("Tableau REST API simulator listening on")
         .await;
-    let url = Arc::new(Mutex::new(String::new()));
-    let mut server = Server {
-        dir: dir.path().to_path_buf(),
-        sim_url: sim_url.clone(),
-        starts: 0,
-        proc: None,
-        url: url.clone(),
-        store: None,
-        config: None,
-    };
+    let mut server = Server::new(dir.path(), &sim_url, None, None);
+    let url = server.url.clone();
     server.start().await;
     let base = url.lock().expect("url").clone();
     let root = base.trim_end_matches("/scim/v2").to_string();

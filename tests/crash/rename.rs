@@ -146,16 +146,8 @@ async fn killed_at(point: KillPoint, store_url: Option<String>) -> String {
     let config = dir.join("bridge.toml");
     std::fs::write(&config, "[provision]\non_user_name_change = \"recreate\"\n")
         .expect("config written");
-    let url = Arc::new(Mutex::new(String::new()));
-    let mut server = Server {
-        dir: dir.to_path_buf(),
-        sim_url: sim_url.clone(),
-        starts: 0,
-        proc: None,
-        url: url.clone(),
-        store: store_url,
-        config: Some(config),
-    };
+    let mut server = Server::new(dir, &sim_url, store_url, Some(config));
+    let url = server.url.clone();
     server.start().await;
     let journal = tableau_scim::store::connect(&server.store_url())
         .await
