@@ -109,19 +109,6 @@ pub struct GroupName<'a> {
 
 // ---------------------------------------------------------------- responses
 
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerInfoResponse {
-    pub server_info: ServerInfo,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerInfo {
-    #[serde(deserialize_with = "text")]
-    pub rest_api_version: String,
-}
-
 #[derive(Deserialize)]
 pub struct SignInResponse {
     pub credentials: SignedIn,
@@ -393,11 +380,6 @@ mod tests {
             serde_json::from_str(r#"{"user":{"name":"a","siteRole":"Viewer","extra":{"x":"1"}}}"#)
                 .unwrap();
         assert_eq!(u.user.id, None);
-        let info: ServerInfoResponse = serde_json::from_str(
-            r#"{"serverInfo":{"productVersion":{"value":"2025.3.0","build":"x"},"restApiVersion":{"value":"3.27"}}}"#,
-        )
-        .unwrap();
-        assert_eq!(info.server_info.rest_api_version, "3.27");
         let err: ErrorResponse =
             serde_json::from_str(r#"{"error":{"summary":"s","detail":"d","code":409000}}"#)
                 .unwrap();
