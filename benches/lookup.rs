@@ -54,6 +54,10 @@ use tableau_scim::store::{self, DEFAULT_TENANT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// The allocator the `tableau-scim` binary uses, so that in-process figures measure what ships.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const TOKEN: &str = "lookup-bench-token-0123456789abcdef";
 const BASE_PATH: &str = "/scim/v2";
 /// Bumped whenever the seeded documents change, so that a cached database is not reused.

@@ -10,9 +10,14 @@ use tableau_scim::app::Application;
 use tableau_scim::config::Settings;
 use tableau_scim::http::auth::{MIN_SECRET_LEN, token_hash_string};
 use tableau_scim::logging::LogFormat;
+use tableau_scim::provision::rules::UserNameChange;
 use tableau_scim::signals::Signals;
 use tableau_scim::tableau::{TableauAuth, TableauSettings};
 use tableau_sim::{PersonalAccessToken, SimArgs, SimConfig, run_cli};
+
+/// jemalloc, not glibc's malloc: memory freed after a burst goes back to the system (Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[derive(Parser)]
 #[command(
@@ -189,6 +194,26 @@ struct DemoArgs {
     /// Log format on stderr: text or json (default: `log.format`, text).
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// What a userName change does (`provision.on_user_name_change`): refuse it, or rename
+    /// by recreating the Tableau user (groups and content moved, old user removed).
+    #[arg(long, value_enum, value_name = "POLICY")]
+    on_user_name_change: Option<RenamePolicy>,
+}
+
+/// `--on-user-name-change`, as the CLI spells `provision.on_user_name_change`.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RenamePolicy {
+    Refuse,
+    Recreate,
+}
+
+impl From<RenamePolicy> for UserNameChange {
+    fn from(p: RenamePolicy) -> Self {
+        match p {
+            RenamePolicy::Refuse => UserNameChange::Refuse,
+            RenamePolicy::Recreate => UserNameChange::Recreate,
+        }
+    }
 }
 
 async fn reconcile(args: ReconcileArgs) -> anyhow::Result<u8> {
@@ -473,6 +498,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     settings.data_dir = data_dir.clone();
     settings.store = None;
     settings.auth.tokens = vec![token.clone()];
+    if let Some(policy) = args.on_user_name_change {
+        settings.provision.on_user_name_change = policy.into();
+    }
+    let renames = settings.provision.on_user_name_change;
     settings.tableau = Some(TableauSettings::new(
         sim.url(),
         sim.site_content_url(),
@@ -510,6 +539,14 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         "  curl -s -H 'Authorization: Bearer {token}' -H 'Content-Type: application/scim+json' \\\n    \
          -d '{{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:User\"],\"userName\":\"ada@example.com\"}}' {url}/Users"
     );
+    if renames == UserNameChange::Recreate {
+        println!(
+            "  userName changes recreate the Tableau user (see README, \"A rename\"): PATCH \
+             /Users/{{id}} with {{\"op\":\"replace\",\"path\":\"userName\",\"value\":…}}"
+        );
+    } else {
+        println!("  userName changes are refused (--on-user-name-change recreate to allow them)");
+    }
     println!();
     println!("Press Ctrl-C to stop.");
     let handle = app.handle();

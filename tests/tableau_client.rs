@@ -248,6 +248,35 @@ async fn permanent_errors_are_not_retried() {
 }
 
 #[tokio::test]
+async fn groups_of_a_user_from_api_3_7() {
+    let sim = start(SimConfig::default()).await;
+    let client = client_for(&sim, pat());
+    let user = client
+        .add_user("member@example.com", "Viewer", None, None)
+        .await
+        .unwrap();
+    let group = client.create_group("Sales").await.unwrap();
+    client
+        .add_group_members(&group.luid, std::slice::from_ref(&user.luid))
+        .await
+        .unwrap();
+    let groups = client.groups_of_user(&user.luid).await.unwrap().unwrap();
+    let sales = groups
+        .iter()
+        .find(|g| g.group == group)
+        .expect("Sales listed");
+    assert_eq!(sales.minimum_site_role, None);
+    // Before 3.7 the call does not exist: the client says so instead of failing.
+    let old = start(SimConfig::default().with_api_version("3.6")).await;
+    let client = client_for(&old, pat());
+    let user = client
+        .add_user("member@example.com", "Viewer", None, None)
+        .await
+        .unwrap();
+    assert_eq!(client.groups_of_user(&user.luid).await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn group_lifecycle() {
     let sim = start(SimConfig::default()).await;
     let client = client_for(&sim, pat());

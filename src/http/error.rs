@@ -16,7 +16,9 @@ pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static(SCIM_CONTENT_TYPE),
         ))
-        .body(body.to_string())
+        // `to_vec` writes straight into the buffer (`to_string` goes through `fmt::Write`); a
+        // `Value` always serialises (its keys are strings), so the default is never used.
+        .body(serde_json::to_vec(body).unwrap_or_default())
 }
 
 impl ResponseError for ScimError {

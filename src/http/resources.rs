@@ -109,16 +109,17 @@ fn resource_response(
     status: StatusCode,
     state: &AppState,
     req: &HttpRequest,
-    res: &Resource,
+    res: Resource,
     projection: &Projection,
 ) -> HttpResponse {
     let schema = state.registry.resource(res.kind);
     let base = state.base_url(req);
+    let location = crate::scim::render::location(&base, res.kind, &res.id);
+    let tag = etag(res.revision);
     let mut doc = render(res, schema, &base);
     projection.apply(&mut doc, schema);
-    let location = crate::scim::render::location(&base, res.kind, &res.id);
     let mut resp = scim_json(status, &Value::Object(doc));
-    if let Ok(v) = header::HeaderValue::from_str(&etag(res.revision)) {
+    if let Ok(v) = header::HeaderValue::from_str(&tag) {
         resp.headers_mut().insert(header::ETAG, v);
     }
     if status == StatusCode::CREATED
@@ -185,7 +186,7 @@ async fn list_kinds(
         offset = offset.saturating_sub(page.total);
         remaining = remaining.saturating_sub(page.resources.len());
         total = total.saturating_add(page.total);
-        for res in &page.resources {
+        for res in page.resources {
             let mut doc = render(res, &schema, &base);
             projection.apply(&mut doc, &schema);
             items.push(doc);
@@ -262,7 +263,7 @@ pub async fn create(
         StatusCode::CREATED,
         &state,
         &req,
-        &created,
+        created,
         &projection,
     ))
 }
@@ -292,7 +293,7 @@ pub async fn get(
         StatusCode::OK,
         &state,
         &req,
-        &res,
+        res,
         &projection,
     ))
 }
@@ -334,7 +335,7 @@ pub async fn replace(
         StatusCode::OK,
         &state,
         &req,
-        &updated,
+        updated,
         &projection,
     ))
 }
@@ -366,7 +367,7 @@ pub async fn patch(
         StatusCode::OK,
         &state,
         &req,
-        &updated,
+        updated,
         &projection,
     ))
 }

@@ -14,8 +14,18 @@
 //! later step to fail), a field Tableau cannot clear (an e-mail or full name that had none
 //! before) keeps its new value, and a Tableau user or group that existed before and was only
 //! linked is never removed.
+//!
+//! A rename by recreate is undone by removing the new user (its content, if some was moved
+//! already, mapped back to the old user) while the old user exists — also when
+//! `RetireOldUser` itself is refused, which leaves the old user in place. Once that step has
+//! completed, the old user is gone and the new one holds its content: the rename is then
+//! only ever finished forward, never undone, since removing the new user would leave no user
+//! at all. What could still fail it is the commit, which the name checks before any Tableau
+//! call (the store's names, the journal's claim on the new name) and the input rules leave
+//! no reason to refuse; should it be refused all the same, the new Tableau user stays, and the
+//! journal shows every step that ran.
 
-use super::mapping::{email, full_name};
+use super::mapping::{email, full_name, user_name};
 use super::plan::Step;
 use super::rules::{ProvisionPolicy, desired_site_role};
 use crate::model::ResourceKind;
@@ -82,7 +92,19 @@ pub async fn plan_undo(
             .map(|r| r.step.resource_id().to_string())
             .collect()
     };
-    let (new_users, new_groups) = (created("AddUser"), created("CreateGroup"));
+    let (mut new_users, new_groups) = (created("AddUser"), created("CreateGroup"));
+    // A rename by recreate: the new user is this operation's own however it was added (see
+    // `Step::AddRenamedUser`), and is removed whole — unless the old user is gone already.
+    let retired = ran
+        .iter()
+        .any(|r| matches!(r.step, Step::RetireOldUser { .. }));
+    for r in ran {
+        if let Step::AddRenamedUser { user_id, .. } = &r.step
+            && !retired
+        {
+            new_users.insert(user_id.clone());
+        }
+    }
     let mut undo = Vec::new();
     for r in ran.iter().rev() {
         let id = r.step.resource_id().to_string();
@@ -95,9 +117,30 @@ pub async fn plan_undo(
             Step::CreateGroup { group_id, .. } if r.created => push(Step::DeleteGroup {
                 group_id: group_id.clone(),
             }),
+            Step::AddRenamedUser { user_id, .. } if !retired => {
+                // Content already moved to the new user goes back to the old one.
+                let old = store
+                    .get(tenant, ResourceKind::User, user_id, false)
+                    .await?;
+                match old.as_ref().and_then(|u| user_name(&u.doc)) {
+                    Some(old_name) => push(Step::RemoveRenamedUser {
+                        user_id: user_id.clone(),
+                        content_to: old_name.to_string(),
+                    }),
+                    None => push(Step::RemoveUser {
+                        user_id: user_id.clone(),
+                        map_assets_to: None,
+                    }),
+                }
+            }
             Step::AddUser { .. }
             | Step::CreateGroup { .. }
             | Step::RemoveUser { .. }
+            | Step::AddRenamedUser { .. }
+            | Step::CheckUserNameFree { .. }
+            | Step::CopyGroups { .. }
+            | Step::RetireOldUser { .. }
+            | Step::RemoveRenamedUser { .. }
             | Step::RemoveUnmanagedUser { .. } => {}
             Step::UpdateUser {
                 user_id,

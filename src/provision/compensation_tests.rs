@@ -193,3 +193,90 @@ async fn undo_restores_what_the_store_still_holds() {
         ]
     );
 }
+
+/// A rename by recreate refused before the old user is retired is undone by removing the new
+/// user — also when it was linked rather than created (a repeat after a crash), and with its
+/// content mapped back to the old user; the steps that only read or touch the new user need
+/// no undo. Once the old user is retired, nothing is undone: the rename finishes forward.
+#[tokio::test]
+async fn a_recreate_is_undone_until_the_old_user_is_retired() {
+    let store = crate::store::connect("sqlite::memory:")
+        .await
+        .expect("store");
+    let t = "default";
+    let user = doc(serde_json::json!({"userName": "old@example.com"}));
+    store
+        .create(t, ResourceKind::User, "u1", &user, &[])
+        .await
+        .expect("user");
+    let from = super::super::plan::OldUser {
+        name: "old@example.com".into(),
+    };
+    let ran = |idx, step| Ran {
+        idx,
+        step,
+        luid: Some("NEW".into()),
+        created: false,
+    };
+    let mut steps = vec![
+        ran(
+            0,
+            Step::CheckUserNameFree {
+                user_id: "u1".into(),
+                name: "new@example.com".into(),
+            },
+        ),
+        ran(
+            1,
+            Step::AddRenamedUser {
+                user_id: "u1".into(),
+                name: "new@example.com".into(),
+                site_role: SiteRole::Viewer,
+                auth_setting: None,
+                idp_configuration_id: None,
+            },
+        ),
+        ran(
+            2,
+            Step::UpdateUser {
+                user_id: "u1".into(),
+                full_name: Some("New".into()),
+                email: None,
+                site_role: None,
+            },
+        ),
+        ran(
+            3,
+            Step::CopyGroups {
+                user_id: "u1".into(),
+                from: from.clone(),
+            },
+        ),
+    ];
+    let policy = ProvisionPolicy::default();
+    let undo = plan_undo(store.as_ref(), t, &policy, &steps)
+        .await
+        .expect("plan");
+    assert_eq!(
+        undo,
+        vec![(
+            1,
+            Step::RemoveRenamedUser {
+                user_id: "u1".into(),
+                content_to: "old@example.com".into(),
+            },
+            Some("NEW".into())
+        )]
+    );
+    steps.push(ran(
+        4,
+        Step::RetireOldUser {
+            user_id: "u1".into(),
+            from,
+        },
+    ));
+    let undo = plan_undo(store.as_ref(), t, &policy, &steps)
+        .await
+        .expect("plan");
+    assert_eq!(undo, Vec::new());
+}

@@ -452,6 +452,11 @@ impl Engine {
             // its steps.
             let mut records = Vec::new();
             for (idx, step) in pending {
+                if matches!(step, Step::AddRenamedUser { .. }) {
+                    // The name check before it must never run again once the new user may
+                    // exist (it would find that user): its record is made durable first.
+                    await_records(std::mem::take(&mut records)).await?;
+                }
                 let result = exec.run(&step).await;
                 let created = result.outcome.http_status == Some(201);
                 if result.failure.is_none() {

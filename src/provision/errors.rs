@@ -134,7 +134,9 @@ fn kind_of(code: &TableauCode) -> ErrorKind {
         C::InvalidSiteRole | C::BadRequest | C::MalformedPayload => ErrorKind::InvalidValue,
         // 400032: e.g. a member of the built-in "All Users" group cannot be removed.
         C::DeletionFailed => ErrorKind::Conflict,
+        // 400012: a group's minimum site role holds the user's role up (see `demotion`).
         C::LicenceCapacity
+        | C::UserUpdateProblem
         | C::UserOwnsContent
         | C::GuestUserConflict
         | C::AlreadyGroupMember

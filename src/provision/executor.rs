@@ -3,6 +3,7 @@
 //! (409011), removing what is gone succeeds (404). Every HTTP exchange of the step is captured
 //! for the journal (method, path, status, Tableau code, duration; never a body or a header).
 
+use super::demotion;
 use super::errors::{
     configuration_fault, is_configuration_fault, licence_downgrade, scim_error_for, transient_cause,
 };
@@ -39,25 +40,25 @@ pub struct StepResult {
 
 /// Runs steps of one operation; remembers the LUIDs it learns (SCIM id → Tableau LUID).
 pub struct Executor<'a> {
-    client: &'a TableauClient,
-    store: &'a dyn Store,
-    tenant: &'a str,
+    pub(super) client: &'a TableauClient,
+    pub(super) store: &'a dyn Store,
+    pub(super) tenant: &'a str,
     pub luids: HashMap<String, String>,
 }
 
 /// What a step did, besides its calls: the LUID it produced or acted on, and a note for the
 /// journal (e.g. "linked the existing Tableau user").
 #[derive(Default)]
-struct Done {
-    luid: Option<String>,
-    note: Option<String>,
+pub(super) struct Done {
+    pub(super) luid: Option<String>,
+    pub(super) note: Option<String>,
 }
 
 fn transient(e: &TableauError) -> StepFailure {
     StepFailure::Transient(transient_cause(e))
 }
 
-fn classify(step: &str, e: TableauError) -> StepFailure {
+pub(super) fn classify(step: &str, e: TableauError) -> StepFailure {
     if is_configuration_fault(&e) {
         StepFailure::Configuration(configuration_fault(&e))
     } else if e.is_transient() {
@@ -67,7 +68,7 @@ fn classify(step: &str, e: TableauError) -> StepFailure {
     }
 }
 
-fn store_failure(e: crate::store::StoreError) -> StepFailure {
+pub(super) fn store_failure(e: crate::store::StoreError) -> StepFailure {
     StepFailure::Transient(format!("store: {e}"))
 }
 
@@ -89,7 +90,15 @@ impl<'a> Executor<'a> {
         while let Ok(c) = rx.try_recv() {
             calls.push(c);
         }
-        let last = calls.last();
+        // A failed step reports the call that failed, not a look-up made to explain it.
+        let last = match &result {
+            Err(_) => calls
+                .iter()
+                .rev()
+                .find(|c| c.status.is_some_and(|s| s >= 400))
+                .or(calls.last()),
+            Ok(_) => calls.last(),
+        };
         let mut outcome = StepOutcome {
             state: StepState::Done,
             method: last.map(|c| c.method.clone()),
@@ -135,7 +144,7 @@ impl<'a> Executor<'a> {
 
     /// The LUID of a local user or group: known from this operation, stored on the resource,
     /// or found in Tableau by name (and then stored, so the link is made once).
-    async fn luid_of(
+    pub(super) async fn luid_of(
         &mut self,
         kind: ResourceKind,
         id: &str,
@@ -230,6 +239,13 @@ impl<'a> Executor<'a> {
                 auth_setting,
                 idp_configuration_id,
                 ..
+            }
+            | Step::AddRenamedUser {
+                name,
+                site_role,
+                auth_setting,
+                idp_configuration_id,
+                ..
             } => {
                 let wanted = site_role.as_str();
                 match self
@@ -278,10 +294,15 @@ impl<'a> Executor<'a> {
                                 site_role: Some(wanted.to_string()),
                                 ..Default::default()
                             };
-                            self.client
-                                .update_user(&u.luid, &update)
-                                .await
-                                .map_err(|e| classify(kind, e))?;
+                            if let Err(e) = self.client.update_user(&u.luid, &update).await {
+                                return Err(match e.code() {
+                                    Some(TableauCode::UserUpdateProblem) => StepFailure::Permanent(
+                                        demotion::blocked(self.client, &u.luid, *site_role, &e)
+                                            .await,
+                                    ),
+                                    _ => classify(kind, e),
+                                });
+                            }
                             note.push_str(&format!("; site role {} -> {wanted}", u.site_role));
                         }
                         Ok(Done {
@@ -314,6 +335,14 @@ impl<'a> Executor<'a> {
                         luid: Some(luid),
                         note: None,
                     }),
+                    Err(e) if e.code() == Some(&TableauCode::UserUpdateProblem) => {
+                        match site_role {
+                            Some(role) => Err(StepFailure::Permanent(
+                                demotion::blocked(self.client, &luid, *role, &e).await,
+                            )),
+                            None => Err(classify(kind, e)),
+                        }
+                    }
                     Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
                         self.store
                             .set_luid(self.tenant, ResourceKind::User, user_id, None)
@@ -416,6 +445,27 @@ impl<'a> Executor<'a> {
                     Err(e) => Err(classify(kind, e)),
                 }
             }
+            Step::CheckUserNameFree { name, .. } => {
+                match self
+                    .client
+                    .find_user_by_name(name)
+                    .await
+                    .map_err(|e| classify(kind, e))?
+                {
+                    Some(u) => Err(StepFailure::Permanent(super::rename::name_taken(name, &u))),
+                    None => Ok(Done::default()),
+                }
+            }
+            Step::CopyGroups { user_id, from } => {
+                super::rename::copy_groups(self, user_id, from).await
+            }
+            Step::RetireOldUser { user_id, from } => {
+                super::rename::retire_old_user(self, user_id, from).await
+            }
+            Step::RemoveRenamedUser {
+                user_id,
+                content_to,
+            } => super::rename::remove_renamed_user(self, user_id, content_to).await,
             Step::AddGroupMembers { group_id, user_ids }
             | Step::RemoveGroupMembers { group_id, user_ids } => {
                 let adding = matches!(step, Step::AddGroupMembers { .. });

@@ -3,7 +3,7 @@
 //! booleans), but these readers still treat every shape they do not expect as "absent": a
 //! stored document must never make the planner panic.
 
-use crate::scim::schema::TABLEAU_USER_SCHEMA;
+use crate::scim::schema::{TABLEAU_NATIVE_SCHEMA, TABLEAU_USER_SCHEMA};
 use serde_json::{Map, Value};
 
 /// The Tableau user `name`: the SCIM `userName`.
@@ -57,27 +57,27 @@ pub fn email(user: &Map<String, Value>) -> Option<String> {
     pick.map(|(_, v)| v.clone())
 }
 
-/// The URN under which Tableau's own SCIM service takes `siteRoles` (reference §8.3), without
-/// our schema's `:User` suffix. The scim layer keeps it as an unknown extension, verbatim.
-pub const TABLEAU_NATIVE_EXTENSION: &str = "urn:ietf:params:scim:schemas:extension:tableau:3.0";
-
-/// The Tableau extension object, if the document has one: ours, else Tableau's own URN, so an
-/// IdP app mapped for Tableau's native SCIM works unchanged.
-pub fn tableau_extension(user: &Map<String, Value>) -> Option<&Map<String, Value>> {
-    user.get(TABLEAU_USER_SCHEMA)
-        .or_else(|| {
-            user.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(TABLEAU_NATIVE_EXTENSION))
-                .map(|(_, v)| v)
+/// The Tableau extension objects the document has, in the order they are read: ours
+/// (`urn:…:tableau:3.0:User`), then Tableau's own (`urn:…:tableau:3.0`), so that an IdP app
+/// made for Tableau's native SCIM works unchanged. Keys are matched case-insensitively: stored
+/// documents are canonical, but these readers never depend on it.
+pub fn tableau_extensions(user: &Map<String, Value>) -> impl Iterator<Item = &Map<String, Value>> {
+    [TABLEAU_USER_SCHEMA, TABLEAU_NATIVE_SCHEMA]
+        .into_iter()
+        .filter_map(|urn| {
+            user.get(urn).or_else(|| {
+                user.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(urn))
+                    .map(|(_, v)| v)
+            })
         })
-        .and_then(Value::as_object)
+        .filter_map(Value::as_object)
 }
 
-/// A string attribute of the Tableau extension (`authSetting`, `idpConfigurationId`), trimmed.
+/// A string attribute of the Tableau extensions (`authSetting`, `idpConfigurationId`),
+/// trimmed: the first non-blank one.
 pub fn extension_string(user: &Map<String, Value>, attribute: &str) -> Option<String> {
-    tableau_extension(user)
-        .and_then(|x| x.get(attribute))
-        .and_then(non_blank)
+    tableau_extensions(user).find_map(|x| x.get(attribute).and_then(non_blank))
 }
 
 /// `active`, which SCIM defaults to true when absent (RFC 7643 §4.1.1 leaves it to the

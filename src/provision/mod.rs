@@ -6,6 +6,7 @@
 //! operation's completion; `idempotency` says which requests are the same request.
 
 pub mod compensation;
+pub mod demotion;
 pub mod engine;
 pub mod errors;
 pub mod executor;
@@ -18,6 +19,7 @@ pub mod mapping;
 pub mod plan;
 pub mod planner;
 pub mod query;
+pub mod rename;
 pub mod repair;
 pub mod retention;
 pub mod rules;

@@ -8,7 +8,7 @@
 use super::mapping::{email, extension_string, full_name, user_name};
 use super::rules::{ProvisionPolicy, UserNameChange, desired_site_role, extension_site_role};
 use super::site_role::SiteRole;
-use crate::scim::{ErrorKind, ScimError};
+use crate::scim::ScimError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -63,6 +63,44 @@ pub enum Step {
         group_id: String,
         user_ids: Vec<String>,
     },
+    /// A rename by recreate, first (read-only): `409 uniqueness` when Tableau already has a
+    /// user called `name`, so the rename changes nothing rather than take over someone else's
+    /// account. The engine makes its record durable before the next step runs: once the add
+    /// has run, a repeated check would find the operation's own new user.
+    CheckUserNameFree {
+        user_id: String,
+        name: String,
+    },
+    /// A rename by recreate: Add User under the new name, as `AddUser` (409000 links, the role
+    /// is read back). The check before it proved the name free, so a user it finds (a repeat
+    /// after a crash) is this operation's own, and compensation removes it like one it created.
+    AddRenamedUser {
+        user_id: String,
+        name: String,
+        site_role: SiteRole,
+        auth_setting: Option<String>,
+        idp_configuration_id: Option<String>,
+    },
+    /// A rename by recreate: the new user joins every Tableau group the old user is in (All
+    /// Users aside), also groups tableau-scim does not manage.
+    CopyGroups {
+        user_id: String,
+        from: OldUser,
+    },
+    /// A rename by recreate, last: the old user's content moves to the new user and the old
+    /// user is removed — Remove User `mapAssetsTo` the new user, or, where Tableau refuses
+    /// that to the bridge's sign-in (403), the owner of each project, workbook, data source
+    /// and flow changed, then a plain Remove User. Never undone (see `compensation.rs`).
+    RetireOldUser {
+        user_id: String,
+        from: OldUser,
+    },
+    /// Undo of `AddRenamedUser`: Remove User for the new user, its content (if any was moved
+    /// already) mapped back to the old user `content_to` while that user exists.
+    RemoveRenamedUser {
+        user_id: String,
+        content_to: String,
+    },
     /// `DELETE /users/{luid}[?mapAssetsTo=…]` of a Tableau user no SCIM resource manages
     /// (`reconcile --apply --remove-unmanaged`): it has a LUID and a name, no SCIM id.
     RemoveUnmanagedUser {
@@ -70,6 +108,13 @@ pub enum Step {
         name: String,
         map_assets_to: Option<String>,
     },
+}
+
+/// The Tableau user a rename replaces. Its LUID is the one the store holds until the rename
+/// commits (else it is found by `name`), which is why the step carries the name only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OldUser {
+    pub name: String,
 }
 
 impl Step {
@@ -84,6 +129,11 @@ impl Step {
             Step::DeleteGroup { .. } => "DeleteGroup",
             Step::AddGroupMembers { .. } => "AddGroupMembers",
             Step::RemoveGroupMembers { .. } => "RemoveGroupMembers",
+            Step::CheckUserNameFree { .. } => "CheckUserNameFree",
+            Step::AddRenamedUser { .. } => "AddRenamedUser",
+            Step::CopyGroups { .. } => "CopyGroups",
+            Step::RetireOldUser { .. } => "RetireOldUser",
+            Step::RemoveRenamedUser { .. } => "RemoveRenamedUser",
             Step::RemoveUnmanagedUser { .. } => "RemoveUnmanagedUser",
         }
     }
@@ -93,7 +143,12 @@ impl Step {
         match self {
             Step::AddUser { user_id, .. }
             | Step::UpdateUser { user_id, .. }
-            | Step::RemoveUser { user_id, .. } => user_id,
+            | Step::RemoveUser { user_id, .. }
+            | Step::CheckUserNameFree { user_id, .. }
+            | Step::AddRenamedUser { user_id, .. }
+            | Step::CopyGroups { user_id, .. }
+            | Step::RetireOldUser { user_id, .. }
+            | Step::RemoveRenamedUser { user_id, .. } => user_id,
             Step::CreateGroup { group_id, .. }
             | Step::RenameGroup { group_id, .. }
             | Step::DeleteGroup { group_id }
@@ -209,7 +264,9 @@ fn plan_user_update(
     new: &Map<String, Value>,
     policy: &ProvisionPolicy,
 ) -> Result<Vec<Step>, ScimError> {
-    check_user_name(user_name(old), user_name(new), policy)?;
+    if let Some((old_name, new_name)) = check_user_name(user_name(old), user_name(new), policy)? {
+        return plan_recreate(change, old_name, new_name, new, policy);
+    }
     let changed = |o: Option<String>, n: Option<String>| n.filter(|n| Some(n) != o.as_ref());
     let full_name = changed(full_name(old), full_name(new));
     let email = changed(email(old), email(new));
@@ -228,29 +285,82 @@ fn plan_user_update(
 /// Tableau user names are immutable (reference §0.7). They are also case-insensitive (409000
 /// "name clash" ignores case; `name:cieq:` finds the user), so a change of case only still
 /// names the same Tableau user: it needs no Tableau call, and the store keeps the IdP's new
-/// spelling.
-fn check_user_name(
-    old: Option<&str>,
-    new: Option<&str>,
+/// spelling. Any other change is refused, or with `recreate` is `Some((old, new))`: the names
+/// of the user to replace and of the one to add.
+fn check_user_name<'a>(
+    old: Option<&'a str>,
+    new: Option<&'a str>,
     policy: &ProvisionPolicy,
-) -> Result<(), ScimError> {
+) -> Result<Option<(&'a str, &'a str)>, ScimError> {
     let (Some(old), Some(new)) = (old, new) else {
-        return Ok(());
+        return Ok(None);
     };
     if old.to_lowercase() == new.to_lowercase() {
-        return Ok(());
+        return Ok(None);
     }
     match policy.on_user_name_change {
         UserNameChange::Refuse => Err(ScimError::mutability(format!(
             "userName cannot change in Tableau: Tableau user names are immutable, so '{old}' cannot \
              become '{new}'. Restore the old userName in the identity provider, or unassign the \
-             user and assign it again under the new name (a new Tableau user)"
+             user and assign it again under the new name (a new Tableau user), or have the \
+             bridge do the rename: provision.on_user_name_change = \"recreate\" adds the user \
+             under the new name, moves its groups and content and removes the old user"
         ))),
-        UserNameChange::Recreate => Err(ScimError::new(
-            ErrorKind::NotImplemented,
-            "userName changes (on_user_name_change = \"recreate\") are not supported yet",
-        )),
+        UserNameChange::Recreate => Ok(Some((old, new))),
     }
+}
+
+/// A rename by recreate, in this order and for these reasons:
+/// 1. `CheckUserNameFree`: a name Tableau already has is refused before anything changes;
+/// 2. `AddRenamedUser` with the computed site role and the authentication a new user gets,
+///    then `UpdateUser` for its full name and e-mail (Add User takes neither);
+/// 3. `CopyGroups`, then 4. `RetireOldUser` (content moved, old user removed): the old user
+///    goes last, so until then every failure leaves it whole, and an undo needs only remove
+///    the new user.
+fn plan_recreate(
+    change: &UserChange,
+    old_name: &str,
+    new_name: &str,
+    new: &Map<String, Value>,
+    policy: &ProvisionPolicy,
+) -> Result<Vec<Step>, ScimError> {
+    let user_id = change.id.to_string();
+    let site_role = match change.new_role {
+        Some(role) => role,
+        None => desired_site_role(new, &[], policy)?,
+    };
+    let (auth_setting, idp_configuration_id) = authentication(new, policy);
+    let from = OldUser {
+        name: old_name.to_string(),
+    };
+    let mut steps = vec![
+        Step::CheckUserNameFree {
+            user_id: user_id.clone(),
+            name: new_name.to_string(),
+        },
+        Step::AddRenamedUser {
+            user_id: user_id.clone(),
+            name: new_name.to_string(),
+            site_role,
+            auth_setting,
+            idp_configuration_id,
+        },
+    ];
+    let (full_name, email) = (full_name(new), email(new));
+    if full_name.is_some() || email.is_some() {
+        steps.push(Step::UpdateUser {
+            user_id: user_id.clone(),
+            full_name,
+            email,
+            site_role: None,
+        });
+    }
+    steps.push(Step::CopyGroups {
+        user_id: user_id.clone(),
+        from: from.clone(),
+    });
+    steps.push(Step::RetireOldUser { user_id, from });
+    Ok(steps)
 }
 
 /// A group's change. Names are SCIM `displayName`s (`None` = create / delete); member lists are

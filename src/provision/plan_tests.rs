@@ -1,5 +1,6 @@
 use super::*;
 use crate::provision::rules::GroupRoleRule;
+use crate::scim::ErrorKind;
 use crate::scim::schema::TABLEAU_USER_SCHEMA;
 use serde_json::json;
 
@@ -363,12 +364,125 @@ fn user_name_change_is_refused_with_mutability() {
         err.detail
     );
 
+    // The refusal names the policy that would do the rename.
+    assert!(
+        err.detail
+            .contains("provision.on_user_name_change = \"recreate\""),
+        "{}",
+        err.detail
+    );
+}
+
+/// Entra's rename PATCH (userName, e-mail, family name, active) under `recreate`: check the
+/// new name, add the user with the computed role and the policy's authentication, set its
+/// full name and e-mail, copy the groups, retire the old user — in that order, the old user
+/// last.
+#[test]
+fn user_name_change_with_recreate_plans_the_rename() {
+    let old = okta_user();
+    let mut new = okta_user();
+    new.insert("userName".into(), json!("alice.doe@example.com"));
+    new.insert(
+        "emails".into(),
+        json!([{"type": "work", "value": "alice.doe@example.com"}]),
+    );
+    new.insert(
+        "name".into(),
+        json!({"givenName": "Alice", "familyName": "Smith"}),
+    );
+    new.remove("displayName");
     let recreate = ProvisionPolicy {
         on_user_name_change: UserNameChange::Recreate,
+        auth_setting: Some("SAML".into()),
+        group_roles: vec![GroupRoleRule {
+            group: "Creators".into(),
+            site_role: SiteRole::Creator,
+        }],
         ..ProvisionPolicy::default()
     };
-    let err = update(&old, &new, &[], &recreate).expect_err("recreate");
-    assert_eq!(err.kind, ErrorKind::NotImplemented);
+    let steps = update(&old, &new, &["Creators".into()], &recreate).expect("plan");
+    let from = OldUser {
+        name: "alice@example.com".into(),
+    };
+    assert_eq!(
+        steps,
+        vec![
+            Step::CheckUserNameFree {
+                user_id: "u1".into(),
+                name: "alice.doe@example.com".into(),
+            },
+            Step::AddRenamedUser {
+                user_id: "u1".into(),
+                name: "alice.doe@example.com".into(),
+                site_role: SiteRole::Creator,
+                auth_setting: Some("SAML".into()),
+                idp_configuration_id: None,
+            },
+            Step::UpdateUser {
+                user_id: "u1".into(),
+                full_name: Some("Alice Smith".into()),
+                email: Some("alice.doe@example.com".into()),
+                site_role: None,
+            },
+            Step::CopyGroups {
+                user_id: "u1".into(),
+                from: from.clone(),
+            },
+            Step::RetireOldUser {
+                user_id: "u1".into(),
+                from,
+            },
+        ]
+    );
+    // Deactivated in the same PATCH: the new user is added as Unlicensed, like the old one.
+    new.insert("active".into(), json!(false));
+    let steps = update(&old, &new, &["Creators".into()], &recreate).expect("plan");
+    assert!(matches!(
+        steps[1],
+        Step::AddRenamedUser {
+            site_role: SiteRole::Unlicensed,
+            ..
+        }
+    ));
+    // A change of case only is still no rename.
+    let mut cased = okta_user();
+    cased.insert("userName".into(), json!("ALICE@example.com"));
+    assert_eq!(
+        update(&old, &cased, &[], &recreate).expect("plan"),
+        Vec::<Step>::new()
+    );
+}
+
+/// The rename steps are a storage format too: they round-trip through the journal's JSON.
+#[test]
+fn rename_steps_round_trip_through_the_journal() {
+    let from = OldUser {
+        name: "old@example.com".into(),
+    };
+    for step in [
+        Step::CheckUserNameFree {
+            user_id: "u1".into(),
+            name: "new@example.com".into(),
+        },
+        Step::CopyGroups {
+            user_id: "u1".into(),
+            from: from.clone(),
+        },
+        Step::RetireOldUser {
+            user_id: "u1".into(),
+            from,
+        },
+        Step::RemoveRenamedUser {
+            user_id: "u1".into(),
+            content_to: "old@example.com".into(),
+        },
+    ] {
+        let json = serde_json::to_value(&step).expect("serialises");
+        assert_eq!(json["step"], step.kind());
+        let back: Step = serde_json::from_value(json).expect("parses");
+        assert_eq!(back, step);
+        assert_eq!(back.resource_id(), "u1");
+    }
 }
 
 #[test]

@@ -114,31 +114,60 @@ impl Planner {
         }
     }
 
-    /// The kind of the resource a member reference names: a user id, else a group id. A
-    /// `type` the client sent must agree with it (a user's id sent as a "Group" is refused,
-    /// naming the member), so SCIM and Tableau can never disagree about what a member is.
-    async fn resolve_kind(
+    /// The kind of the resource each member reference names: a user id, else a group id, read
+    /// in two batches whatever the number of members. A `type` the client sent must agree with
+    /// it (a user's id sent as a "Group" is refused, naming the member), so SCIM and Tableau can
+    /// never disagree about what a member is. The first bad reference, in the order sent, is
+    /// the one reported.
+    async fn resolve_kinds(
         &self,
         tenant: &str,
-        id: &str,
-        kind: Option<ResourceKind>,
-    ) -> ScimResult<ResourceKind> {
-        for k in [ResourceKind::User, ResourceKind::Group] {
-            if self.store.get(tenant, k, id, false).await?.is_some() {
-                return match kind {
-                    Some(said) if said != k => Err(ScimError::invalid_value(format!(
+        refs: Vec<(String, Option<ResourceKind>)>,
+    ) -> ScimResult<Vec<(String, ResourceKind)>> {
+        if refs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = refs.iter().map(|(id, _)| id.clone()).collect();
+        let users: HashSet<String> = self
+            .store
+            .get_many(tenant, ResourceKind::User, &ids, false)
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        let rest: Vec<String> = ids.into_iter().filter(|id| !users.contains(id)).collect();
+        let groups: HashSet<String> = match rest.is_empty() {
+            true => HashSet::new(),
+            false => self
+                .store
+                .get_many(tenant, ResourceKind::Group, &rest, false)
+                .await?
+                .into_iter()
+                .map(|r| r.id)
+                .collect(),
+        };
+        refs.into_iter()
+            .map(|(id, said)| {
+                let found = if users.contains(&id) {
+                    ResourceKind::User
+                } else if groups.contains(&id) {
+                    ResourceKind::Group
+                } else {
+                    return Err(ScimError::invalid_value(format!(
+                        "member '{id}' is not a known User or Group"
+                    )));
+                };
+                match said {
+                    Some(said) if said != found => Err(ScimError::invalid_value(format!(
                         "member '{id}' is a {}, but its \"type\" says \"{}\"; send the type of \
                          the resource it references, or leave \"type\" out",
-                        k.as_str(),
+                        found.as_str(),
                         said.as_str()
                     ))),
-                    _ => Ok(k),
-                };
-            }
-        }
-        Err(ScimError::invalid_value(format!(
-            "member '{id}' is not a known User or Group"
-        )))
+                    _ => Ok((id, found)),
+                }
+            })
+            .collect()
     }
 
     /// Site-role changes of the users a group change affects (its name is `old_name` before
@@ -217,11 +246,8 @@ impl Planner {
                 (plan_user(&change, &self.policy)?, Vec::new())
             }
             ResourceKind::Group => {
-                let mut members = Vec::new();
-                for (mid, k) in member_refs(&mut doc)?.unwrap_or_default() {
-                    let k = self.resolve_kind(tenant, &mid, k).await?;
-                    members.push((mid, k));
-                }
+                let refs = member_refs(&mut doc)?.unwrap_or_default();
+                let members = self.resolve_kinds(tenant, refs).await?;
                 let users = user_ids(&members);
                 let name = display_name(&doc);
                 let joining = AffectedUsers {
@@ -277,11 +303,12 @@ impl Planner {
             let desired = desired.unwrap_or_default();
             let current: HashSet<&str> = old.members.iter().map(|m| m.id.as_str()).collect();
             let wanted: HashSet<&str> = desired.iter().map(|(id, _)| id.as_str()).collect();
-            for (id, k) in &desired {
-                if !current.contains(id.as_str()) {
-                    add.push((id.clone(), self.resolve_kind(tenant, id, *k).await?));
-                }
-            }
+            let joining = desired
+                .iter()
+                .filter(|(id, _)| !current.contains(id.as_str()))
+                .cloned()
+                .collect();
+            add = self.resolve_kinds(tenant, joining).await?;
             remove = old
                 .members
                 .iter()

@@ -230,7 +230,7 @@ fn evaluate_now(request: &ListRequest, candidates: Vec<Resource>) -> ScimResult<
     let schema = &request.schema;
     let mut out = Vec::new();
     for res in candidates {
-        let doc = Value::Object(render(&res, schema, &request.base_url));
+        let doc = Value::Object(render(res.clone(), schema, &request.base_url));
         if let Some(f) = &request.filter
             && !filter::matches(f, &doc, schema)?
         {

@@ -1,7 +1,7 @@
 //! The provisioning policy (the `[provision]` config section) and the site-role rule: which
 //! Tableau site role a SCIM user should have, given its document and its groups.
 
-use super::mapping::{is_active, tableau_extension};
+use super::mapping::{is_active, tableau_extensions};
 use super::site_role::SiteRole;
 use crate::scim::ScimError;
 use serde::{Deserialize, Serialize};
@@ -56,11 +56,12 @@ pub struct GroupRoleRule {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserNameChange {
-    /// Answer `400 mutability`: the IdP shows the admin the error and the reason.
+    /// Answer `400 mutability`: the IdP shows the admin the error, the reason and the
+    /// `recreate` policy.
     #[default]
     Refuse,
-    /// New user + content transfer + old user removed (DESIGN.md). Not implemented yet: the
-    /// planner answers 501 and `validate` rejects it at start-up.
+    /// A new Tableau user under the new name, with the old one's groups and content, then the
+    /// old user removed (`plan::plan_recreate`, `rename.rs`); the SCIM id stays.
     Recreate,
 }
 
@@ -88,12 +89,6 @@ impl ProvisionPolicy {
         {
             return Err("provision.content_owner is empty; leave it out for a plain remove".into());
         }
-        if self.on_user_name_change == UserNameChange::Recreate {
-            return Err(
-                "provision.on_user_name_change = \"recreate\" is not supported yet; use \"refuse\""
-                    .into(),
-            );
-        }
         Ok(())
     }
 }
@@ -102,9 +97,10 @@ impl ProvisionPolicy {
 ///
 /// `active: false` → `Unlicensed` (content kept; `active: true` restores the computed role),
 /// though an invalid extension `siteRoles` is still an error. Otherwise the first source that names a role decides, in DESIGN.md's order:
-/// 1. the Tableau extension's `siteRoles[].value` (what Tableau's own SCIM app sends); an
-///    invalid value is an `invalidValue` error naming the valid roles, because this attribute
-///    exists only to carry site roles;
+/// 1. the Tableau extensions' `siteRoles[].value`, else their `entitlements[].value` (what
+///    Tableau's own SCIM service takes, in its order; see `extension_site_role`); an invalid
+///    value is an `invalidValue` error naming the valid roles, because these attributes exist
+///    only to carry site roles;
 /// 2. `roles[].value` (Entra app roles); values that are not site roles are ignored, because
 ///    `roles` is a generic SCIM attribute that other applications' roles (e.g. "ADMIN") share;
 /// 3. the group rules matching `group_names`;
@@ -134,16 +130,27 @@ pub fn desired_site_role(
     Ok(group_role(group_names, policy).unwrap_or(policy.default_site_role))
 }
 
-/// The highest of the extension's `siteRoles`, or `None` when it names none.
+/// The role the Tableau extensions name, or `None` when they name none. Tableau evaluates
+/// `siteRoles` before `entitlements`, so the first attribute that names a role decides; within
+/// one attribute our `urn:…:tableau:3.0:User` is read before Tableau's `urn:…:tableau:3.0`
+/// (the first extension that names a role decides), and the highest role of its list wins, as
+/// Tableau "only stores the highest privileged role".
 pub fn extension_site_role(user: &Map<String, Value>) -> Result<Option<SiteRole>, ScimError> {
-    let mut best = None;
-    for value in multi_values(tableau_extension(user).and_then(|x| x.get("siteRoles"))) {
-        let role = value
-            .parse::<SiteRole>()
-            .map_err(|e| ScimError::invalid_value(format!("siteRoles: {e}")))?;
-        best = best.max(Some(role));
+    for attribute in ["siteRoles", "entitlements"] {
+        for extension in tableau_extensions(user) {
+            let mut best = None;
+            for value in multi_values(extension.get(attribute)) {
+                let role = value
+                    .parse::<SiteRole>()
+                    .map_err(|e| ScimError::invalid_value(format!("{attribute}: {e}")))?;
+                best = best.max(Some(role));
+            }
+            if best.is_some() {
+                return Ok(best);
+            }
+        }
     }
-    Ok(best)
+    Ok(None)
 }
 
 /// The highest `roles[].value` that is a site role, or `None`.

@@ -99,6 +99,50 @@ fn tableau_native_extension_urn_is_read_too() {
 }
 
 #[test]
+fn site_roles_are_evaluated_before_entitlements() {
+    let native = "urn:ietf:params:scim:schemas:extension:tableau:3.0";
+    let p = ProvisionPolicy::default();
+    // Tableau's Add User body carries both; siteRoles decides even when entitlements is higher.
+    let d = doc(json!({native: {
+        "siteRoles": [{"value": "Explorer"}],
+        "entitlements": [{"value": "Creator"}]
+    }}));
+    assert_eq!(desired_site_role(&d, &[], &p), Ok(SiteRole::Explorer));
+    // siteRoles under either URN comes before entitlements under either.
+    let d = doc(json!({
+        TABLEAU_USER_SCHEMA: {"entitlements": [{"value": "Creator"}]},
+        native: {"siteRoles": [{"value": "Viewer"}]}
+    }));
+    assert_eq!(desired_site_role(&d, &[], &p), Ok(SiteRole::Viewer));
+    // Without siteRoles, entitlements decide (highest wins), before Entra's roles.
+    let d = doc(json!({
+        native: {"entitlements": [{"value": "Viewer"}, {"value": "SiteAdministratorExplorer"}]},
+        "roles": [{"value": "Creator"}]
+    }));
+    assert_eq!(
+        desired_site_role(&d, &[], &p),
+        Ok(SiteRole::SiteAdministratorExplorer)
+    );
+    let d = doc(json!({native: {"entitlements": [{"value": "Publisher"}]}}));
+    let err = desired_site_role(&d, &[], &p).expect_err("legacy role");
+    assert_eq!(err.kind, ErrorKind::InvalidValue);
+    assert!(err.detail.starts_with("entitlements: "), "{}", err.detail);
+}
+
+#[test]
+fn an_extension_without_roles_does_not_hide_the_other() {
+    // Ours holds only authSetting; Tableau's URN names the role.
+    let d = doc(json!({
+        TABLEAU_USER_SCHEMA: {"authSetting": "SAML"},
+        "urn:ietf:params:scim:schemas:extension:tableau:3.0": {"siteRoles": [{"value": "Creator"}]}
+    }));
+    assert_eq!(
+        desired_site_role(&d, &[], &ProvisionPolicy::default()),
+        Ok(SiteRole::Creator)
+    );
+}
+
+#[test]
 fn tableau_scim_shape_site_roles() {
     let d = doc(json!({TABLEAU_USER_SCHEMA: {"siteRoles": [{"value": "Creator"}]}}));
     assert_eq!(
@@ -328,12 +372,7 @@ fn validate_catches_config_mistakes() {
         on_user_name_change: UserNameChange::Recreate,
         ..ProvisionPolicy::default()
     };
-    assert!(
-        recreate
-            .validate()
-            .expect_err("recreate")
-            .contains("not supported yet")
-    );
+    assert_eq!(recreate.validate(), Ok(()));
     let empty_group = ProvisionPolicy {
         group_roles: vec![GroupRoleRule {
             group: " ".into(),

@@ -159,13 +159,17 @@ pub fn list_response(
     start_index: usize,
     resources: Vec<Map<String, Value>>,
 ) -> Value {
-    json!({
-        "schemas": [LIST_RESPONSE_SCHEMA],
-        "totalResults": total,
-        "startIndex": start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    })
+    let mut out = Map::with_capacity(5);
+    out.insert("schemas".into(), json!([LIST_RESPONSE_SCHEMA]));
+    out.insert("totalResults".into(), total.into());
+    out.insert("startIndex".into(), start_index.into());
+    out.insert("itemsPerPage".into(), resources.len().into());
+    // Moved in, not serialised into a copy as `json!` would.
+    out.insert(
+        "Resources".into(),
+        Value::Array(resources.into_iter().map(Value::Object).collect()),
+    );
+    Value::Object(out)
 }
 
 #[cfg(test)]

@@ -15,13 +15,25 @@ pub fn location(base_url: &str, kind: ResourceKind, id: &str) -> String {
     format!("{base_url}/{}/{id}", kind.endpoint())
 }
 
-/// The full representation, before projection.
-pub fn render(res: &Resource, schema: &ResourceSchema, base_url: &str) -> Map<String, Value> {
-    let mut out = Map::new();
+/// The full representation, before projection. Takes the resource by value: its document's
+/// values move into the answer instead of being copied (a list page renders a hundred).
+pub fn render(res: Resource, schema: &ResourceSchema, base_url: &str) -> Map<String, Value> {
+    let Resource {
+        id,
+        kind,
+        doc,
+        members,
+        groups,
+        tableau_luid,
+        created,
+        last_modified,
+        revision,
+        ..
+    } = res;
+    let mut out = Map::with_capacity(doc.len() + 4);
     let mut schemas = vec![Value::String(schema.core.id.clone())];
     for ext in &schema.extensions {
-        if res
-            .doc
+        if doc
             .get(&ext.id)
             .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
         {
@@ -29,24 +41,25 @@ pub fn render(res: &Resource, schema: &ResourceSchema, base_url: &str) -> Map<St
         }
     }
     out.insert("schemas".into(), Value::Array(schemas));
-    out.insert("id".into(), Value::String(res.id.clone()));
-    for (k, v) in &res.doc {
+    let self_location = location(base_url, kind, &id);
+    out.insert("id".into(), Value::String(id));
+    for (k, v) in doc {
         if k == "schemas" || k == "id" || k == "meta" || k == "members" || k == "groups" {
             continue;
         }
-        if schema.extension(k).is_some() && v.as_object().is_some_and(|o| o.is_empty()) {
+        if schema.extension(&k).is_some() && v.as_object().is_some_and(|o| o.is_empty()) {
             continue;
         }
-        out.insert(k.clone(), v.clone());
+        out.insert(k, v);
     }
     // The Tableau LUID is read-only and kept in a column of its own; it is shown in the Tableau
     // extension so that an application can embed Tableau content for the user right away.
-    if let (Some(luid), ResourceKind::User) = (&res.tableau_luid, res.kind) {
+    if let (Some(luid), ResourceKind::User) = (tableau_luid, kind) {
         let ext = out
             .entry(TABLEAU_USER_SCHEMA.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(o) = ext {
-            o.insert("luid".into(), Value::String(luid.clone()));
+            o.insert("luid".into(), Value::String(luid));
         }
         if let Some(Value::Array(list)) = out.get_mut("schemas")
             && !list.iter().any(|s| s == TABLEAU_USER_SCHEMA)
@@ -54,10 +67,9 @@ pub fn render(res: &Resource, schema: &ResourceSchema, base_url: &str) -> Map<St
             list.push(Value::String(TABLEAU_USER_SCHEMA.to_string()));
         }
     }
-    match res.kind {
+    match kind {
         ResourceKind::Group => {
-            let members: Vec<Value> = res
-                .members
+            let members: Vec<Value> = members
                 .iter()
                 // RFC 7643 §8.7.1 gives members `value`, `$ref` and `type` only; a computed
                 // `display` would also make a client's read-back differ from what it wrote.
@@ -72,14 +84,14 @@ pub fn render(res: &Resource, schema: &ResourceSchema, base_url: &str) -> Map<St
             out.insert("members".into(), Value::Array(members));
         }
         ResourceKind::User => {
-            if !res.groups.is_empty() {
-                let groups: Vec<Value> = res
-                    .groups
-                    .iter()
+            if !groups.is_empty() {
+                let groups: Vec<Value> = groups
+                    .into_iter()
                     .map(|g| {
+                        let href = location(base_url, ResourceKind::Group, &g.id);
                         json!({
                             "value": g.id,
-                            "$ref": location(base_url, ResourceKind::Group, &g.id),
+                            "$ref": href,
                             "display": g.display,
                             "type": "direct",
                         })
@@ -92,11 +104,11 @@ pub fn render(res: &Resource, schema: &ResourceSchema, base_url: &str) -> Map<St
     out.insert(
         "meta".into(),
         json!({
-            "resourceType": res.kind.as_str(),
-            "created": res.created,
-            "lastModified": res.last_modified,
-            "location": location(base_url, res.kind, &res.id),
-            "version": etag(res.revision),
+            "resourceType": kind.as_str(),
+            "created": created,
+            "lastModified": last_modified,
+            "location": self_location,
+            "version": etag(revision),
         }),
     );
     out

@@ -11,6 +11,9 @@ pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 pub const TABLEAU_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:tableau:3.0:User";
+/// The URN Tableau's own SCIM service takes `siteRoles` and `entitlements` under (its Add User
+/// body), without our schema's `:User` suffix: what the Okta and Entra "Tableau Cloud" apps send.
+pub const TABLEAU_NATIVE_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:tableau:3.0";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -77,15 +80,20 @@ pub struct AttributeDef {
     pub canonical_values: Vec<String>,
     #[serde(default)]
     pub sub_attributes: Vec<AttributeDef>,
+    /// Set at load time for the Tableau extensions' `siteRoles` and `entitlements` (see
+    /// `add_replaces_values`); not part of the served schema.
+    #[serde(skip)]
+    pub holds_one_site_role: bool,
 }
 
 impl AttributeDef {
     /// Whether a PATCH `add` sets this multi-valued attribute instead of appending to it.
-    /// True only for the Tableau extension's `siteRoles`: a Tableau user holds exactly one
-    /// site role, so roles added over time must not pile up into a list where the highest
-    /// stale role would keep winning. Tableau's own SCIM service behaves the same way.
+    /// True only for the Tableau extensions' `siteRoles` and `entitlements`: a Tableau user
+    /// holds exactly one site role, so roles added over time must not pile up into a list where
+    /// the highest stale role would keep winning. Tableau's own SCIM service behaves the same
+    /// way. The core schema's `entitlements` keeps RFC 7644's append.
     pub fn add_replaces_values(&self) -> bool {
-        self.multi_valued && self.name == "siteRoles"
+        self.multi_valued && self.holds_one_site_role
     }
 
     /// Sub-attribute by name, case-insensitively.
@@ -227,22 +235,27 @@ impl ResourceSchema {
     /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager` into the URN of one
     /// of this resource's schemas and the rest (`manager`). Used for path-less PATCH keys and
     /// `attributes=` lists. Returns `None` when the name starts with no known schema URN.
+    ///
+    /// The longest matching URN wins: Tableau's `urn:…:tableau:3.0` is a prefix of our
+    /// `urn:…:tableau:3.0:User`, and `urn:…:tableau:3.0:User:siteRoles` means ours.
     pub fn split_urn<'n>(&self, full: &'n str) -> Option<(&str, &'n str)> {
-        self.schemas().find_map(|s| {
-            let id = s.id.as_str();
-            // Compare bytes, not a `str` slice: the cut may fall inside a multi-byte character
-            // of client input. After a matching ASCII URN and ':' the rest is a char boundary.
-            let bytes = full.as_bytes();
-            let matches = bytes
-                .get(..id.len())
-                .is_some_and(|p| p.eq_ignore_ascii_case(id.as_bytes()))
-                && bytes.get(id.len()) == Some(&b':');
-            if matches {
-                full.get(id.len() + 1..).map(|rest| (id, rest))
-            } else {
-                None
-            }
-        })
+        self.schemas()
+            .filter_map(|s| {
+                let id = s.id.as_str();
+                // Compare bytes, not a `str` slice: the cut may fall inside a multi-byte character
+                // of client input. After a matching ASCII URN and ':' the rest is a char boundary.
+                let bytes = full.as_bytes();
+                let matches = bytes
+                    .get(..id.len())
+                    .is_some_and(|p| p.eq_ignore_ascii_case(id.as_bytes()))
+                    && bytes.get(id.len()) == Some(&b':');
+                if matches {
+                    full.get(id.len() + 1..).map(|rest| (id, rest))
+                } else {
+                    None
+                }
+            })
+            .max_by_key(|(id, _)| id.len())
     }
 }
 
@@ -260,6 +273,7 @@ const SCHEMA_FILES: &[&str] = &[
     include_str!("../../schemas/Group.json"),
     include_str!("../../schemas/EnterpriseUser.json"),
     include_str!("../../schemas/TableauUser.json"),
+    include_str!("../../schemas/TableauNative.json"),
 ];
 const COMMON_ATTRIBUTES_FILE: &str = include_str!("../../schemas/CommonAttributes.json");
 const RESOURCE_TYPE_FILES: &[&str] = &[
@@ -297,6 +311,14 @@ impl SchemaRegistry {
             let document: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
             let mut def: SchemaDef =
                 serde_json::from_value(document.clone()).map_err(|e| e.to_string())?;
+            if def.id.eq_ignore_ascii_case(TABLEAU_USER_SCHEMA)
+                || def.id.eq_ignore_ascii_case(TABLEAU_NATIVE_SCHEMA)
+            {
+                for attr in &mut def.attributes {
+                    attr.holds_one_site_role = attr.multi_valued
+                        && (attr.name == "siteRoles" || attr.name == "entitlements");
+                }
+            }
             def.document = document;
             schema_defs.push(def);
         }
@@ -377,6 +399,27 @@ mod tests {
         assert_eq!(urn, ENTERPRISE_USER_SCHEMA);
         assert_eq!(rest, "manager");
         assert!(reg.group.resolve(None, "members").unwrap().def.multi_valued);
+    }
+
+    #[test]
+    fn split_urn_takes_the_longest_urn() {
+        let user = &SchemaRegistry::builtin().user;
+        assert_eq!(
+            user.split_urn(&format!("{TABLEAU_USER_SCHEMA}:siteRoles")),
+            Some((TABLEAU_USER_SCHEMA, "siteRoles"))
+        );
+        assert_eq!(
+            user.split_urn(&format!("{TABLEAU_NATIVE_SCHEMA}:entitlements")),
+            Some((TABLEAU_NATIVE_SCHEMA, "entitlements"))
+        );
+        let site_roles = |urn| {
+            user.resolve(Some(urn), "siteRoles")
+                .map(|a| a.def.add_replaces_values())
+        };
+        assert_eq!(site_roles(TABLEAU_USER_SCHEMA), Some(true));
+        assert_eq!(site_roles(TABLEAU_NATIVE_SCHEMA), Some(true));
+        let core_entitlements = user.resolve(None, "entitlements").map(|a| a.def);
+        assert!(core_entitlements.is_some_and(|d| !d.add_replaces_values()));
     }
 
     #[test]

@@ -22,11 +22,11 @@ use super::limits::Limits;
 use super::retry::{backoff, parse_retry_after};
 use super::session::{Session, SessionCell, SignedIn};
 use super::settings::{TableauAuth, TableauSettings};
-use super::wire::{ErrorResponse, ServerInfoResponse, SignInResponse};
+use super::wire::{ErrorResponse, SignInResponse};
 
 /// `serverInfo` exists from API 2.4 and answers under any version the server knows, so
 /// discovery asks with the oldest one (reference §1.6).
-const DISCOVERY_VERSION: &str = "2.4";
+pub(super) const DISCOVERY_VERSION: &str = "2.4";
 /// A failing token gets replaced at most this often per call: once for our own stale token,
 /// once more if another client's PAT sign-in raced us.
 const MAX_REAUTH_PER_CALL: u32 = 2;
@@ -134,10 +134,7 @@ impl TableauClient {
         inner
             .version
             .get_or_try_init(|| async {
-                let url = format!("{}/api/{DISCOVERY_VERSION}/serverInfo", inner.base);
-                let body = self.get_unauthenticated(&url).await?;
-                let info: ServerInfoResponse = parse_json(&body, "serverInfo")?;
-                let version = info.server_info.rest_api_version.trim().to_owned();
+                let version = self.server_info().await?.rest_api_version;
                 parse_version(&version)?;
                 Ok(version)
             })

@@ -17,6 +17,9 @@ pub enum TableauCode {
     InvalidPageNumber,
     /// 400007: invalid page size.
     InvalidPageSize,
+    /// 400012: Update User refused; Tableau answers it for a site role below the minimum site
+    /// role of one of the user's groups ("grant role on sign-in"), without naming the group.
+    UserUpdateProblem,
     /// 400013: invalid site role.
     InvalidSiteRole,
     /// 400032: deletion failed (Remove User from Group).
@@ -70,6 +73,7 @@ impl TableauCode {
             "400003" => Self::MalformedPayload,
             "400006" => Self::InvalidPageNumber,
             "400007" => Self::InvalidPageSize,
+            "400012" => Self::UserUpdateProblem,
             "400013" => Self::InvalidSiteRole,
             "400032" => Self::DeletionFailed,
             "401000" => Self::MissingCredentials,
@@ -102,6 +106,7 @@ impl TableauCode {
             Self::MalformedPayload => "400003",
             Self::InvalidPageNumber => "400006",
             Self::InvalidPageSize => "400007",
+            Self::UserUpdateProblem => "400012",
             Self::InvalidSiteRole => "400013",
             Self::DeletionFailed => "400032",
             Self::MissingCredentials => "401000",

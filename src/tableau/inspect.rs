@@ -6,10 +6,10 @@
 use reqwest::Method;
 use serde_json::Value;
 
-use super::client::{TableauClient, parse_json};
+use super::client::{DISCOVERY_VERSION, TableauClient, parse_json};
 use super::errors::TableauError;
 
-/// `GET /api/2.4/serverInfo`.
+/// `GET /api/2.4/serverInfo`: what `check` shows, and where the client learns the API version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerInfo {
     pub product_version: Option<String>,
@@ -56,22 +56,28 @@ fn items<'a>(v: &'a Value, list: &str, item: &str) -> Vec<&'a Value> {
     }
 }
 
+/// The versions in a `serverInfo` answer (plain strings or `{"value": …}` wrappers).
+fn server_info_of(v: &Value) -> Result<ServerInfo, TableauError> {
+    let info = &v["serverInfo"];
+    let rest_api_version = scalar(info.get("restApiVersion"))
+        .map(|v| v.trim().to_owned())
+        .ok_or_else(|| TableauError::Protocol("serverInfo has no restApiVersion".into()))?;
+    Ok(ServerInfo {
+        product_version: scalar(info.get("productVersion")),
+        build: info
+            .get("productVersion")
+            .and_then(|p| scalar(p.get("build"))),
+        rest_api_version,
+    })
+}
+
 impl TableauClient {
-    /// The server's product and REST API versions (no sign-in needed).
+    /// The server's product and REST API versions (no sign-in needed). `serverInfo` exists from
+    /// API 2.4 and answers under any version the server knows.
     pub async fn server_info(&self) -> Result<ServerInfo, TableauError> {
-        let url = format!("{}/api/2.4/serverInfo", self.base_url());
+        let url = format!("{}/api/{DISCOVERY_VERSION}/serverInfo", self.base_url());
         let body = self.get_unauthenticated(&url).await?;
-        let v: Value = parse_json(&body, "serverInfo")?;
-        let info = &v["serverInfo"];
-        let rest_api_version = scalar(info.get("restApiVersion"))
-            .ok_or_else(|| TableauError::Protocol("serverInfo has no restApiVersion".into()))?;
-        Ok(ServerInfo {
-            product_version: scalar(info.get("productVersion")),
-            build: info
-                .get("productVersion")
-                .and_then(|p| scalar(p.get("build"))),
-            rest_api_version,
-        })
+        server_info_of(&parse_json(&body, "serverInfo")?)
     }
 
     /// The LUID of the user the session belongs to (after a sign-in).
@@ -125,6 +131,20 @@ impl TableauClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_info_reads_wrapped_and_plain_versions() {
+        let wrapped = serde_json::json!({"serverInfo": {
+            "productVersion": {"value": "2025.3.0", "build": "20253.25.0101"},
+            "restApiVersion": {"value": "3.27"}}});
+        let info = server_info_of(&wrapped).unwrap();
+        assert_eq!(info.rest_api_version, "3.27");
+        assert_eq!(info.product_version.as_deref(), Some("2025.3.0"));
+        assert_eq!(info.build.as_deref(), Some("20253.25.0101"));
+        let plain = serde_json::json!({"serverInfo": {"restApiVersion": " 3.4 "}});
+        assert_eq!(server_info_of(&plain).unwrap().rest_api_version, "3.4");
+        assert!(server_info_of(&serde_json::json!({"serverInfo": {}})).is_err());
+    }
 
     #[test]
     fn lists_of_one_or_many() {

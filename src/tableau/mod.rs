@@ -1,4 +1,4 @@
-//! The Tableau REST API client (users and groups) the provisioning engine drives.
+//! The Tableau REST API client (users, groups, and the owners of content) the provisioning engine drives.
 //!
 //! - JSON on the wire (`Accept`/`Content-Type: application/json`), parsed defensively
 //!   ([`wire`]): numbers as strings, `{}` for empty lists, missing optional fields.
@@ -21,6 +21,7 @@
 mod auth;
 mod calls;
 mod client;
+mod content;
 mod errors;
 mod groups;
 mod inspect;
@@ -29,15 +30,18 @@ mod paging;
 mod retry;
 mod session;
 mod settings;
+mod user_groups;
 mod users;
 mod wire;
 
 pub use auth::{JWT_SCOPES, mint_jwt};
 pub use calls::{CallRecord, CallRecorder, record_calls};
 pub use client::TableauClient;
+pub use content::{ContentKind, OwnedItem};
 pub use errors::{TableauCode, TableauError};
 pub use groups::TableauGroup;
 pub use inspect::{ServerInfo, SiteAuthConfiguration, SiteDetails};
 pub use paging::Progress;
 pub use settings::{TableauAuth, TableauSettings};
+pub use user_groups::UserGroup;
 pub use users::{TableauUser, UserUpdate};

@@ -109,19 +109,6 @@ pub struct GroupName<'a> {
 
 // ---------------------------------------------------------------- responses
 
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerInfoResponse {
-    pub server_info: ServerInfo,
-}
-
-#[derive(Deserialize, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ServerInfo {
-    #[serde(deserialize_with = "text")]
-    pub rest_api_version: String,
-}
-
 #[derive(Deserialize)]
 pub struct SignInResponse {
     pub credentials: SignedIn,
@@ -176,6 +163,19 @@ pub struct WireGroup {
     pub id: Option<String>,
     #[serde(deserialize_with = "opt_text")]
     pub name: Option<String>,
+    /// The "grant role on sign-in" role (XSD `groupType`).
+    #[serde(rename = "minimumSiteRole", deserialize_with = "opt_text")]
+    pub minimum_site_role: Option<String>,
+    /// Some servers and clients give that role in an `<import siteRole=…>` child instead.
+    pub import: Option<WireImport>,
+}
+
+/// A group's `import` directive (XSD `importDirectiveType`): only its role is read.
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub struct WireImport {
+    #[serde(rename = "siteRole", deserialize_with = "opt_text")]
+    pub site_role: Option<String>,
 }
 
 /// `{"pagination":{…},"users":{"user":[…]}}`.
@@ -345,16 +345,41 @@ mod tests {
     }
 
     #[test]
+    fn a_groups_minimum_site_role_parses_from_either_place() {
+        let page: GroupPage = serde_json::from_str(
+            r#"{"groups":{"group":[
+                {"id":"g1","name":"a","minimumSiteRole":"Explorer","domain":{"name":"local"}},
+                {"id":"g2","name":"b","import":{"domainName":"local","siteRole":"Creator","grantLicenseMode":"onLogin"}},
+                {"id":"g3","name":"c"}]}}"#,
+        )
+        .unwrap();
+        let roles: Vec<(Option<&str>, Option<&str>)> = page
+            .groups
+            .items
+            .iter()
+            .map(|g| {
+                (
+                    g.minimum_site_role.as_deref(),
+                    g.import.as_ref().and_then(|i| i.site_role.as_deref()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            roles,
+            vec![
+                (Some("Explorer"), None),
+                (None, Some("Creator")),
+                (None, None)
+            ]
+        );
+    }
+
+    #[test]
     fn sparse_user_and_text_elements_parse() {
         let u: UserResponse =
             serde_json::from_str(r#"{"user":{"name":"a","siteRole":"Viewer","extra":{"x":"1"}}}"#)
                 .unwrap();
         assert_eq!(u.user.id, None);
-        let info: ServerInfoResponse = serde_json::from_str(
-            r#"{"serverInfo":{"productVersion":{"value":"2025.3.0","build":"x"},"restApiVersion":{"value":"3.27"}}}"#,
-        )
-        .unwrap();
-        assert_eq!(info.server_info.rest_api_version, "3.27");
         let err: ErrorResponse =
             serde_json::from_str(r#"{"error":{"summary":"s","detail":"d","code":409000}}"#)
                 .unwrap();

@@ -27,7 +27,7 @@ async fn schemas_list_and_lookup() {
     let app = spawn_app().await;
     let (s, b) = app.get("/Schemas").await;
     assert_eq!(s, 200);
-    assert_eq!(b["totalResults"], 4);
+    assert_eq!(b["totalResults"], 5);
     let ids: Vec<&str> = b["Resources"]
         .as_array()
         .unwrap()
@@ -35,6 +35,7 @@ async fn schemas_list_and_lookup() {
         .map(|r| r["id"].as_str().unwrap())
         .collect();
     assert!(ids.contains(&"urn:ietf:params:scim:schemas:extension:tableau:3.0:User"));
+    assert!(ids.contains(&"urn:ietf:params:scim:schemas:extension:tableau:3.0"));
     let (s, b) = app.get(&format!("/Schemas/{USER}")).await;
     assert_eq!(s, 200);
     assert_eq!(b["id"], USER);

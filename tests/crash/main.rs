@@ -20,6 +20,7 @@ mod idp;
 mod model;
 mod procs;
 mod reconcile;
+mod rename;
 #[path = "../support/mod.rs"]
 mod support;
 
@@ -97,16 +98,8 @@ async fn push_with_kills(kill_points: &[usize], seed: u64) {
     let kept = KeptOnFailure(Some(tempfile::tempdir().expect("temp dir")));
     let dir = kept.path();
     let (sim, sim_url) = spawn_sim(dir, seed).await;
-    let url = Arc::new(Mutex::new(String::new()));
-    let mut server = Server {
-        dir: dir.to_path_buf(),
-        sim_url: sim_url.clone(),
-        starts: 0,
-        proc: None,
-        url: url.clone(),
-        store: None,
-        config: None,
-    };
+    let mut server = Server::new(dir, &sim_url, None, None);
+    let url = server.url.clone();
     server.start().await;
     let idp = Arc::new(Idp {
         client: reqwest::Client::new(),

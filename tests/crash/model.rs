@@ -116,16 +116,8 @@ async fn run(seed: u64, store: Option<String>) {
         format!("[[provision.group_roles]]\ngroup = \"{CREATORS}\"\nsite_role = \"Creator\"\n"),
     )
     .expect("config written");
-    let url = Arc::new(Mutex::new(String::new()));
-    let mut server = Server {
-        dir: dir.to_path_buf(),
-        sim_url: sim_url.clone(),
-        starts: 0,
-        proc: None,
-        url: url.clone(),
-        store,
-        config: Some(config),
-    };
+    let mut server = Server::new(dir, &sim_url, store, Some(config));
+    let url = server.url.clone();
     server.start().await;
     let tableau = Tableau::new(&sim_url);
     let before = tableau.read().await;

@@ -96,6 +96,19 @@ pub struct Server {
 }
 
 impl Server {
+    /// Not started yet: `start` runs it against the simulator at `sim_url`, its files in `dir`.
+    pub fn new(dir: &Path, sim_url: &str, store: Option<String>, config: Option<PathBuf>) -> Self {
+        Server {
+            dir: dir.to_path_buf(),
+            sim_url: sim_url.to_owned(),
+            starts: 0,
+            proc: None,
+            url: Arc::new(Mutex::new(String::new())),
+            store,
+            config,
+        }
+    }
+
     pub fn db(&self) -> PathBuf {
         self.dir.join("bridge.db")
     }

@@ -9,7 +9,6 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tableau_scim::tableau::{TableauAuth, TableauClient, TableauSettings};
 
@@ -91,18 +90,9 @@ async fn reconcile_cli_exit_codes_and_sigkill_during_apply() {
     let kept = KeptOnFailure(Some(tempfile::tempdir().expect("temp dir")));
     let dir = kept.path();
     let (_sim, sim_url) = spawn_sim(dir, 11).await;
-    let url = Arc::new(Mutex::new(String::new()));
-    let mut server = Server {
-        dir: dir.to_path_buf(),
-        sim_url: sim_url.clone(),
-        starts: 0,
-        proc: None,
-        url: url.clone(),
-        store: None,
-        config: None,
-    };
+    let mut server = Server::new(dir, &sim_url, None, None);
     server.start().await;
-    let base = url.lock().unwrap().clone();
+    let base = server.url.lock().unwrap().clone();
     let http = reqwest::Client::new();
     let mut ids = Vec::new();
     for i in 0..USERS {

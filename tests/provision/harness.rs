@@ -282,6 +282,43 @@ impl Bridge {
     pub fn tableau_calls(&self) -> u64 {
         self.snapshot().injected_faults.delays
     }
+
+    /// A call to the simulator's REST API as a Tableau admin would make it by hand (PAT
+    /// `sim-pat`, JSON, the site's LUID filled in for `{site}`): changes made outside the
+    /// bridge, such as a group's minimum site role.
+    pub async fn tableau_admin(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let api = self.sim.api_url();
+        let sign_in = serde_json::json!({"credentials": {"personalAccessTokenName": "sim-pat",
+            "personalAccessTokenSecret": "sim-pat-secret",
+            "site": {"contentUrl": self.sim.site_content_url()}}});
+        let (status, signed) = json_of(
+            self.client
+                .post(format!("{api}/auth/signin"))
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/json")
+                .body(sign_in.to_string())
+                .send()
+                .await
+                .expect("sign-in answers"),
+        )
+        .await;
+        assert_eq!(status, 200, "{signed}");
+        let token = signed["credentials"]["token"].as_str().expect("token");
+        let path = path.replace("{site}", self.sim.site_id());
+        let mut request = self
+            .client
+            .request(method, format!("{api}/{path}"))
+            .header("X-Tableau-Auth", token)
+            .header("Accept", "application/json");
+        if let Some(b) = body {
+            request = request
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        let (status, answer) = json_of(request.send().await.expect("answers")).await;
+        assert!((200..300).contains(&status), "{path}: {status} {answer}");
+        answer
+    }
 }
 
 /// Make a bridge sign in with the simulator's second PAT, `bridge2`.

@@ -7,8 +7,10 @@
     reason = "tests fail loudly"
 )]
 
+mod catalog_apps;
 mod compensation;
 mod concurrency;
+mod demotion;
 mod entra;
 mod faults;
 mod harness;
@@ -19,6 +21,7 @@ mod okta;
 mod paging;
 mod policies;
 mod reconcile;
+mod rename;
 #[path = "../support/mod.rs"]
 mod support;
 mod unavailable;

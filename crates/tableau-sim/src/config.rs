@@ -54,6 +54,10 @@ pub struct SimConfig {
     pub token_idle_timeout: Duration,
     /// actix worker threads.
     pub workers: usize,
+    /// Remove User answers `mapAssetsTo` with 403 (**assumed** code 403000): Tableau Server
+    /// lets only server administrators use the parameter, and a site administrator's sign-in
+    /// then has to move content item by item. Off: Tableau Cloud, or a server administrator.
+    pub map_assets_to_forbidden: bool,
 }
 
 impl Default for SimConfig {
@@ -80,6 +84,7 @@ impl Default for SimConfig {
             seed: 0x7ab1_ea00,
             token_idle_timeout: Duration::from_secs(240 * 60),
             workers: 2,
+            map_assets_to_forbidden: false,
         }
     }
 }

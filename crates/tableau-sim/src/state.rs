@@ -40,6 +40,8 @@ pub struct SimState {
     /// PAT name → (secret, owner LUID).
     pub(crate) pats: HashMap<String, (String, String)>,
     pub(crate) connected_apps: Vec<ConnectedApp>,
+    /// `SimConfig::map_assets_to_forbidden`.
+    pub(crate) map_assets_to_forbidden: bool,
     inner: Mutex<Inner>,
     faults: Mutex<FaultTable>,
 }
@@ -106,6 +108,7 @@ impl SimState {
             api_version_parsed,
             pats,
             connected_apps: config.connected_apps.clone(),
+            map_assets_to_forbidden: config.map_assets_to_forbidden,
             inner: Mutex::new(Inner {
                 directory,
                 sessions: Sessions::new(config.token_idle_timeout, config.seed.wrapping_add(1)),

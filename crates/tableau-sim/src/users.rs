@@ -268,6 +268,13 @@ pub fn remove(ctx: &Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let map_assets_to = url::form_urlencoded::parse(ctx.query.as_bytes())
         .find(|(k, _)| k == "mapAssetsTo")
         .map(|(_, v)| v.into_owned());
+    if map_assets_to.is_some() && ctx.state.map_assets_to_forbidden {
+        return Err(ApiError::new(
+            403000,
+            "Forbidden",
+            "Only server administrators can use the mapAssetsTo parameter.",
+        ));
+    }
     inner.directory.remove_user(id, map_assets_to.as_deref())?;
     inner.sessions.close_user(id);
     Ok(Reply::NoContent)

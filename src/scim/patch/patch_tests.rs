@@ -15,6 +15,8 @@ mod pathless;
 mod properties;
 #[path = "patch_replay_tests.rs"]
 mod replay;
+#[path = "patch_tableau_tests.rs"]
+mod tableau;
 
 pub(super) fn user_schema() -> &'static ResourceSchema {
     &SchemaRegistry::builtin().user

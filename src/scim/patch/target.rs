@@ -129,7 +129,7 @@ pub(crate) fn resolve_key<'s>(
 ) -> KeyTarget<'s> {
     let (urn, rest) = match scope {
         Some(ext) => (Some(ext.id.as_str()), key),
-        None => match split_schema_urn(key, schema) {
+        None => match schema.split_urn(key) {
             Some((urn, rest)) => (Some(urn), rest),
             None if starts_with_ci(key, "urn:") => {
                 return KeyTarget::Verbatim {
@@ -174,28 +174,6 @@ pub(crate) fn resolve_key<'s>(
         def,
         sub,
         filter: None,
-    })
-}
-
-/// `urn:…:enterprise:2.0:User:manager` → (the schema's URN, `manager`). Like
-/// `ResourceSchema::split_urn`, but byte-wise: that one slices the key at the URN's length,
-/// which panics when a client puts a multi-byte character there.
-fn split_schema_urn<'s, 'k>(
-    key: &'k str,
-    schema: &'s ResourceSchema,
-) -> Option<(&'s str, &'k str)> {
-    schema.schemas().find_map(|s| {
-        let id = s.id.as_bytes();
-        let bytes = key.as_bytes();
-        let prefix_matches = bytes
-            .get(..id.len())
-            .is_some_and(|p| p.eq_ignore_ascii_case(id));
-        // The byte after the (ASCII) URN is an ASCII ':', so `id.len() + 1` is a char boundary.
-        if prefix_matches && bytes.get(id.len()) == Some(&b':') {
-            key.get(id.len() + 1..).map(|rest| (s.id.as_str(), rest))
-        } else {
-            None
-        }
     })
 }
 

@@ -192,6 +192,47 @@ async fn removing_an_owner_needs_map_assets_to_which_moves_everything() {
     sim.stop().await;
 }
 
+/// A site administrator on Tableau Server may not use `mapAssetsTo`: with
+/// `map_assets_to_forbidden` Remove User answers 403 and changes nothing, and the content is
+/// moved item by item with Update Workbook's `<owner id>` before a plain remove.
+#[tokio::test]
+async fn map_assets_to_forbidden_leaves_the_owner_changes_to_do_one_by_one() {
+    let sim = start(SimConfig {
+        map_assets_to_forbidden: true,
+        ..SimConfig::default()
+    })
+    .await;
+    let admin = Client::pat(&sim).await;
+    let old = admin.add_user("old@example.com", "Creator").await;
+    let new = admin.add_user("new@example.com", "Creator").await;
+    let workbook = give(&sim, &old, "workbook", "Sales", None).await;
+
+    let (status, body) = admin
+        .delete(&format!("users/{old}?mapAssetsTo={new}"))
+        .await;
+    assert_eq!((status, code(&body)), (StatusCode::FORBIDDEN, "403000"));
+    let (_, body) = admin.get(&format!("users/{old}")).await;
+    assert_eq!(body["user"]["siteRole"], "Creator", "nothing changed");
+
+    let (status, body) = admin
+        .put(
+            &format!("workbooks/{workbook}"),
+            json!({"workbook": {"owner": {"id": new}}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = admin.delete(&format!("users/{old}")).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(
+        sim.state()
+            .snapshot()
+            .content
+            .iter()
+            .all(|c| c.owner_id == new)
+    );
+    sim.stop().await;
+}
+
 #[tokio::test]
 async fn control_api_refuses_bad_content_requests() {
     let sim = start_default().await;
