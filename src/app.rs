@@ -20,6 +20,8 @@ use std::sync::Arc;
 pub struct Application {
     /// Resumes unfinished operations; stopped with the server.
     worker: tokio::task::JoinHandle<()>,
+    /// The background reconcile (`reconcile.interval_secs`), when on; stopped with the server.
+    reconcile: Option<tokio::task::JoinHandle<()>>,
     port: u16,
     host: String,
     base_path: String,
@@ -85,6 +87,24 @@ impl Application {
         // that stop making progress.
         let single_process = !settings.store_url().starts_with("postgres");
         let worker = engine.spawn_worker(single_process);
+        let reconcile = match (&reloadable_tableau, settings.reconcile.enabled()) {
+            (Some(client), true) => {
+                let reconciler = crate::reconcile::Reconciler::new(
+                    engine.clone(),
+                    client.clone(),
+                    crate::store::DEFAULT_TENANT,
+                );
+                Some(crate::reconcile::periodic::spawn(
+                    reconciler,
+                    settings.reconcile.clone(),
+                ))
+            }
+            (None, true) => {
+                tracing::warn!("reconcile.interval_secs is set but [tableau] is not: no reconcile");
+                None
+            }
+            _ => None,
+        };
         let settings = Arc::new(settings);
         let credentials = Arc::new(SharedCredentials::new(credentials));
         let state = web::Data::new(AppState {
@@ -141,6 +161,7 @@ impl Application {
         .run();
         Ok(Self {
             worker,
+            reconcile,
             port: local.port(),
             host: local.ip().to_string(),
             base_path: settings.base_path.clone(),
@@ -202,6 +223,9 @@ impl Application {
         });
         let result = self.server.await;
         self.worker.abort();
+        if let Some(r) = &self.reconcile {
+            r.abort();
+        }
         if let Some((handle, task)) = metrics {
             handle.stop(true).await;
             let _ = task.await;

@@ -5,6 +5,7 @@
 use crate::logging::LogSettings;
 use crate::provision::JournalSettings;
 use crate::provision::rules::ProvisionPolicy;
+use crate::reconcile::ReconcileSettings;
 use crate::tableau::TableauSettings;
 use crate::trusted_proxies::TrustedProxies;
 use figment::Figment;
@@ -41,6 +42,8 @@ pub struct Settings {
     pub provision: ProvisionPolicy,
     /// Deadline and recovery timing of the operation journal.
     pub journal: JournalSettings,
+    /// The background reconcile against Tableau (off by default).
+    pub reconcile: ReconcileSettings,
     /// Log format (`text` or `json`); logs go to stderr.
     pub log: LogSettings,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
@@ -118,6 +121,7 @@ impl Default for Settings {
             tableau: None,
             provision: ProvisionPolicy::default(),
             journal: JournalSettings::default(),
+            reconcile: ReconcileSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             tls: TlsSettings::default(),
@@ -301,6 +305,26 @@ mod tests {
             assert_eq!(s.limits.max_page_size, 20);
             assert_eq!(s.auth.tokens, vec!["t1".to_string()]);
             assert_eq!(s.limits.default_page_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn reconcile_is_off_by_default_and_read_from_file_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert!(!s.reconcile.enabled());
+            assert!(!s.reconcile.apply);
+            jail.create_file("c.toml", "[reconcile]\ninterval_secs = 3600\n")?;
+            jail.set_env("TABLEAU_SCIM_RECONCILE__APPLY", "true");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.reconcile.interval_secs, 3600);
+            assert!(s.reconcile.enabled() && s.reconcile.apply);
+            jail.create_file("d.toml", "[reconcile]\nevery = 5\n")?;
+            assert!(
+                Settings::load(Some(Path::new("d.toml"))).is_err(),
+                "unknown key"
+            );
             Ok(())
         });
     }

@@ -13,6 +13,8 @@ pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod provision;
+pub mod reconcile;
+pub mod reconcile_cli;
 pub mod scim;
 pub mod secrets;
 pub mod signals;

@@ -54,6 +54,11 @@ enum Command {
         #[arg(default_value = tableau_scim::healthcheck::DEFAULT_URL)]
         url: String,
     },
+    /// Compare Tableau with the stored state and report each drift; `--apply` repairs it
+    /// through the journal; `--adopt` forecasts what going live links, creates and leaves.
+    /// Exit codes: 0 in sync (or all repaired), 1 usage, settings or store error, 2 drift
+    /// left, 3 Tableau could not be read, 4 a repair failed or is unfinished.
+    Reconcile(ReconcileArgs),
     /// Print the `sha256:` digest of a bearer token, for `auth.token_hashes`.
     HashToken {
         /// The token; read from standard input when omitted (keeps it out of shell history).
@@ -78,6 +83,41 @@ struct OpsArgs {
     /// How many operations to show.
     #[arg(long, default_value_t = 20)]
     limit: i64,
+}
+
+#[derive(Args)]
+struct ReconcileArgs {
+    /// TOML configuration file (for the store, [tableau] and [provision]).
+    #[arg(long, env = "TABLEAU_SCIM_CONFIG")]
+    config: Option<PathBuf>,
+    /// `sqlite://PATH` or `postgres://...` (default: from the config).
+    #[arg(long)]
+    store: Option<String>,
+    /// Repair the drift: each repair a journaled operation (see `tableau-scim ops`).
+    #[arg(long, conflicts_with = "adopt")]
+    apply: bool,
+    /// With --apply: also remove Tableau users no SCIM resource manages (never administrators).
+    #[arg(long, requires = "apply")]
+    remove_unmanaged: bool,
+    /// Forecast going live: which Tableau users and groups will be linked, created or left
+    /// alone (changes nothing).
+    #[arg(long)]
+    adopt: bool,
+    /// With --adopt: the userNames the IdP will push, one a line (beyond those stored).
+    #[arg(long, value_name = "FILE", requires = "adopt")]
+    users: Option<PathBuf>,
+    /// With --adopt: the group displayNames the IdP will push, one a line.
+    #[arg(long, value_name = "FILE", requires = "adopt")]
+    groups: Option<PathBuf>,
+    /// Output: text for people, json for scripts (docs/operations.md lists the fields).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -176,6 +216,20 @@ impl From<RenamePolicy> for UserNameChange {
     }
 }
 
+async fn reconcile(args: ReconcileArgs) -> anyhow::Result<u8> {
+    tableau_scim::reconcile_cli::run(tableau_scim::reconcile_cli::Request {
+        config: args.config,
+        store: args.store,
+        apply: args.apply,
+        remove_unmanaged: args.remove_unmanaged,
+        adopt: args.adopt,
+        users: args.users,
+        groups: args.groups,
+        json: args.format == OutputFormat::Json,
+    })
+    .await
+}
+
 async fn ops(args: OpsArgs) -> anyhow::Result<()> {
     let settings = Settings::load(args.config.as_deref())?;
     let url = args.store.unwrap_or_else(|| settings.store_url());
@@ -251,14 +305,28 @@ fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<std::process::ExitCode> {
     tableau_scim::init_crypto();
-    let cli = Cli::parse();
-    run_command(cli.command)
-        .await
-        .map(|()| std::process::ExitCode::SUCCESS)
+    // A usage error exits 1, like every other error: clap's own 2 is `reconcile`'s "drift
+    // left" (docs/operations.md, exit codes). `--help` and `--version` exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return Ok(if e.use_stderr() {
+                std::process::ExitCode::FAILURE
+            } else {
+                std::process::ExitCode::SUCCESS
+            });
+        }
+    };
+    run_command(cli.command).await
 }
 
-async fn run_command(command: Command) -> anyhow::Result<()> {
-    match command {
+async fn run_command(command: Command) -> anyhow::Result<std::process::ExitCode> {
+    let done = match command {
+        // The one command with exit codes of its own (2, 3, 4).
+        Command::Reconcile(args) => {
+            return reconcile(args).await.map(std::process::ExitCode::from);
+        }
         Command::Serve(args) => serve(args).await,
         Command::Demo(args) => demo(args).await,
         Command::Sim(args) => run_cli(args).await,
@@ -291,7 +359,8 @@ async fn run_command(command: Command) -> anyhow::Result<()> {
             println!("{}", token_hash_string(&token));
             Ok(())
         }
-    }
+    };
+    done.map(|()| std::process::ExitCode::SUCCESS)
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -68,6 +68,18 @@ struct Metrics {
     operations: Family<StateLabel, Gauge>,
     oldest_unfinished: Gauge<f64, AtomicU64>,
     sqlite_batch: Histogram,
+    reconcile_drift: Family<KindLabel, Gauge>,
+    reconcile_runs: Family<OutcomeLabel, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabel {
+    kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabel {
+    outcome: &'static str,
 }
 
 static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
@@ -135,6 +147,19 @@ impl Metrics {
             "Writes committed together by SQLite's writer (group commit)",
             sqlite_batch.clone(),
         );
+        let reconcile_drift = Family::<KindLabel, Gauge>::default();
+        registry.register(
+            "reconcile_drift",
+            "Drift between Tableau and the stored state found by the last background reconcile, \
+             by kind (before its repairs)",
+            reconcile_drift.clone(),
+        );
+        let reconcile_runs = Family::<OutcomeLabel, Counter>::default();
+        registry.register(
+            "reconcile_runs",
+            "Background reconciles, by outcome (in_sync, drift, repaired, repair_failed, error)",
+            reconcile_runs.clone(),
+        );
         // Every reason from 0, so that a rate is defined before the first retry or failure.
         for reason in RetryReason::ALL {
             let _ = tableau_retries.get_or_create(&ReasonLabel {
@@ -155,6 +180,8 @@ impl Metrics {
             operations,
             oldest_unfinished,
             sqlite_batch,
+            reconcile_drift,
+            reconcile_runs,
         }
     }
 }
@@ -326,6 +353,22 @@ pub fn set_operations(running: i64, succeeded: i64, failed: i64, oldest_running:
             .set(n);
     }
     METRICS.oldest_unfinished.set(oldest_running.as_secs_f64());
+}
+
+/// Drift of one kind found by the last background reconcile.
+pub fn set_reconcile_drift(kind: &'static str, n: i64) {
+    METRICS
+        .reconcile_drift
+        .get_or_create(&KindLabel { kind })
+        .set(n);
+}
+
+/// One background reconcile ended with `outcome`.
+pub fn reconcile_run(outcome: &'static str) {
+    METRICS
+        .reconcile_runs
+        .get_or_create(&OutcomeLabel { outcome })
+        .inc();
 }
 
 /// Every metric in the Prometheus text format.

@@ -140,7 +140,8 @@ pub async fn plan_undo(
             | Step::CheckUserNameFree { .. }
             | Step::CopyGroups { .. }
             | Step::RetireOldUser { .. }
-            | Step::RemoveRenamedUser { .. } => {}
+            | Step::RemoveRenamedUser { .. }
+            | Step::RemoveUnmanagedUser { .. } => {}
             Step::UpdateUser {
                 user_id,
                 full_name: new_full_name,

@@ -250,6 +250,16 @@ impl Engine {
             }
             CommitIntent::Create { kind, id, doc, .. } => (*kind, id, doc),
             CommitIntent::Delete { .. } => return Ok(None),
+            CommitIntent::Repair { kind, id, revision } => {
+                return super::repair::stale_repair(
+                    self.store.as_ref(),
+                    tenant,
+                    *kind,
+                    id,
+                    *revision,
+                )
+                .await;
+            }
         };
         self.name_taken(tenant, kind, id, doc).await
     }
@@ -491,6 +501,16 @@ impl Engine {
             luids = exec.luids;
         }
         let luid = luids.get(intent.commit.resource_id()).cloned();
+        if let (CommitIntent::Repair { kind, id, .. }, Some(l)) = (&intent.commit, &luid)
+            && let Err(e) = super::repair::link(self.store.as_ref(), &op.tenant, *kind, id, l).await
+        {
+            // Another resource holds the LUID: refused for good, like a refused commit.
+            if let StoreError::Conflict { .. } = e {
+                let err = self.commit_refusal(&op.tenant, &intent, e).await;
+                return self.fail_or_compensate(&op, next_idx, &ran, err).await;
+            }
+            return Err(ScimError::from(e));
+        }
         let commit = intent.commit.to_commit(luid);
         match self
             .store
@@ -832,7 +852,7 @@ fn claimed_name(commit: &CommitIntent) -> Option<String> {
         CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
             (*kind, doc)
         }
-        CommitIntent::Delete { .. } => return None,
+        CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => return None,
     };
     unique_name(kind, doc)
 }

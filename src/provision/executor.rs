@@ -368,34 +368,16 @@ impl<'a> Executor<'a> {
                         note: Some("the user has no Tableau account".into()),
                     });
                 };
-                let owner = match map_assets_to {
-                    Some(name) => match self
-                        .client
-                        .find_user_by_name(name)
-                        .await
-                        .map_err(|e| classify(kind, e))?
-                    {
-                        Some(u) => Some(u.luid),
-                        None => {
-                            return Err(StepFailure::Configuration(ScimError::new(
-                                ErrorKind::Unavailable,
-                                format!("the configured content owner '{name}' does not exist in Tableau; fix provision.content_owner"),
-                            ).with_retry_after(super::errors::RETRY_AFTER_SECS)));
-                        }
-                    },
-                    None => None,
-                };
-                match self.client.remove_user(&luid, owner.as_deref()).await {
-                    Ok(()) => Ok(Done { luid: Some(luid), note: None }),
-                    Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
-                        Ok(Done { luid: Some(luid), note: Some("already removed from Tableau (404002)".into()) })
-                    }
-                    Err(e) if e.code() == Some(&TableauCode::UserOwnsContent) => Ok(Done {
-                        luid: Some(luid),
-                        note: Some("the user owns content: Tableau kept them as Unlicensed (409003); set provision.content_owner to transfer content and remove them".into()),
-                    }),
-                    Err(e) => Err(classify(kind, e)),
-                }
+                self.remove_tableau_user(kind, luid, map_assets_to.as_deref())
+                    .await
+            }
+            Step::RemoveUnmanagedUser {
+                luid,
+                map_assets_to,
+                ..
+            } => {
+                self.remove_tableau_user(kind, luid.clone(), map_assets_to.as_deref())
+                    .await
             }
             Step::CreateGroup { name, .. } => match self.client.create_group(name).await {
                 Ok(g) => Ok(Done {
@@ -515,5 +497,43 @@ impl<'a> Executor<'a> {
                 })
             }
         }
+    }
+
+    /// `DELETE /users/{luid}`, moving content to `map_assets_to` (a user name) first when
+    /// given; gone already (404002) and kept as Unlicensed for owning content (409003) are done.
+    async fn remove_tableau_user(
+        &mut self,
+        kind: &str,
+        luid: String,
+        map_assets_to: Option<&str>,
+    ) -> Result<Done, StepFailure> {
+        let owner = match map_assets_to {
+            Some(name) => match self
+                .client
+                .find_user_by_name(name)
+                .await
+                .map_err(|e| classify(kind, e))?
+            {
+                Some(u) => Some(u.luid),
+                None => {
+                    return Err(StepFailure::Configuration(ScimError::new(
+                                ErrorKind::Unavailable,
+                                format!("the configured content owner '{name}' does not exist in Tableau; fix provision.content_owner"),
+                            ).with_retry_after(super::errors::RETRY_AFTER_SECS)));
+                }
+            },
+            None => None,
+        };
+        match self.client.remove_user(&luid, owner.as_deref()).await {
+                    Ok(()) => Ok(Done { luid: Some(luid), note: None }),
+                    Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
+                        Ok(Done { luid: Some(luid), note: Some("already removed from Tableau (404002)".into()) })
+                    }
+                    Err(e) if e.code() == Some(&TableauCode::UserOwnsContent) => Ok(Done {
+                        luid: Some(luid),
+                        note: Some("the user owns content: Tableau kept them as Unlicensed (409003); set provision.content_owner to transfer content and remove them".into()),
+                    }),
+                    Err(e) => Err(classify(kind, e)),
+                }
     }
 }

@@ -38,6 +38,16 @@ pub enum CommitIntent {
         kind: ResourceKind,
         id: String,
     },
+    /// A reconcile repair (`src/reconcile/`): Tableau is brought back to the stored state,
+    /// which does not change; the engine only records the LUID the steps linked or created.
+    /// `revision` is the resource's revision the repair was computed from (`None` for a
+    /// Tableau user no resource manages, whose `id` is its LUID): a resource written since
+    /// makes the repair stale, refused before any Tableau call.
+    Repair {
+        kind: ResourceKind,
+        id: String,
+        revision: Option<i64>,
+    },
 }
 
 impl CommitIntent {
@@ -45,7 +55,8 @@ impl CommitIntent {
         match self {
             CommitIntent::Create { id, .. }
             | CommitIntent::Update { id, .. }
-            | CommitIntent::Delete { id, .. } => id,
+            | CommitIntent::Delete { id, .. }
+            | CommitIntent::Repair { id, .. } => id,
         }
     }
 
@@ -53,7 +64,8 @@ impl CommitIntent {
         match self {
             CommitIntent::Create { kind, .. }
             | CommitIntent::Update { kind, .. }
-            | CommitIntent::Delete { kind, .. } => *kind,
+            | CommitIntent::Delete { kind, .. }
+            | CommitIntent::Repair { kind, .. } => *kind,
         }
     }
 
@@ -90,6 +102,8 @@ impl CommitIntent {
                 tableau_luid: luid.or(tableau_luid),
             },
             CommitIntent::Delete { kind, id } => ResourceCommit::Delete { kind, id },
+            // The LUID is set by the engine (`Engine::link_repaired`): the document is unchanged.
+            CommitIntent::Repair { .. } => ResourceCommit::Nothing,
         }
     }
 }

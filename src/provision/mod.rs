@@ -20,6 +20,7 @@ pub mod plan;
 pub mod planner;
 pub mod query;
 pub mod rename;
+pub mod repair;
 pub mod retention;
 pub mod rules;
 pub mod service;

@@ -101,6 +101,13 @@ pub enum Step {
         user_id: String,
         content_to: String,
     },
+    /// `DELETE /users/{luid}[?mapAssetsTo=…]` of a Tableau user no SCIM resource manages
+    /// (`reconcile --apply --remove-unmanaged`): it has a LUID and a name, no SCIM id.
+    RemoveUnmanagedUser {
+        luid: String,
+        name: String,
+        map_assets_to: Option<String>,
+    },
 }
 
 /// The Tableau user a rename replaces. Its LUID is the one the store holds until the rename
@@ -127,10 +134,11 @@ impl Step {
             Step::CopyGroups { .. } => "CopyGroups",
             Step::RetireOldUser { .. } => "RetireOldUser",
             Step::RemoveRenamedUser { .. } => "RemoveRenamedUser",
+            Step::RemoveUnmanagedUser { .. } => "RemoveUnmanagedUser",
         }
     }
 
-    /// The SCIM id of the user or group the step acts on.
+    /// The SCIM id of the user or group the step acts on (for an unmanaged user, its LUID).
     pub fn resource_id(&self) -> &str {
         match self {
             Step::AddUser { user_id, .. }
@@ -146,6 +154,7 @@ impl Step {
             | Step::DeleteGroup { group_id }
             | Step::AddGroupMembers { group_id, .. }
             | Step::RemoveGroupMembers { group_id, .. } => group_id,
+            Step::RemoveUnmanagedUser { luid, .. } => luid,
         }
     }
 }

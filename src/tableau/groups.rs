@@ -7,7 +7,7 @@ use reqwest::Method;
 
 use super::client::TableauClient;
 use super::errors::{TableauCode, TableauError};
-use super::paging::{self, PAGE_SIZE};
+use super::paging::{self, PAGE_SIZE, Progress};
 use super::users::encode;
 use super::wire::{
     GroupName, GroupPage, GroupRequest, GroupResponse, UserFields, UserId, UserIdList,
@@ -246,20 +246,40 @@ fn to_group(
 }
 
 impl TableauClient {
+    /// Every group on the site (local and imported, "All Users" included), in pages of the
+    /// API's maximum size (reconcile's read).
+    pub async fn all_groups(
+        &self,
+        progress: Progress<'_>,
+    ) -> Result<Vec<TableauGroup>, TableauError> {
+        self.list_groups_reporting(None, progress).await
+    }
+
     /// Every group matching `filter` (all pages).
     async fn list_groups(&self, filter: Option<&str>) -> Result<Vec<TableauGroup>, TableauError> {
-        let groups = paging::all_pages(|page| async move {
-            let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
-            let mut query = vec![
-                ("pageSize", page_size.as_str()),
-                ("pageNumber", page_number.as_str()),
-            ];
-            if let Some(filter) = filter {
-                query.push(("filter", filter));
-            }
-            let answer: GroupPage = self.site_json(Method::GET, "groups", &query, None).await?;
-            Ok((answer.pagination, answer.groups.items))
-        })
+        self.list_groups_reporting(filter, &|_, _| {}).await
+    }
+
+    async fn list_groups_reporting(
+        &self,
+        filter: Option<&str>,
+        progress: Progress<'_>,
+    ) -> Result<Vec<TableauGroup>, TableauError> {
+        let groups = paging::all_pages_reporting(
+            |page| async move {
+                let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
+                let mut query = vec![
+                    ("pageSize", page_size.as_str()),
+                    ("pageNumber", page_number.as_str()),
+                ];
+                if let Some(filter) = filter {
+                    query.push(("filter", filter));
+                }
+                let answer: GroupPage = self.site_json(Method::GET, "groups", &query, None).await?;
+                Ok((answer.pagination, answer.groups.items))
+            },
+            progress,
+        )
         .await?;
         Ok(groups
             .into_iter()

@@ -41,6 +41,7 @@ pub use content::{ContentKind, OwnedItem};
 pub use errors::{TableauCode, TableauError};
 pub use groups::TableauGroup;
 pub use inspect::{ServerInfo, SiteAuthConfiguration, SiteDetails};
+pub use paging::Progress;
 pub use settings::{TableauAuth, TableauSettings};
 pub use user_groups::UserGroup;
 pub use users::{TableauUser, UserUpdate};

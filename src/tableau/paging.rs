@@ -14,7 +14,22 @@ const MAX_PAGES: u64 = 10_000;
 /// Calls `fetch(1)`, `fetch(2)`, … and gathers the items until `totalAvailable` is reached or
 /// a page comes back short or empty. A page past the end (400006, e.g. entries deleted
 /// meanwhile) ends the listing too.
-pub async fn all_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, TableauError>
+pub async fn all_pages<T, F, Fut>(fetch: F) -> Result<Vec<T>, TableauError>
+where
+    F: FnMut(u64) -> Fut,
+    Fut: Future<Output = Result<(Option<Pagination>, Vec<T>), TableauError>>,
+{
+    all_pages_reporting(fetch, &|_, _| {}).await
+}
+
+/// Told after each page: the entries read so far and, when Tableau says, how many there are.
+pub type Progress<'a> = &'a (dyn Fn(usize, Option<u64>) + Send + Sync);
+
+/// [`all_pages`], calling `progress` after each page (a long listing's progress line).
+pub async fn all_pages_reporting<T, F, Fut>(
+    mut fetch: F,
+    progress: Progress<'_>,
+) -> Result<Vec<T>, TableauError>
 where
     F: FnMut(u64) -> Fut,
     Fut: Future<Output = Result<(Option<Pagination>, Vec<T>), TableauError>>,
@@ -28,6 +43,7 @@ where
         };
         let got = items.len() as u64;
         all.extend(items);
+        progress(all.len(), pagination.and_then(|p| p.total_available));
         let page_size = pagination
             .and_then(|p| p.page_size)
             .filter(|s| *s > 0)

@@ -4,7 +4,7 @@ use reqwest::Method;
 
 use super::client::TableauClient;
 use super::errors::TableauError;
-use super::paging::{self, PAGE_SIZE};
+use super::paging::{self, PAGE_SIZE, Progress};
 use super::wire::{UserFields, UserPage, UserRequest, UserResponse, WireUser};
 
 /// A Tableau user as this client reports it.
@@ -153,22 +153,41 @@ impl TableauClient {
         Ok(None)
     }
 
+    /// Every user on the site, in pages of the API's maximum size (reconcile's read).
+    pub async fn all_users(
+        &self,
+        progress: Progress<'_>,
+    ) -> Result<Vec<TableauUser>, TableauError> {
+        self.list_users_reporting(None, progress).await
+    }
+
     /// Every user matching `filter` (all pages, all fields).
     async fn list_users(&self, filter: Option<&str>) -> Result<Vec<TableauUser>, TableauError> {
-        let users = paging::all_pages(|page| async move {
-            let page_number = page.to_string();
-            let page_size = PAGE_SIZE.to_string();
-            let mut query = vec![
-                ("pageSize", page_size.as_str()),
-                ("pageNumber", page_number.as_str()),
-                ("fields", "_all_"),
-            ];
-            if let Some(filter) = filter {
-                query.push(("filter", filter));
-            }
-            let answer: UserPage = self.site_json(Method::GET, "users", &query, None).await?;
-            Ok((answer.pagination, answer.users.items))
-        })
+        self.list_users_reporting(filter, &|_, _| {}).await
+    }
+
+    async fn list_users_reporting(
+        &self,
+        filter: Option<&str>,
+        progress: Progress<'_>,
+    ) -> Result<Vec<TableauUser>, TableauError> {
+        let users = paging::all_pages_reporting(
+            |page| async move {
+                let page_number = page.to_string();
+                let page_size = PAGE_SIZE.to_string();
+                let mut query = vec![
+                    ("pageSize", page_size.as_str()),
+                    ("pageNumber", page_number.as_str()),
+                    ("fields", "_all_"),
+                ];
+                if let Some(filter) = filter {
+                    query.push(("filter", filter));
+                }
+                let answer: UserPage = self.site_json(Method::GET, "users", &query, None).await?;
+                Ok((answer.pagination, answer.users.items))
+            },
+            progress,
+        )
         .await?;
         Ok(users.into_iter().filter_map(to_user).collect())
     }

@@ -19,6 +19,7 @@ mod fuzz;
 mod idp;
 mod model;
 mod procs;
+mod reconcile;
 mod rename;
 #[path = "../support/mod.rs"]
 mod support;

@@ -20,6 +20,7 @@ mod lifecycle;
 mod okta;
 mod paging;
 mod policies;
+mod reconcile;
 mod rename;
 #[path = "../support/mod.rs"]
 mod support;
