@@ -511,12 +511,25 @@ impl Engine {
             }
             return Err(ScimError::from(e));
         }
-        let commit = intent.commit.to_commit(luid);
-        match self
+        let mut commit = intent.commit.to_commit(luid);
+        let mut completed = self
             .store
             .complete_operation(&op.tenant, &op.id, intent.status, &commit)
-            .await
+            .await;
+        // A joining member deleted since the change was planned (its DELETE ran while this
+        // operation was in flight, or before a crashed one resumed) is left out: that is the
+        // order "this change, then the delete", and the delete already took the user out of
+        // Tableau. Each retry drops one id, so this ends.
+        while let Err(StoreError::UnknownMember(id)) = &completed
+            && commit.drop_member(id)
         {
+            tracing::info!(op = %op.id, member = %id, "a member was deleted meanwhile: left out of the commit");
+            completed = self
+                .store
+                .complete_operation(&op.tenant, &op.id, intent.status, &commit)
+                .await;
+        }
+        match completed {
             Ok(resource) => Ok(Answer {
                 status: intent.status,
                 resource,

@@ -212,6 +212,19 @@ pub enum ResourceCommit {
 }
 
 impl ResourceCommit {
+    /// Leave out the joining member `id` (one deleted since the change was planned); whether
+    /// it was one.
+    pub fn drop_member(&mut self, id: &str) -> bool {
+        let joining = match self {
+            ResourceCommit::Create { members, .. } => members,
+            ResourceCommit::Update { members, .. } => &mut members.add,
+            ResourceCommit::Delete { .. } | ResourceCommit::Nothing => return false,
+        };
+        let before = joining.len();
+        joining.retain(|(m, _)| m != id);
+        joining.len() != before
+    }
+
     /// The commit of `Store::create`.
     pub(crate) fn create(
         kind: ResourceKind,
