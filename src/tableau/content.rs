@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::client::{TableauClient, parse_version};
 use super::errors::TableauError;
-use super::paging::{self, PAGE_SIZE};
+use super::paging;
 use super::users::encode;
 use super::wire::Pagination;
 
@@ -85,26 +85,16 @@ impl TableauClient {
         owner_name: &str,
     ) -> Result<Vec<OwnedItem>, TableauError> {
         let filter = paging::filterable(owner_name).then(|| format!("ownerName:eq:{owner_name}"));
-        let filter = filter.as_deref();
-        let items = paging::all_pages(|page| async move {
-            let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
-            let mut query = vec![
-                ("pageSize", page_size.as_str()),
-                ("pageNumber", page_number.as_str()),
-            ];
-            if let Some(filter) = filter {
-                query.push(("filter", filter));
-            }
-            let answer: Value = self
-                .site_json(Method::GET, kind.collection(), &query, None)
-                .await?;
-            let pagination = answer
-                .get("pagination")
-                .cloned()
-                .and_then(|p| serde_json::from_value::<Pagination>(p).ok());
-            Ok((pagination, items_of(&answer, kind)))
-        })
-        .await?;
+        let extra: Vec<(&str, &str)> = filter.iter().map(|f| ("filter", f.as_str())).collect();
+        let items = self
+            .get_all_pages(kind.collection(), &extra, &|_, _| {}, |answer: Value| {
+                let pagination = answer
+                    .get("pagination")
+                    .cloned()
+                    .and_then(|p| serde_json::from_value::<Pagination>(p).ok());
+                (pagination, items_of(&answer, kind))
+            })
+            .await?;
         Ok(items
             .into_iter()
             .filter(|(_, owner)| owner == owner_luid)

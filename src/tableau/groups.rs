@@ -7,7 +7,7 @@ use reqwest::Method;
 
 use super::client::TableauClient;
 use super::errors::{TableauCode, TableauError};
-use super::paging::{self, PAGE_SIZE, Progress};
+use super::paging::{self, Progress};
 use super::users::encode;
 use super::wire::{
     GroupName, GroupPage, GroupRequest, GroupResponse, UserFields, UserId, UserIdList,
@@ -149,19 +149,11 @@ impl TableauClient {
     #[tracing::instrument(skip_all, fields(group_luid = %group_luid))]
     pub async fn group_member_luids(&self, group_luid: &str) -> Result<Vec<String>, TableauError> {
         let path = group_path(group_luid, "/users")?;
-        let users = paging::all_pages(|page| {
-            let path = &path;
-            async move {
-                let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
-                let query = [
-                    ("pageSize", page_size.as_str()),
-                    ("pageNumber", page_number.as_str()),
-                ];
-                let answer: UserPage = self.site_json(Method::GET, path, &query, None).await?;
-                Ok((answer.pagination, answer.users.items))
-            }
-        })
-        .await?;
+        let users = self
+            .get_all_pages(&path, &[], &|_, _| {}, |answer: UserPage| {
+                (answer.pagination, answer.users.items)
+            })
+            .await?;
         Ok(users.into_iter().filter_map(|u| u.id).collect())
     }
 
@@ -265,22 +257,12 @@ impl TableauClient {
         filter: Option<&str>,
         progress: Progress<'_>,
     ) -> Result<Vec<TableauGroup>, TableauError> {
-        let groups = paging::all_pages_reporting(
-            |page| async move {
-                let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
-                let mut query = vec![
-                    ("pageSize", page_size.as_str()),
-                    ("pageNumber", page_number.as_str()),
-                ];
-                if let Some(filter) = filter {
-                    query.push(("filter", filter));
-                }
-                let answer: GroupPage = self.site_json(Method::GET, "groups", &query, None).await?;
-                Ok((answer.pagination, answer.groups.items))
-            },
-            progress,
-        )
-        .await?;
+        let extra: Vec<(&str, &str)> = filter.map(|f| ("filter", f)).into_iter().collect();
+        let groups = self
+            .get_all_pages("groups", &extra, progress, |answer: GroupPage| {
+                (answer.pagination, answer.groups.items)
+            })
+            .await?;
         Ok(groups
             .into_iter()
             .filter_map(|g| {

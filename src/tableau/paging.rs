@@ -3,6 +3,10 @@
 
 use std::future::Future;
 
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+
+use super::client::TableauClient;
 use super::errors::{TableauCode, TableauError};
 use super::wire::Pagination;
 
@@ -11,21 +15,13 @@ pub const PAGE_SIZE: u64 = 1000;
 /// A runaway guard: 10 million entries at 1000 a page.
 const MAX_PAGES: u64 = 10_000;
 
-/// Calls `fetch(1)`, `fetch(2)`, … and gathers the items until `totalAvailable` is reached or
-/// a page comes back short or empty. A page past the end (400006, e.g. entries deleted
-/// meanwhile) ends the listing too.
-pub async fn all_pages<T, F, Fut>(fetch: F) -> Result<Vec<T>, TableauError>
-where
-    F: FnMut(u64) -> Fut,
-    Fut: Future<Output = Result<(Option<Pagination>, Vec<T>), TableauError>>,
-{
-    all_pages_reporting(fetch, &|_, _| {}).await
-}
-
 /// Told after each page: the entries read so far and, when Tableau says, how many there are.
 pub type Progress<'a> = &'a (dyn Fn(usize, Option<u64>) + Send + Sync);
 
-/// [`all_pages`], calling `progress` after each page (a long listing's progress line).
+/// Calls `fetch(1)`, `fetch(2)`, … and gathers the items until `totalAvailable` is reached or
+/// a page comes back short or empty. A page past the end (400006, e.g. entries deleted
+/// meanwhile) ends the listing too.
+/// `progress` is called after each page (a long listing's progress line).
 pub async fn all_pages_reporting<T, F, Fut>(
     mut fetch: F,
     progress: Progress<'_>,
@@ -57,6 +53,40 @@ where
         }
     }
     Ok(all)
+}
+
+impl TableauClient {
+    /// `GET path` page by page at Tableau's largest page size, with the `extra` query pairs
+    /// (a filter, `fields`) on every page; `items` takes one page's answer apart.
+    pub(super) async fn get_all_pages<A, T>(
+        &self,
+        path: &str,
+        extra: &[(&str, &str)],
+        progress: Progress<'_>,
+        items: impl Fn(A) -> (Option<Pagination>, Vec<T>) + Sync,
+    ) -> Result<Vec<T>, TableauError>
+    where
+        A: DeserializeOwned + Send,
+        T: Send,
+    {
+        let items = &items;
+        let page_size = PAGE_SIZE.to_string();
+        let page_size = page_size.as_str();
+        all_pages_reporting(
+            |page| async move {
+                let page_number = page.to_string();
+                let mut query = vec![
+                    ("pageSize", page_size),
+                    ("pageNumber", page_number.as_str()),
+                ];
+                query.extend_from_slice(extra);
+                let answer: A = self.site_json(Method::GET, path, &query, None).await?;
+                Ok(items(answer))
+            },
+            progress,
+        )
+        .await
+    }
 }
 
 /// Whether `value` can go into `filter=field:op:value`: commas separate clauses and
@@ -121,19 +151,22 @@ mod tests {
 
     #[tokio::test]
     async fn pages_until_total() {
-        let pages = all_pages(|page| async move {
-            let items: Vec<u64> = match page {
-                1 => (0..1000).collect(),
-                2 => (1000..1100).collect(),
-                _ => panic!("asked for page {page}"),
-            };
-            let p = Pagination {
-                page_number: Some(page),
-                page_size: Some(1000),
-                total_available: Some(1100),
-            };
-            Ok((Some(p), items))
-        })
+        let pages = all_pages_reporting(
+            |page| async move {
+                let items: Vec<u64> = match page {
+                    1 => (0..1000).collect(),
+                    2 => (1000..1100).collect(),
+                    _ => panic!("asked for page {page}"),
+                };
+                let p = Pagination {
+                    page_number: Some(page),
+                    page_size: Some(1000),
+                    total_available: Some(1100),
+                };
+                Ok((Some(p), items))
+            },
+            &|_, _| {},
+        )
         .await
         .unwrap();
         assert_eq!(pages.len(), 1100);

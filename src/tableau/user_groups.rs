@@ -1,12 +1,10 @@
 //! Get Groups for a User (reference §2.8, API 3.7+), with each group's minimum site role: what
 //! explains a 400012 on Update User, which Tableau answers without naming the group.
 
-use reqwest::Method;
-
 use super::client::{TableauClient, parse_version};
 use super::errors::TableauError;
 use super::groups::TableauGroup;
-use super::paging::{self, PAGE_SIZE};
+use super::paging;
 use super::wire::GroupPage;
 
 /// The API version that has `GET …/users/{luid}/groups`.
@@ -27,19 +25,11 @@ impl TableauClient {
             return Ok(None);
         }
         let path = format!("users/{}/groups", paging::segment(luid)?);
-        let groups = paging::all_pages(|page| {
-            let path = &path;
-            async move {
-                let (page_number, page_size) = (page.to_string(), PAGE_SIZE.to_string());
-                let query = [
-                    ("pageSize", page_size.as_str()),
-                    ("pageNumber", page_number.as_str()),
-                ];
-                let answer: GroupPage = self.site_json(Method::GET, path, &query, None).await?;
-                Ok((answer.pagination, answer.groups.items))
-            }
-        })
-        .await?;
+        let groups = self
+            .get_all_pages(&path, &[], &|_, _| {}, |answer: GroupPage| {
+                (answer.pagination, answer.groups.items)
+            })
+            .await?;
         Ok(Some(
             groups
                 .into_iter()

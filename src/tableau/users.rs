@@ -4,7 +4,7 @@ use reqwest::Method;
 
 use super::client::TableauClient;
 use super::errors::TableauError;
-use super::paging::{self, PAGE_SIZE, Progress};
+use super::paging::{self, Progress};
 use super::wire::{UserFields, UserPage, UserRequest, UserResponse, WireUser};
 
 /// A Tableau user as this client reports it.
@@ -171,24 +171,13 @@ impl TableauClient {
         filter: Option<&str>,
         progress: Progress<'_>,
     ) -> Result<Vec<TableauUser>, TableauError> {
-        let users = paging::all_pages_reporting(
-            |page| async move {
-                let page_number = page.to_string();
-                let page_size = PAGE_SIZE.to_string();
-                let mut query = vec![
-                    ("pageSize", page_size.as_str()),
-                    ("pageNumber", page_number.as_str()),
-                    ("fields", "_all_"),
-                ];
-                if let Some(filter) = filter {
-                    query.push(("filter", filter));
-                }
-                let answer: UserPage = self.site_json(Method::GET, "users", &query, None).await?;
-                Ok((answer.pagination, answer.users.items))
-            },
-            progress,
-        )
-        .await?;
+        let mut extra = vec![("fields", "_all_")];
+        extra.extend(filter.map(|f| ("filter", f)));
+        let users = self
+            .get_all_pages("users", &extra, progress, |answer: UserPage| {
+                (answer.pagination, answer.users.items)
+            })
+            .await?;
         Ok(users.into_iter().filter_map(to_user).collect())
     }
 }
