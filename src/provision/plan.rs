@@ -215,16 +215,20 @@ fn plan_user_create(
         auth_setting,
         idp_configuration_id,
     }];
-    let (full_name, email) = (full_name(new), email(new));
-    if full_name.is_some() || email.is_some() {
-        steps.push(Step::UpdateUser {
-            user_id: change.id.to_string(),
-            full_name,
-            email,
-            site_role: None,
-        });
-    }
+    steps.extend(name_and_email(change.id, new));
     Ok(steps)
+}
+
+/// The `UpdateUser` that gives a just-added user its full name and e-mail (Add User takes
+/// neither), when the document has one.
+fn name_and_email(user_id: &str, new: &Map<String, Value>) -> Option<Step> {
+    let (full_name, email) = (full_name(new), email(new));
+    (full_name.is_some() || email.is_some()).then(|| Step::UpdateUser {
+        user_id: user_id.to_string(),
+        full_name,
+        email,
+        site_role: None,
+    })
 }
 
 /// The new user's `authSetting`/`idpConfigurationId`. The user's extension overrides the
@@ -346,15 +350,7 @@ fn plan_recreate(
             idp_configuration_id,
         },
     ];
-    let (full_name, email) = (full_name(new), email(new));
-    if full_name.is_some() || email.is_some() {
-        steps.push(Step::UpdateUser {
-            user_id: user_id.clone(),
-            full_name,
-            email,
-            site_role: None,
-        });
-    }
+    steps.extend(name_and_email(&user_id, new));
     steps.push(Step::CopyGroups {
         user_id: user_id.clone(),
         from: from.clone(),
