@@ -36,7 +36,10 @@ pub async fn run(req: Request) -> anyhow::Result<u8> {
     let settings = Settings::load(req.config.as_deref())?;
     crate::logging::init(settings.log.format);
     let Some(tableau) = settings.tableau.clone() else {
-        anyhow::bail!("no [tableau] settings: there is no Tableau site to reconcile with");
+        anyhow::bail!(
+            "no [tableau] settings, so there is no Tableau site to reconcile with: give --config a \
+             file with a [tableau] section (url, site, credentials; docs/configuration.md)"
+        );
     };
     let url = req.store.clone().unwrap_or_else(|| settings.store_url());
     if let Some(path) = crate::store::sqlite_file(&url)
