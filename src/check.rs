@@ -130,15 +130,35 @@ async fn check_store(c: &mut Checklist, settings: &Settings) {
         Ok(None) => c.pass(format!(
             "store {shown}: not created yet; the server creates it (mode 0600) at its first start"
         )),
-        Ok(Some(0)) => c.pass(format!("store {shown}: opens, schema up to date")),
-        Ok(Some(n)) => c.pass(format!(
-            "store {shown}: opens, {n} migration(s) pending (the server applies them at start)"
+        Ok(Some(state)) if !state.unknown.is_empty() => c.fail(format!(
+            "store {shown}: migration(s) {} recorded in it are unknown to this version of \
+             tableau-scim (a newer version migrated it; run that version or restore a backup)",
+            versions(&state.unknown)
+        )),
+        Ok(Some(state)) if !state.edited.is_empty() => c.fail(format!(
+            "store {shown}: migration(s) {} were applied from another text than this version's \
+             (the server would refuse to start; run the version that migrated it)",
+            versions(&state.edited)
+        )),
+        Ok(Some(state)) if state.pending == 0 => {
+            c.pass(format!("store {shown}: opens, schema up to date"))
+        }
+        Ok(Some(state)) => c.pass(format!(
+            "store {shown}: opens, {} migration(s) pending (the server applies them at start)",
+            state.pending
         )),
         Err(e) => c.fail(format!(
             "store {shown}: {e} (check `store` / --store and that the database accepts the \
              connection)"
         )),
     }
+}
+
+fn versions(list: &[i64]) -> String {
+    list.iter()
+        .map(|v| format!("{v:04}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const ADMIN_ROLES: [&str; 4] = [

@@ -319,9 +319,46 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     }
 }
 
-/// How many migrations the store at `url` still needs, without changing it: `Ok(None)` when a
-/// SQLite file does not exist yet (the server creates it).
-pub async fn pending_migrations(url: &str) -> StoreResult<Option<usize>> {
+/// What a store's recorded migrations are, measured against this build's (for `tableau-scim
+/// check`, which must say before a start whether the server would migrate or refuse).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationState {
+    /// This build's migrations the database has not had yet: the server applies them at start.
+    pub pending: usize,
+    /// Versions applied from another text than this build's: the server refuses to start.
+    pub edited: Vec<i64>,
+    /// Versions recorded in the database that this build does not know (a newer version
+    /// migrated it): the server refuses to start.
+    pub unknown: Vec<i64>,
+}
+
+impl MigrationState {
+    /// `known`: this build's (version, checksum); `applied`: the database's.
+    pub(crate) fn compare(
+        known: impl Iterator<Item = (i64, Vec<u8>)>,
+        applied: Vec<(i64, Vec<u8>)>,
+    ) -> Self {
+        let known: Vec<(i64, Vec<u8>)> = known.collect();
+        let mut state = MigrationState::default();
+        for (version, sum) in &known {
+            match applied.iter().find(|(v, _)| v == version) {
+                None => state.pending += 1,
+                Some((_, recorded)) if recorded != sum => state.edited.push(*version),
+                Some(_) => {}
+            }
+        }
+        state.unknown = applied
+            .iter()
+            .map(|(v, _)| *v)
+            .filter(|v| !known.iter().any(|(k, _)| k == v))
+            .collect();
+        state
+    }
+}
+
+/// What the store at `url` holds of this build's migrations, without changing it: `Ok(None)`
+/// when a SQLite file does not exist yet (the server creates it).
+pub async fn pending_migrations(url: &str) -> StoreResult<Option<MigrationState>> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         return postgres::PostgresStore::pending_migrations(url)
             .await
@@ -330,7 +367,7 @@ pub async fn pending_migrations(url: &str) -> StoreResult<Option<usize>> {
     match sqlite::Location::from_url(url)? {
         Some(sqlite::Location::File(path)) if !path.exists() => Ok(None),
         Some(sqlite::Location::File(path)) => sqlite::pending_migrations(&path).map(Some),
-        Some(sqlite::Location::Memory(_)) => Ok(Some(0)),
+        Some(sqlite::Location::Memory(_)) => Ok(Some(MigrationState::default())),
         None => Err(StoreError::Invalid(unsupported_url(url))),
     }
 }
@@ -352,5 +389,25 @@ fn unsupported_url(url: &str) -> String {
         _ => format!(
             "the store URL '{url}' has no scheme ({FORMS}; for a SQLite file: sqlite://{url})"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MigrationState;
+
+    #[test]
+    fn migration_state_tells_pending_edited_and_unknown_apart() {
+        let known = || vec![(1, vec![1]), (2, vec![2]), (3, vec![3])].into_iter();
+        assert_eq!(
+            MigrationState::compare(known(), vec![(1, vec![1]), (2, vec![2]), (3, vec![3])]),
+            MigrationState::default()
+        );
+        let state =
+            MigrationState::compare(known(), vec![(1, vec![1]), (2, vec![9]), (7, vec![7])]);
+        assert_eq!(state.pending, 1);
+        assert_eq!(state.edited, vec![2]);
+        assert_eq!(state.unknown, vec![7]);
+        assert_eq!(MigrationState::compare(known(), Vec::new()).pending, 3);
     }
 }

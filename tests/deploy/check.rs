@@ -108,3 +108,46 @@ async fn check_passes_with_good_settings_and_names_each_fault() {
     assert!(text.contains("✘ Tableau at http://127.0.0.1:9"), "{text}");
     assert!(text.contains("check tableau.url"), "{text}");
 }
+
+/// A store migrated by this version passes; one whose recorded migrations were edited, or that a
+/// newer version migrated, fails with the line saying so, before a start would refuse it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_edited_and_unknown_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_url) = spawn_sim(dir.path(), &[]).await;
+    let config = write_config(dir.path(), &sim_url, "bridge-secret", "");
+    let db = dir.path().join("bridge.db");
+    let store = tableau_scim::store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    drop(store);
+    let (code, text) = check(&config);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("opens, schema up to date"), "{text}");
+
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE schema_migrations SET checksum = x'00' WHERE version = 1",
+        [],
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("migration(s) 0001 were applied from another text"),
+        "{text}"
+    );
+
+    conn.execute(
+        "INSERT INTO schema_migrations (version, description, checksum, applied) \
+         SELECT 9999, 'from the future', checksum, applied FROM schema_migrations WHERE version = 2",
+        [],
+    )
+    .unwrap();
+    let (code, text) = check(&config);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("migration(s) 9999 recorded in it are unknown to this version"),
+        "{text}"
+    );
+}

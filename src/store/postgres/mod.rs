@@ -15,8 +15,9 @@ use crate::store::journal::{Applied, json_text};
 use crate::store::paging::{self, Page, PageRequest, PageStart};
 use crate::store::rows::{self, Row};
 use crate::store::{
-    Lookup, MemberChanges, NewOperation, Opened, Operation, OperationState, PlannedStep, Resource,
-    ResourceCommit, ResourceKind, StepOutcome, Store, StoreError, StoreResult,
+    Lookup, MemberChanges, MigrationState, NewOperation, Opened, Operation, OperationState,
+    PlannedStep, Resource, ResourceCommit, ResourceKind, StepOutcome, Store, StoreError,
+    StoreResult,
 };
 use serde_json::{Map, Value};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
@@ -78,9 +79,9 @@ impl PostgresStore {
         Ok(PostgresStore { pool })
     }
 
-    /// How many of this build's migrations the database has not had yet; nothing is changed
-    /// (for `tableau-scim check`).
-    pub async fn pending_migrations(url: &str) -> StoreResult<usize> {
+    /// What this build's migrations find in the database; nothing is changed (for
+    /// `tableau-scim check`).
+    pub async fn pending_migrations(url: &str) -> StoreResult<MigrationState> {
         let options: PgConnectOptions = url.parse()?;
         let mut conn = tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
             .await
@@ -94,18 +95,21 @@ impl PostgresStore {
         let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
             .fetch_one(&mut conn)
             .await?;
-        let applied: Vec<i64> = if exists {
-            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success")
+        let applied: Vec<(i64, Vec<u8>)> = if exists {
+            sqlx::query_as("SELECT version, checksum FROM _sqlx_migrations WHERE success")
                 .fetch_all(&mut conn)
                 .await?
         } else {
             Vec::new()
         };
         let _ = conn.close().await;
-        Ok(migrator
-            .iter()
-            .filter(|m| !applied.contains(&m.version))
-            .count())
+        Ok(MigrationState::compare(
+            migrator
+                .iter()
+                .filter(|m| m.migration_type.is_up_migration())
+                .map(|m| (m.version, m.checksum.to_vec())),
+            applied,
+        ))
     }
 
     /// Apply a resource change, in a transaction when it takes several statements.

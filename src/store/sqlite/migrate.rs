@@ -10,7 +10,7 @@
 //! left as it was). A migration sqlx recorded as failed stops the start-up.
 
 use crate::store::columns::now_timestamp;
-use crate::store::{StoreError, StoreResult};
+use crate::store::{MigrationState, StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 use sha2::{Digest, Sha384};
 
@@ -76,25 +76,28 @@ fn checksum(sql: &str) -> Vec<u8> {
     Sha384::digest(sql).to_vec()
 }
 
-/// How many of this build's migrations the database at `path` has not had yet; the file is
-/// opened read-only and nothing is changed (for `tableau-scim check`).
-pub(crate) fn pending(path: &std::path::Path) -> StoreResult<usize> {
+/// What this build's migrations find in the database at `path`; the file is opened read-only and
+/// nothing is changed (for `tableau-scim check`).
+pub(crate) fn pending(path: &std::path::Path) -> StoreResult<MigrationState> {
     let db = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let table = if table_exists(&db, "schema_migrations")? {
-        "SELECT version FROM schema_migrations"
+        "SELECT version, checksum FROM schema_migrations"
     } else if table_exists(&db, "_sqlx_migrations")? {
-        "SELECT version FROM _sqlx_migrations WHERE success"
+        "SELECT version, checksum FROM _sqlx_migrations WHERE success"
     } else {
-        return Ok(MIGRATIONS.len());
+        return Ok(MigrationState::compare(
+            MIGRATIONS.iter().map(|m| (m.version, checksum(m.sql))),
+            Vec::new(),
+        ));
     };
     let mut stmt = db.prepare(table)?;
-    let applied: Vec<i64> = stmt
-        .query_map([], |r| r.get(0))?
+    let applied: Vec<(i64, Vec<u8>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<_, _>>()?;
-    Ok(MIGRATIONS
-        .iter()
-        .filter(|m| !applied.contains(&m.version))
-        .count())
+    Ok(MigrationState::compare(
+        MIGRATIONS.iter().map(|m| (m.version, checksum(m.sql))),
+        applied,
+    ))
 }
 
 /// Bring the database up to date. Two servers starting on one file at once migrate it once:
