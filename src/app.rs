@@ -34,6 +34,8 @@ pub struct Application {
     credentials: Arc<SharedCredentials>,
     tls: Option<Arc<CertResolver>>,
     tableau: Option<TableauClient>,
+    /// The engine, whose mass-removal guard settings SIGHUP replaces.
+    engine: Arc<Engine>,
 }
 
 impl Application {
@@ -82,6 +84,7 @@ impl Application {
             settings.provision.clone(),
             settings.journal.clone(),
         );
+        engine.set_guard(settings.guard.clone());
         // SQLite has one writer process: every unfinished operation is ours to resume now.
         // With PostgreSQL, another replica may be working on one; the worker resumes those
         // that stop making progress.
@@ -110,7 +113,7 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             registry: SchemaRegistry::builtin(),
-            provisioning: Service::new(engine).with_limits(WriteLimits {
+            provisioning: Service::new(engine.clone()).with_limits(WriteLimits {
                 max_patch_operations: settings.limits.max_patch_operations,
                 max_multi_values: settings.limits.max_multi_values,
             }),
@@ -171,6 +174,7 @@ impl Application {
             credentials,
             tls,
             tableau: reloadable_tableau,
+            engine,
         })
     }
 
@@ -209,6 +213,7 @@ impl Application {
             self.credentials.clone(),
             self.tls.clone(),
             self.tableau.clone(),
+            Some(self.engine.clone()),
         )
     }
 

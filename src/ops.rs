@@ -45,6 +45,16 @@ pub fn describe(op: &Operation) -> String {
             let _ = writeln!(out, "  operation {}", op.id);
         }
     }
+    if let (OperationState::Held, Some(at)) = (op.state, &op.held) {
+        let _ = writeln!(
+            out,
+            "  held {at} by the mass-removal guard ({} removal(s)): tableau-scim ops release | discard",
+            op.removals
+        );
+    }
+    if let Some(note) = &op.note {
+        let _ = writeln!(out, "  note: {note}");
+    }
     if let Some(detail) = op
         .error_body
         .as_ref()
@@ -146,6 +156,9 @@ mod tests {
             updated: "2026-11-28T05:00:00Z".into(),
             finished: None,
             request_id: Some("req-42".into()),
+            removals: 0,
+            held: None,
+            note: None,
             seq: 1,
             steps: vec![step(
                 0,

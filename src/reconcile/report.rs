@@ -69,7 +69,9 @@ impl Report {
         match &self.applied {
             None if self.in_sync => EXIT_IN_SYNC,
             None => EXIT_DRIFT,
-            Some(a) if !a.failed.is_empty() || !a.unfinished.is_empty() => EXIT_REPAIR_FAILED,
+            Some(a) if !a.failed.is_empty() || !a.unfinished.is_empty() || !a.held.is_empty() => {
+                EXIT_REPAIR_FAILED
+            }
             Some(a) if a.left_alone > 0 || !a.stale.is_empty() => EXIT_DRIFT,
             Some(_) => EXIT_IN_SYNC,
         }
@@ -123,17 +125,19 @@ impl Report {
             Some(a) => {
                 let _ = writeln!(
                     out,
-                    "\napplied: {} drift(s) repaired in {} operation(s); {} failed, {} unfinished, {} changed meanwhile, {} left alone",
+                    "\napplied: {} drift(s) repaired in {} operation(s); {} failed, {} unfinished, {} held, {} changed meanwhile, {} left alone",
                     a.repaired_drifts,
                     a.operations,
                     a.failed.len(),
                     a.unfinished.len(),
+                    a.held.len(),
                     a.stale.len(),
                     a.left_alone
                 );
                 for (what, list) in [
                     ("failed", &a.failed),
                     ("unfinished", &a.unfinished),
+                    ("held", &a.held),
                     ("changed meanwhile", &a.stale),
                 ] {
                     for n in list {

@@ -18,6 +18,9 @@ pub struct OperationStats {
     pub running: i64,
     pub succeeded: i64,
     pub failed: i64,
+    /// Stopped by the mass-removal guard, waiting for `ops release` or `ops discard`.
+    pub held: i64,
+    pub discarded: i64,
     /// RFC 3339 creation time of the oldest running operation, if any.
     pub oldest_running_created: Option<String>,
 }
@@ -40,6 +43,8 @@ impl OperationStats {
                 }
                 "succeeded" => stats.succeeded = count,
                 "failed" => stats.failed = count,
+                "held" => stats.held = count,
+                "discarded" => stats.discarded = count,
                 // A state a later version adds: not counted here.
                 _ => {}
             }

@@ -13,6 +13,7 @@ mod concurrency;
 mod demotion;
 mod entra;
 mod faults;
+mod guard;
 mod harness;
 mod idempotency;
 mod input_rules;
