@@ -90,6 +90,20 @@ impl Application {
         // that stop making progress.
         let single_process = !settings.store_url().starts_with("postgres");
         let worker = engine.spawn_worker(single_process);
+        // Started live after a dry-run: carry out what the planned operations did not.
+        if let (Some(client), false) = (&reloadable_tableau, engine.dry_run()) {
+            let reconciler = crate::reconcile::Reconciler::new(
+                engine.clone(),
+                client.clone(),
+                crate::store::DEFAULT_TENANT,
+            );
+            tokio::spawn(crate::reconcile::converge::after_dry_run(reconciler));
+        }
+        if engine.dry_run() {
+            tracing::warn!(
+                "dry-run (provision.mode = \"dry_run\"): Tableau is read but never written; each change journals the calls it would make (tableau-scim ops)"
+            );
+        }
         let reconcile = match (&reloadable_tableau, settings.reconcile.enabled()) {
             (Some(client), true) => {
                 let reconciler = crate::reconcile::Reconciler::new(

@@ -314,6 +314,24 @@ mod tests {
     }
 
     #[test]
+    fn provision_mode_is_live_by_default_and_dry_run_on_request() {
+        use crate::provision::dry_run::ProvisionMode;
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.provision.mode, ProvisionMode::Live);
+            jail.create_file("c.toml", "[provision]\nmode = \"dry_run\"\n")?;
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.provision.mode, ProvisionMode::DryRun);
+            jail.create_file("d.toml", "[provision]\nmode = \"dry\"\n")?;
+            assert!(
+                Settings::load(Some(Path::new("d.toml"))).is_err(),
+                "an unknown mode"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_guard_is_on_by_default_and_read_from_file_and_environment() {
         figment::Jail::expect_with(|jail| {
             let s = Settings::load(None).map_err(|e| e.to_string())?;

@@ -197,6 +197,10 @@ struct ServeArgs {
     /// Log format on stderr: text or json (default: `log.format`, text).
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Dry-run: answer SCIM and store, read Tableau but never write it; each change journals
+    /// the calls it would make (`provision.mode = "dry_run"`, docs/operations.md).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -458,6 +462,9 @@ fn serve_flags(args: &ServeArgs) -> anyhow::Result<serde_json::Value> {
     );
     if !args.tokens.is_empty() {
         flags.insert("auth".into(), serde_json::json!({ "tokens": args.tokens }));
+    }
+    if args.dry_run {
+        flags.insert("provision".into(), serde_json::json!({ "mode": "dry_run" }));
     }
     let mut tls = serde_json::Map::new();
     if let Some(c) = &args.tls_cert {

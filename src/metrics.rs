@@ -364,6 +364,8 @@ pub struct OperationCounts {
     pub failed: i64,
     pub held: i64,
     pub discarded: i64,
+    pub planned: i64,
+    pub converged: i64,
 }
 
 /// The journal as last read: operations per state and the age of the oldest running one.
@@ -374,6 +376,8 @@ pub fn set_operations(counts: OperationCounts, oldest_running: Duration) {
         ("failed", counts.failed),
         ("held", counts.held),
         ("discarded", counts.discarded),
+        ("planned", counts.planned),
+        ("converged", counts.converged),
     ] {
         METRICS
             .operations
@@ -477,6 +481,8 @@ mod tests {
             failed: 3,
             held: 4,
             discarded: 0,
+            planned: 5,
+            converged: 0,
         };
         set_operations(counts, Duration::from_secs(5));
         guard_held(2);

@@ -68,6 +68,7 @@ pub fn describe(op: &Operation) -> String {
             StepState::Done => "done",
             StepState::Failed => "FAILED",
             StepState::Pending => "pending",
+            StepState::Planned => "planned",
         };
         let _ = write!(out, "  {:>2}. {:<18} {:<7}", s.idx + 1, s.kind, mark);
         if let (Some(m), Some(p)) = (&s.method, &s.path) {
@@ -86,6 +87,10 @@ pub fn describe(op: &Operation) -> String {
             let _ = write!(out, " luid {l}");
         }
         let _ = writeln!(out);
+        // Dry-run: the body of the call it would have made (never a secret).
+        if let (StepState::Planned, Some(body)) = (s.state, &s.request_body) {
+            let _ = writeln!(out, "      body {body}");
+        }
         if let Some(e) = &s.error {
             let _ = writeln!(out, "      {e}");
         }

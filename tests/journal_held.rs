@@ -1,7 +1,8 @@
 //! The mass-removal guard's journal calls, on SQLite and PostgreSQL (see `support`): holding
 //! an operation commits its SCIM side, a held operation does not block its resource, release
 //! and discard act on held operations only, a later change's discard of the held operations
-//! on its resource, and the removals summed over a window.
+//! on its resource, and the removals summed over a window. Dry-run's calls too: an operation
+//! finished as planned commits its SCIM side, and planned operations converge.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -27,6 +28,7 @@ store_tests!(
     discard_and_discard_on_resource,
     removals_are_summed_over_the_window,
     held_operations_oldest_first_with_steps,
+    planned_operations_commit_and_converge,
 );
 
 fn new_op(t: &str, kind: ResourceKind, resource_id: &str, removals: i64) -> NewOperation {
@@ -245,4 +247,66 @@ async fn held_operations_oldest_first_with_steps(store: Arc<dyn Store>) {
     assert_eq!(ids, [first.id.as_str(), second.id.as_str()]);
     assert!(held.iter().all(|o| o.steps.len() == 1));
     assert_eq!(store.held_operations(&t, 1).await.unwrap().len(), 1);
+}
+
+async fn planned_operations_commit_and_converge(store: Arc<dyn Store>) {
+    let t = tenant();
+    assert_eq!(store.planned_operations(&t).await.unwrap(), (0, 0));
+    let id = new_id();
+    let op = new_op(&t, User, &id, 0);
+    open(&store, &op).await;
+    let planned_step = tableau_scim::store::StepOutcome {
+        state: StepState::Planned,
+        method: Some("POST".into()),
+        path: Some("/api/3.27/sites/{site}/users".into()),
+        request_body: Some(r#"{"user":{"name":"p"}}"#.into()),
+        http_status: None,
+        tableau_code: None,
+        duration_ms: None,
+        luid: None,
+        error: None,
+    };
+    store
+        .record_step(&t, &op.id, 0, &planned_step)
+        .await
+        .unwrap();
+    let commit = ResourceCommit::Create {
+        kind: User,
+        id: id.clone(),
+        doc: obj(json!({ "userName": new_id() })),
+        members: Vec::new(),
+        tableau_luid: None,
+    };
+    let stored = store
+        .plan_operation(&t, &op.id, 201, &commit)
+        .await
+        .unwrap();
+    assert_eq!(stored.map(|r| r.id), Some(id.clone()));
+    assert!(store.get(&t, User, &id, false).await.unwrap().is_some());
+    let planned = get(&store, &t, &op.id).await;
+    assert_eq!(planned.state, OperationState::Planned);
+    assert_eq!(planned.response_status, Some(201));
+    assert_eq!(planned.steps[0].state, StepState::Planned);
+    assert_eq!(planned.steps[0].request_body, planned_step.request_body);
+    let second = new_op(&t, User, &new_id(), 0);
+    open(&store, &second).await;
+    store
+        .plan_operation(&t, &second.id, 200, &ResourceCommit::Nothing)
+        .await
+        .unwrap();
+    let (n, newest) = store.planned_operations(&t).await.unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(newest, get(&store, &t, &second.id).await.seq);
+    // Up to the first only: a later planned operation stays planned.
+    let converged = store
+        .converge_planned(&t, planned.seq, "live")
+        .await
+        .unwrap();
+    assert_eq!(converged, 1);
+    let first = get(&store, &t, &op.id).await;
+    assert_eq!(first.state, OperationState::Converged);
+    assert_eq!(first.note.as_deref(), Some("live"));
+    assert_eq!(store.planned_operations(&t).await.unwrap().0, 1);
+    let stats = store.operation_stats().await.unwrap();
+    assert!(stats.planned >= 1 && stats.converged >= 1, "{stats:?}");
 }

@@ -120,6 +120,11 @@ impl Engine {
         self.guard.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// `provision.mode = "dry_run"`: Tableau is never written (`dry_run.rs`).
+    pub fn dry_run(&self) -> bool {
+        self.policy.mode == super::dry_run::ProvisionMode::DryRun
+    }
+
     pub fn tableau_enabled(&self) -> bool {
         self.tableau.is_some()
     }
@@ -454,7 +459,11 @@ impl Engine {
             OperationState::Failed => {
                 tracing::warn!(op = %op.id, status = e.status(), error = %e.detail, "operation failed")
             }
-            OperationState::Succeeded | OperationState::Held | OperationState::Discarded => {}
+            OperationState::Succeeded
+            | OperationState::Held
+            | OperationState::Discarded
+            | OperationState::Planned
+            | OperationState::Converged => {}
         }
     }
 
@@ -462,6 +471,9 @@ impl Engine {
     /// operation and for one resumed after a crash: done steps are skipped and the LUIDs they
     /// produced are reused. An operation that was being compensated resumes its undo steps.
     async fn run(&self, op: Operation) -> Outcome {
+        if self.dry_run() {
+            return self.plan_only(&op).await;
+        }
         if op.steps.iter().any(|s| is_undo(&s.kind)) {
             return self.compensate(&op).await;
         }
@@ -757,8 +769,13 @@ impl Engine {
 
     async fn finished_outcome(&self, op: Operation) -> Outcome {
         match op.state {
-            // A held or discarded operation committed its SCIM side: answered as a success.
-            OperationState::Succeeded | OperationState::Held | OperationState::Discarded => {
+            // A held, discarded or planned (dry-run) operation committed its SCIM side:
+            // answered as a success.
+            OperationState::Succeeded
+            | OperationState::Held
+            | OperationState::Discarded
+            | OperationState::Planned
+            | OperationState::Converged => {
                 let resource = self
                     .store
                     .get(&op.tenant, op.resource_kind, &op.resource_id, true)

@@ -89,7 +89,7 @@ pub struct Held {
 }
 
 /// The resources a step acts on.
-fn resources_of(step: &Step) -> Vec<(ResourceKind, &str)> {
+pub(super) fn resources_of(step: &Step) -> Vec<(ResourceKind, &str)> {
     match step {
         Step::AddGroupMembers { group_id, user_ids }
         | Step::RemoveGroupMembers { group_id, user_ids } => {

@@ -150,6 +150,8 @@ impl Health {
                     failed: stats.failed,
                     held: stats.held,
                     discarded: stats.discarded,
+                    planned: stats.planned,
+                    converged: stats.converged,
                 };
                 crate::metrics::set_operations(counts, age);
             }

@@ -52,7 +52,8 @@ impl Engine {
     /// as there are concurrent requests (docs/operations.md).
     pub(super) async fn guard_trips(&self, tenant: &str, removals: i64) -> ScimResult<bool> {
         let guard = self.guard();
-        if !guard.enabled || removals <= 0 {
+        // In dry-run nothing is removed: nothing to hold.
+        if !guard.enabled || removals <= 0 || self.dry_run() {
             return Ok(false);
         }
         let since = guard.window_start(time::OffsetDateTime::now_utc());

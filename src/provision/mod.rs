@@ -7,6 +7,7 @@
 
 pub mod compensation;
 pub mod demotion;
+pub mod dry_run;
 pub mod engine;
 pub mod errors;
 pub mod executor;

@@ -33,6 +33,8 @@ pub struct Report {
     pub tableau: ReadStats,
     /// With `--apply`: what the repairs did; `null` without.
     pub applied: Option<Applied>,
+    /// `--apply` asked in dry-run (`provision.mode = "dry_run"`): nothing was repaired.
+    pub dry_run: bool,
 }
 
 /// Exit codes (docs/operations.md).
@@ -60,6 +62,7 @@ impl Report {
             administrators,
             tableau,
             applied: None,
+            dry_run: false,
         }
     }
 
@@ -115,6 +118,12 @@ impl Report {
             let _ = writeln!(out, "not compared: {u}");
         }
         match &self.applied {
+            None if self.dry_run && !self.in_sync => {
+                let _ = writeln!(
+                    out,
+                    "\nnothing changed: dry-run (provision.mode = \"dry_run\") never writes Tableau; the drift above is what going live would repair"
+                );
+            }
             None if !self.in_sync => {
                 let _ = writeln!(
                     out,

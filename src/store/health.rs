@@ -21,6 +21,9 @@ pub struct OperationStats {
     /// Stopped by the mass-removal guard, waiting for `ops release` or `ops discard`.
     pub held: i64,
     pub discarded: i64,
+    /// Dry-run operations, and those a live server has since converged.
+    pub planned: i64,
+    pub converged: i64,
     /// RFC 3339 creation time of the oldest running operation, if any.
     pub oldest_running_created: Option<String>,
 }
@@ -45,6 +48,8 @@ impl OperationStats {
                 "failed" => stats.failed = count,
                 "held" => stats.held = count,
                 "discarded" => stats.discarded = count,
+                "planned" => stats.planned = count,
+                "converged" => stats.converged = count,
                 // A state a later version adds: not counted here.
                 _ => {}
             }

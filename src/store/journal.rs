@@ -52,6 +52,11 @@ pub enum OperationState {
     Held,
     /// A held operation dropped: its Tableau steps will never run.
     Discarded,
+    /// Dry-run: its SCIM side is committed, its steps record the calls they would have made
+    /// (step state `planned`); nothing was written to Tableau.
+    Planned,
+    /// A planned operation that a live server has since carried out through a reconcile.
+    Converged,
 }
 
 impl OperationState {
@@ -62,6 +67,8 @@ impl OperationState {
             OperationState::Failed => "failed",
             OperationState::Held => "held",
             OperationState::Discarded => "discarded",
+            OperationState::Planned => "planned",
+            OperationState::Converged => "converged",
         }
     }
 
@@ -72,6 +79,8 @@ impl OperationState {
             "failed" => Ok(OperationState::Failed),
             "held" => Ok(OperationState::Held),
             "discarded" => Ok(OperationState::Discarded),
+            "planned" => Ok(OperationState::Planned),
+            "converged" => Ok(OperationState::Converged),
             other => Err(StoreError::Corrupt(format!(
                 "unknown operation state '{other}'"
             ))),
@@ -131,6 +140,8 @@ pub enum StepState {
     Pending,
     Done,
     Failed,
+    /// Dry-run: the call it would have made, not made.
+    Planned,
 }
 
 impl StepState {
@@ -139,6 +150,7 @@ impl StepState {
             StepState::Pending => "pending",
             StepState::Done => "done",
             StepState::Failed => "failed",
+            StepState::Planned => "planned",
         }
     }
 
@@ -147,6 +159,7 @@ impl StepState {
             "pending" => Ok(StepState::Pending),
             "done" => Ok(StepState::Done),
             "failed" => Ok(StepState::Failed),
+            "planned" => Ok(StepState::Planned),
             other => Err(StoreError::Corrupt(format!("unknown step state '{other}'"))),
         }
     }

@@ -285,6 +285,26 @@ pub trait Store: Send + Sync + 'static {
     /// stored), not counting discarded and failed ones: the guard's sum over its window.
     async fn removals_since(&self, tenant: &str, since: &str) -> StoreResult<i64>;
 
+    // ---- dry-run (see `provision::dry_run`) ----
+
+    /// Finish a running operation as `planned`: exactly as `complete_operation` (its commit
+    /// applied in the same transaction, same errors), the state aside. `NotFound` unless
+    /// running.
+    async fn plan_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>>;
+
+    /// The tenant's planned operations not converged yet: how many, and the newest `seq` (0
+    /// when none).
+    async fn planned_operations(&self, tenant: &str) -> StoreResult<(i64, i64)>;
+
+    /// The planned operations up to `up_to_seq` become `converged`, with `note`; how many.
+    async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64>;
+
     // ---- the SCIM id <-> Tableau LUID mapping ----
 
     /// The resource of this kind mirrored to a Tableau LUID (without relations).

@@ -198,6 +198,21 @@ pub(crate) const HOLD: &str = "UPDATE operations SET state = 'held', response_st
      idem_key = CASE WHEN explicit_key THEN idem_key ELSE NULL END \
      WHERE tenant = $1 AND id = $2 AND state = 'running'";
 
+/// Dry-run: finish a running operation as `planned` (its SCIM side commits in the same
+/// transaction, as for a success).
+pub(crate) const PLAN_ONLY: &str = "UPDATE operations SET state = 'planned', \
+     response_status = $3, finished = $4, updated = $4, \
+     idem_key = CASE WHEN explicit_key THEN idem_key ELSE NULL END \
+     WHERE tenant = $1 AND id = $2 AND state = 'running'";
+
+/// The planned operations not converged yet: how many, and the newest `seq`.
+pub(crate) const PLANNED: &str = "SELECT count(*), CAST(COALESCE(max(seq), 0) AS BIGINT) \
+     FROM operations WHERE tenant = $1 AND state = 'planned'";
+
+/// Planned operations up to `seq` `$2` carried out by a live reconcile (note `$3`).
+pub(crate) const CONVERGE: &str = "UPDATE operations SET state = 'converged', note = $3, \
+     updated = $4 WHERE tenant = $1 AND state = 'planned' AND seq <= $2";
+
 /// A held operation runs again (`ops release`): one more attempt. The unique index on running
 /// operations refuses it while another operation runs on the resource.
 pub(crate) const RELEASE: &str = "UPDATE operations SET state = 'running', finished = NULL, \

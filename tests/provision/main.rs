@@ -11,6 +11,7 @@ mod catalog_apps;
 mod compensation;
 mod concurrency;
 mod demotion;
+mod dry_run;
 mod entra;
 mod faults;
 mod guard;

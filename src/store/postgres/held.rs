@@ -1,5 +1,6 @@
-//! PostgreSQL's side of the mass-removal guard's journal calls (`Store::hold_operation` and
-//! the rest).
+//! PostgreSQL's side of the journal calls of the mass-removal guard (`Store::hold_operation`
+//! and the rest) and of dry-run (`Store::plan_operation`, `planned_operations`,
+//! `converge_planned`).
 
 use super::journal;
 use super::writes::apply;
@@ -10,16 +11,18 @@ use crate::store::{OperationState, ResourceCommit, ResourceKind, StoreError, Sto
 use sqlx::PgPool;
 use sqlx::postgres::PgConnection;
 
-/// Hold a running operation and apply its commit; `conn` is a transaction. The UPDATE
-/// row-locks the operation, so two servers cannot both finish it.
-pub(super) async fn hold(
+/// Hold a running operation (`sql::HOLD`) or finish it as planned (`sql::PLAN_ONLY`), and
+/// apply its commit; `conn` is a transaction. The UPDATE row-locks the operation, so two
+/// servers cannot both finish it.
+pub(super) async fn finish_committed(
     conn: &mut PgConnection,
+    statement: &'static str,
     tenant: &str,
     op_id: &str,
     status: u16,
     commit: &ResourceCommit,
 ) -> StoreResult<Applied> {
-    let held = sqlx::query(sql::HOLD)
+    let held = sqlx::query(statement)
         .bind(tenant)
         .bind(op_id)
         .bind(status_column(status))
@@ -110,4 +113,28 @@ pub(super) async fn removals_since(pool: &PgPool, tenant: &str, since: &str) -> 
         .fetch_one(pool)
         .await?;
     row.int(0)
+}
+
+pub(super) async fn planned(pool: &PgPool, tenant: &str) -> StoreResult<(i64, i64)> {
+    let row = sqlx::query(sql::PLANNED)
+        .bind(tenant)
+        .fetch_one(pool)
+        .await?;
+    Ok((row.int(0)?, row.int(1)?))
+}
+
+pub(super) async fn converge(
+    pool: &PgPool,
+    tenant: &str,
+    up_to_seq: i64,
+    note: &str,
+) -> StoreResult<u64> {
+    Ok(sqlx::query(sql::CONVERGE)
+        .bind(tenant)
+        .bind(up_to_seq)
+        .bind(note)
+        .bind(now_timestamp())
+        .execute(pool)
+        .await?
+        .rows_affected())
 }

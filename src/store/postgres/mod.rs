@@ -422,9 +422,33 @@ impl Store for PostgresStore {
     ) -> StoreResult<Option<Resource>> {
         // Dropping `tx` on an error rolls both back: the operation stays running.
         let mut tx = self.pool.begin().await?;
-        let applied = held::hold(&mut tx, tenant, op_id, status, commit).await?;
+        let hold = crate::store::sql::HOLD;
+        let applied = held::finish_committed(&mut tx, hold, tenant, op_id, status, commit).await?;
         tx.commit().await?;
         Ok(applied.into_resource())
+    }
+
+    async fn plan_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        let mut tx = self.pool.begin().await?;
+        let plan_only = crate::store::sql::PLAN_ONLY;
+        let applied =
+            held::finish_committed(&mut tx, plan_only, tenant, op_id, status, commit).await?;
+        tx.commit().await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn planned_operations(&self, tenant: &str) -> StoreResult<(i64, i64)> {
+        held::planned(&self.pool, tenant).await
+    }
+
+    async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64> {
+        held::converge(&self.pool, tenant, up_to_seq, note).await
     }
 
     async fn release_operation(&self, tenant: &str, op_id: &str) -> StoreResult<()> {

@@ -1,5 +1,6 @@
-//! SQLite's side of the mass-removal guard's journal calls (`Store::hold_operation` and the
-//! rest): each write one transaction on the single writer.
+//! SQLite's side of the journal calls of the mass-removal guard (`Store::hold_operation` and
+//! the rest) and of dry-run (`Store::plan_operation`, `planned_operations`,
+//! `converge_planned`): each write one transaction on the single writer.
 
 use super::exec::{Values, atomically, execute, row};
 use super::reads;
@@ -10,9 +11,11 @@ use crate::store::{OperationState, ResourceCommit, ResourceKind, StoreError, Sto
 use rusqlite::Connection;
 use rusqlite::types::ToSql;
 
-/// Hold a running operation and apply its commit, in one transaction.
-pub(super) fn hold(
+/// Hold a running operation (`sql::HOLD`) or finish it as planned (`sql::PLAN_ONLY`), and
+/// apply its commit, in one transaction.
+pub(super) fn finish_committed(
     db: &Connection,
+    statement: &str,
     tenant: &str,
     op_id: &str,
     status: u16,
@@ -20,7 +23,7 @@ pub(super) fn hold(
 ) -> StoreResult<Applied> {
     atomically(db, |db| {
         let values: &Values<'_> = &[&tenant, &op_id, &status_column(status), &now_timestamp()];
-        if execute(db, sql::HOLD, values)? == 0 {
+        if execute(db, statement, values)? == 0 {
             return Err(StoreError::NotFound);
         }
         apply(db, tenant, commit)
@@ -74,4 +77,18 @@ pub(super) fn discard_on(
 
 pub(super) fn removals_since(db: &Connection, tenant: &str, since: &str) -> StoreResult<i64> {
     Ok(row(db, sql::REMOVALS_SINCE, &[&tenant, &since], |r| r.int(0))?.unwrap_or(0))
+}
+
+pub(super) fn planned(db: &Connection, tenant: &str) -> StoreResult<(i64, i64)> {
+    Ok(row(db, sql::PLANNED, &[&tenant], |r| Ok((r.int(0)?, r.int(1)?)))?.unwrap_or((0, 0)))
+}
+
+pub(super) fn converge(
+    db: &Connection,
+    tenant: &str,
+    up_to_seq: i64,
+    note: &str,
+) -> StoreResult<u64> {
+    let values: &Values<'_> = &[&tenant, &up_to_seq, &note, &now_timestamp()];
+    Ok(execute(db, sql::CONVERGE, values)? as u64)
 }

@@ -62,6 +62,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "mass removal guard",
         sql: include_str!("../../../migrations/sqlite/0009_mass_removal_guard.sql"),
     },
+    Migration {
+        version: 10,
+        description: "dry run",
+        sql: include_str!("../../../migrations/sqlite/0010_dry_run.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

@@ -336,10 +336,38 @@ impl Store for SqliteStore {
         let commit = commit.clone();
         let applied = self
             .journal(tenant, op_id, move |db, tenant, op_id| {
-                held::hold(db, tenant, op_id, status, &commit)
+                held::finish_committed(db, crate::store::sql::HOLD, tenant, op_id, status, &commit)
             })
             .await?;
         Ok(applied.into_resource())
+    }
+
+    async fn plan_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        let commit = commit.clone();
+        let applied = self
+            .journal(tenant, op_id, move |db, tenant, op_id| {
+                let plan_only = crate::store::sql::PLAN_ONLY;
+                held::finish_committed(db, plan_only, tenant, op_id, status, &commit)
+            })
+            .await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn planned_operations(&self, tenant: &str) -> StoreResult<(i64, i64)> {
+        self.readers.read(|db| held::planned(db, tenant))
+    }
+
+    async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64> {
+        let (tenant, note) = (tenant.to_owned(), note.to_owned());
+        self.writer
+            .run(move |db| held::converge(db, &tenant, up_to_seq, &note))
+            .await
     }
 
     async fn release_operation(&self, tenant: &str, op_id: &str) -> StoreResult<()> {
