@@ -81,6 +81,7 @@ async fn journaled_create(store: &dyn Store, tenant: &str, i: usize) {
         resource_id: id.clone(),
         intent: json!({ "create": { "userName": format!("User{i}@Example.com") } }),
         request_id: None,
+        removals: 0,
     };
     let plan = [("add_user", 0), ("update_user", 1)].map(|(kind, idx)| PlannedStep {
         idx,

@@ -34,6 +34,8 @@ pub struct Application {
     credentials: Arc<SharedCredentials>,
     tls: Option<Arc<CertResolver>>,
     tableau: Option<TableauClient>,
+    /// The engine, whose mass-removal guard settings SIGHUP replaces.
+    engine: Arc<Engine>,
 }
 
 impl Application {
@@ -82,11 +84,26 @@ impl Application {
             settings.provision.clone(),
             settings.journal.clone(),
         );
+        engine.set_guard(settings.guard.clone());
         // SQLite has one writer process: every unfinished operation is ours to resume now.
         // With PostgreSQL, another replica may be working on one; the worker resumes those
         // that stop making progress.
         let single_process = !settings.store_url().starts_with("postgres");
         let worker = engine.spawn_worker(single_process);
+        // Started live after a dry-run: carry out what the planned operations did not.
+        if let (Some(client), false) = (&reloadable_tableau, engine.dry_run()) {
+            let reconciler = crate::reconcile::Reconciler::new(
+                engine.clone(),
+                client.clone(),
+                crate::store::DEFAULT_TENANT,
+            );
+            tokio::spawn(crate::reconcile::converge::after_dry_run(reconciler));
+        }
+        if engine.dry_run() {
+            tracing::warn!(
+                "dry-run (provision.mode = \"dry_run\"): Tableau is read but never written; each change journals the calls it would make (tableau-scim ops)"
+            );
+        }
         let reconcile = match (&reloadable_tableau, settings.reconcile.enabled()) {
             (Some(client), true) => {
                 let reconciler = crate::reconcile::Reconciler::new(
@@ -110,7 +127,7 @@ impl Application {
         let state = web::Data::new(AppState {
             settings: settings.clone(),
             registry: SchemaRegistry::builtin(),
-            provisioning: Service::new(engine).with_limits(WriteLimits {
+            provisioning: Service::new(engine.clone()).with_limits(WriteLimits {
                 max_patch_operations: settings.limits.max_patch_operations,
                 max_multi_values: settings.limits.max_multi_values,
             }),
@@ -171,6 +188,7 @@ impl Application {
             credentials,
             tls,
             tableau: reloadable_tableau,
+            engine,
         })
     }
 
@@ -209,6 +227,7 @@ impl Application {
             self.credentials.clone(),
             self.tls.clone(),
             self.tableau.clone(),
+            Some(self.engine.clone()),
         )
     }
 

@@ -4,6 +4,7 @@
 
 use crate::logging::LogSettings;
 use crate::provision::JournalSettings;
+use crate::provision::guard::GuardSettings;
 use crate::provision::rules::ProvisionPolicy;
 use crate::reconcile::ReconcileSettings;
 use crate::tableau::TableauSettings;
@@ -44,6 +45,8 @@ pub struct Settings {
     pub journal: JournalSettings,
     /// The background reconcile against Tableau (off by default).
     pub reconcile: ReconcileSettings,
+    /// The mass-removal guard (on by default: 50 removals an hour).
+    pub guard: GuardSettings,
     /// Log format (`text` or `json`); logs go to stderr.
     pub log: LogSettings,
     /// Where `/metrics`, `/healthz` and `/readyz` are served.
@@ -122,6 +125,7 @@ impl Default for Settings {
             provision: ProvisionPolicy::default(),
             journal: JournalSettings::default(),
             reconcile: ReconcileSettings::default(),
+            guard: GuardSettings::default(),
             log: LogSettings::default(),
             metrics: MetricsSettings::default(),
             tls: TlsSettings::default(),
@@ -305,6 +309,47 @@ mod tests {
             assert_eq!(s.limits.max_page_size, 20);
             assert_eq!(s.auth.tokens, vec!["t1".to_string()]);
             assert_eq!(s.limits.default_page_size, 100);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn provision_mode_is_live_by_default_and_dry_run_on_request() {
+        use crate::provision::dry_run::ProvisionMode;
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.provision.mode, ProvisionMode::Live);
+            jail.create_file("c.toml", "[provision]\nmode = \"dry_run\"\n")?;
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.provision.mode, ProvisionMode::DryRun);
+            jail.create_file("d.toml", "[provision]\nmode = \"dry\"\n")?;
+            assert!(
+                Settings::load(Some(Path::new("d.toml"))).is_err(),
+                "an unknown mode"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_guard_is_on_by_default_and_read_from_file_and_environment() {
+        figment::Jail::expect_with(|jail| {
+            let s = Settings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.guard, GuardSettings::default());
+            assert!(s.guard.enabled);
+            assert_eq!((s.guard.max_removals, s.guard.window_secs), (50, 3600));
+            jail.create_file("c.toml", "[guard]\nmax_removals = 3\n")?;
+            jail.set_env("TABLEAU_SCIM_GUARD__WINDOW_SECS", "60");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!((s.guard.max_removals, s.guard.window_secs), (3, 60));
+            jail.set_env("TABLEAU_SCIM_GUARD__ENABLED", "false");
+            let s = Settings::load(Some(Path::new("c.toml"))).map_err(|e| e.to_string())?;
+            assert!(!s.guard.enabled);
+            jail.create_file("d.toml", "[guard]\nmax = 5\n")?;
+            assert!(
+                Settings::load(Some(Path::new("d.toml"))).is_err(),
+                "unknown key"
+            );
             Ok(())
         });
     }

@@ -12,6 +12,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod ops;
+pub mod ops_held;
 pub mod provision;
 pub mod reconcile;
 pub mod reconcile_cli;

@@ -129,6 +129,32 @@ enum OpsAction {
         #[arg(long)]
         older_than_days: Option<u32>,
     },
+    /// List the operations the mass-removal guard held (docs/operations.md).
+    Held,
+    /// Carry out held operations now (their Tableau steps, journaled, resumable).
+    Release {
+        /// The operation id (from `ops held`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every held operation, oldest first.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Drop held operations: their Tableau steps never run; the SCIM side stays as committed.
+    Discard {
+        /// The operation id (from `ops held`).
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every held operation.
+        #[arg(long)]
+        all: bool,
+        /// Why, kept with each operation.
+        #[arg(
+            long,
+            default_value = "discarded by an admin (tableau-scim ops discard)"
+        )]
+        note: String,
+    },
 }
 
 #[derive(Args)]
@@ -171,6 +197,10 @@ struct ServeArgs {
     /// Log format on stderr: text or json (default: `log.format`, text).
     #[arg(long, value_enum)]
     log_format: Option<LogFormat>,
+    /// Dry-run: answer SCIM and store, read Tableau but never write it; each change journals
+    /// the calls it would make (`provision.mode = "dry_run"`, docs/operations.md).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -249,6 +279,23 @@ async fn ops(args: OpsArgs) -> anyhow::Result<()> {
             )
             .await
         }
+        Some(OpsAction::Held) => {
+            tableau_scim::ops_held::print_held(store.as_ref(), args.limit.max(1)).await
+        }
+        Some(OpsAction::Release { id, all }) => {
+            let Some(tableau) = settings.tableau.clone() else {
+                anyhow::bail!(
+                    "no [tableau] settings, so there is no Tableau site to carry the operations \
+                     out on: give --config the server's file"
+                );
+            };
+            let client = tableau_scim::tableau::TableauClient::new(tableau)
+                .context("invalid [tableau] settings")?;
+            tableau_scim::ops_held::release(store, client, &settings, which(id, all)).await
+        }
+        Some(OpsAction::Discard { id, all, note }) => {
+            tableau_scim::ops_held::discard(store, which(id, all), &note).await
+        }
         Some(OpsAction::Prune { older_than_days }) => {
             let days = older_than_days.unwrap_or(settings.journal.retention_days);
             if days == 0 {
@@ -266,6 +313,13 @@ async fn ops(args: OpsArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
+    }
+}
+
+fn which(id: Option<String>, all: bool) -> tableau_scim::ops_held::Which {
+    match (id, all) {
+        (Some(id), false) => tableau_scim::ops_held::Which::One(id),
+        _ => tableau_scim::ops_held::Which::All,
     }
 }
 
@@ -408,6 +462,9 @@ fn serve_flags(args: &ServeArgs) -> anyhow::Result<serde_json::Value> {
     );
     if !args.tokens.is_empty() {
         flags.insert("auth".into(), serde_json::json!({ "tokens": args.tokens }));
+    }
+    if args.dry_run {
+        flags.insert("provision".into(), serde_json::json!({ "mode": "dry_run" }));
     }
     let mut tls = serde_json::Map::new();
     if let Some(c) = &args.tls_cert {

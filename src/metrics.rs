@@ -70,6 +70,8 @@ struct Metrics {
     sqlite_batch: Histogram,
     reconcile_drift: Family<KindLabel, Gauge>,
     reconcile_runs: Family<OutcomeLabel, Counter>,
+    guard_held_operations: Counter,
+    guard_held_removals: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -160,6 +162,18 @@ impl Metrics {
             "Background reconciles, by outcome (in_sync, drift, repaired, repair_failed, error)",
             reconcile_runs.clone(),
         );
+        let guard_held_operations = Counter::default();
+        registry.register(
+            "guard_held_operations",
+            "Operations the mass-removal guard held (their Tableau steps wait for `ops release`)",
+            guard_held_operations.clone(),
+        );
+        let guard_held_removals = Counter::default();
+        registry.register(
+            "guard_held_removals",
+            "Removals (deactivations, user deletes, group-member removals) in held operations",
+            guard_held_removals.clone(),
+        );
         // Every reason from 0, so that a rate is defined before the first retry or failure.
         for reason in RetryReason::ALL {
             let _ = tableau_retries.get_or_create(&ReasonLabel {
@@ -182,6 +196,8 @@ impl Metrics {
             sqlite_batch,
             reconcile_drift,
             reconcile_runs,
+            guard_held_operations,
+            guard_held_removals,
         }
     }
 }
@@ -340,12 +356,28 @@ pub fn sqlite_batch(size: usize) {
     METRICS.sqlite_batch.observe(size as f64);
 }
 
+/// The journal as last read, operations per state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OperationCounts {
+    pub running: i64,
+    pub succeeded: i64,
+    pub failed: i64,
+    pub held: i64,
+    pub discarded: i64,
+    pub planned: i64,
+    pub converged: i64,
+}
+
 /// The journal as last read: operations per state and the age of the oldest running one.
-pub fn set_operations(running: i64, succeeded: i64, failed: i64, oldest_running: Duration) {
+pub fn set_operations(counts: OperationCounts, oldest_running: Duration) {
     for (state, n) in [
-        ("running", running),
-        ("succeeded", succeeded),
-        ("failed", failed),
+        ("running", counts.running),
+        ("succeeded", counts.succeeded),
+        ("failed", counts.failed),
+        ("held", counts.held),
+        ("discarded", counts.discarded),
+        ("planned", counts.planned),
+        ("converged", counts.converged),
     ] {
         METRICS
             .operations
@@ -353,6 +385,14 @@ pub fn set_operations(running: i64, succeeded: i64, failed: i64, oldest_running:
             .set(n);
     }
     METRICS.oldest_unfinished.set(oldest_running.as_secs_f64());
+}
+
+/// The mass-removal guard held an operation with `removals` removals.
+pub fn guard_held(removals: i64) {
+    METRICS.guard_held_operations.inc();
+    METRICS
+        .guard_held_removals
+        .inc_by(u64::try_from(removals).unwrap_or(0));
 }
 
 /// Drift of one kind found by the last background reconcile.
@@ -435,7 +475,17 @@ mod tests {
         tableau_retry(RetryReason::Throttled);
         auth_failure(false);
         sqlite_batch(3);
-        set_operations(1, 2, 3, Duration::from_secs(5));
+        let counts = OperationCounts {
+            running: 1,
+            succeeded: 2,
+            failed: 3,
+            held: 4,
+            discarded: 0,
+            planned: 5,
+            converged: 0,
+        };
+        set_operations(counts, Duration::from_secs(5));
+        guard_held(2);
         let text = render();
         for line in [
             "tableau_scim_requests_total{resource=\"Users\",method=\"POST\",status=\"201\"}",
@@ -446,6 +496,9 @@ mod tests {
             "tableau_scim_auth_failures_total{reason=\"missing\"}",
             "tableau_scim_sqlite_commit_batch_size_bucket{le=\"4\"}",
             "tableau_scim_operations{state=\"failed\"} 3",
+            "tableau_scim_operations{state=\"held\"} 4",
+            "tableau_scim_guard_held_operations_total",
+            "tableau_scim_guard_held_removals_total",
             "tableau_scim_oldest_unfinished_operation_age_seconds 5.0",
         ] {
             assert!(text.contains(line), "{line} missing from:\n{text}");

@@ -45,6 +45,16 @@ pub fn describe(op: &Operation) -> String {
             let _ = writeln!(out, "  operation {}", op.id);
         }
     }
+    if let (OperationState::Held, Some(at)) = (op.state, &op.held) {
+        let _ = writeln!(
+            out,
+            "  held {at} by the mass-removal guard ({} removal(s)): tableau-scim ops release | discard",
+            op.removals
+        );
+    }
+    if let Some(note) = &op.note {
+        let _ = writeln!(out, "  note: {note}");
+    }
     if let Some(detail) = op
         .error_body
         .as_ref()
@@ -58,6 +68,7 @@ pub fn describe(op: &Operation) -> String {
             StepState::Done => "done",
             StepState::Failed => "FAILED",
             StepState::Pending => "pending",
+            StepState::Planned => "planned",
         };
         let _ = write!(out, "  {:>2}. {:<18} {:<7}", s.idx + 1, s.kind, mark);
         if let (Some(m), Some(p)) = (&s.method, &s.path) {
@@ -76,6 +87,10 @@ pub fn describe(op: &Operation) -> String {
             let _ = write!(out, " luid {l}");
         }
         let _ = writeln!(out);
+        // Dry-run: the body of the call it would have made (never a secret).
+        if let (StepState::Planned, Some(body)) = (s.state, &s.request_body) {
+            let _ = writeln!(out, "      body {body}");
+        }
         if let Some(e) = &s.error {
             let _ = writeln!(out, "      {e}");
         }
@@ -146,6 +161,9 @@ mod tests {
             updated: "2026-11-28T05:00:00Z".into(),
             finished: None,
             request_id: Some("req-42".into()),
+            removals: 0,
+            held: None,
+            note: None,
             seq: 1,
             steps: vec![step(
                 0,

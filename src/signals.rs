@@ -67,6 +67,8 @@ pub struct Reloader {
     tls: Option<Arc<CertResolver>>,
     /// The Tableau client, given the sign-in credentials of each reload.
     tableau: Option<TableauClient>,
+    /// The engine, given the mass-removal guard settings of each reload.
+    engine: Option<Arc<crate::provision::Engine>>,
 }
 
 impl Reloader {
@@ -74,11 +76,13 @@ impl Reloader {
         credentials: Arc<SharedCredentials>,
         tls: Option<Arc<CertResolver>>,
         tableau: Option<TableauClient>,
+        engine: Option<Arc<crate::provision::Engine>>,
     ) -> Self {
         Self {
             credentials,
             tls,
             tableau,
+            engine,
         }
     }
 
@@ -93,6 +97,7 @@ impl Reloader {
             ),
             Ok(settings) => {
                 self.reload_tableau_auth(&settings);
+                self.reload_guard(&settings);
                 match Credentials::from_settings(&settings.auth) {
                     Ok(c) if c.is_empty() => tracing::warn!(
                         "SIGHUP: the new configuration has no credentials; kept the old ones"
@@ -130,6 +135,21 @@ impl Reloader {
     /// Hands new Tableau sign-in credentials (e.g. a rotated PAT secret, from the config or a
     /// secret file) to the client, which drops its session; operations waiting on a refused
     /// sign-in (401001) then go through. Unchanged credentials keep the session.
+    /// The mass-removal guard's settings take effect for the next operation.
+    fn reload_guard(&self, settings: &Settings) {
+        if let Some(engine) = &self.engine
+            && engine.guard() != settings.guard
+        {
+            engine.set_guard(settings.guard.clone());
+            tracing::info!(
+                enabled = settings.guard.enabled,
+                max_removals = settings.guard.max_removals,
+                window_secs = settings.guard.window_secs,
+                "SIGHUP: reloaded the mass-removal guard settings"
+            );
+        }
+    }
+
     fn reload_tableau_auth(&self, settings: &Settings) {
         if let (Some(client), Some(new)) = (&self.tableau, &settings.tableau)
             && client.set_auth(new.auth.clone())

@@ -68,6 +68,7 @@ fn new_op(
         intent: json!({ "create": { "userName": "someone" }, "n": [1, 2] }),
         claimed_name: None,
         request_id: Some(format!("req-{key}")),
+        removals: 0,
     }
 }
 

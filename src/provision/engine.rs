@@ -15,6 +15,7 @@
 use super::compensation::{self, Ran, Undo, is_undo};
 use super::errors::{is_configuration_error, unfinished, unfinished_because};
 use super::executor::{Executor, StepFailure};
+use super::guard::{self, GuardSettings};
 use super::idempotency::RequestMeta;
 use super::intent::{CommitIntent, Intent};
 use super::locks::LockGuard;
@@ -64,6 +65,9 @@ impl Default for JournalSettings {
 pub struct Answer {
     pub status: u16,
     pub resource: Option<Resource>,
+    /// The mass-removal guard held the operation: its SCIM side is committed, its Tableau
+    /// steps wait for `ops release`.
+    pub held: bool,
 }
 
 type Outcome = Result<Answer, ScimError>;
@@ -77,10 +81,12 @@ pub struct PlannedChange {
 }
 
 pub struct Engine {
-    store: Arc<dyn Store>,
-    tableau: Option<TableauClient>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) tableau: Option<TableauClient>,
     pub policy: Arc<ProvisionPolicy>,
     settings: JournalSettings,
+    /// The mass-removal guard's settings (replaced on SIGHUP).
+    guard: std::sync::RwLock<GuardSettings>,
     /// Operations this process is executing, so a retried request can wait for the outcome.
     running: Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>,
     /// When this engine started: operations that progressed since are this process's own.
@@ -99,9 +105,24 @@ impl Engine {
             tableau,
             policy: Arc::new(policy),
             settings,
+            guard: std::sync::RwLock::new(GuardSettings::default()),
             running: Mutex::new(HashMap::new()),
             started: time::OffsetDateTime::now_utc(),
         })
+    }
+
+    /// Use these mass-removal guard settings from now on (at start-up, and on SIGHUP).
+    pub fn set_guard(&self, guard: GuardSettings) {
+        *self.guard.write().unwrap_or_else(|p| p.into_inner()) = guard;
+    }
+
+    pub fn guard(&self) -> GuardSettings {
+        self.guard.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// `provision.mode = "dry_run"`: Tableau is never written (`dry_run.rs`).
+    pub fn dry_run(&self) -> bool {
+        self.policy.mode == super::dry_run::ProvisionMode::DryRun
     }
 
     pub fn tableau_enabled(&self) -> bool {
@@ -112,8 +133,37 @@ impl Engine {
         Duration::from_secs(self.settings.deadline_secs)
     }
 
-    /// Journal and execute a prepared change; answer within the deadline.
-    pub async fn submit(self: &Arc<Self>, meta: &RequestMeta, prepared: PlannedChange) -> Outcome {
+    /// Journal and execute a prepared change; answer within the deadline. A change the
+    /// mass-removal guard stops is journaled, its SCIM side committed and its steps held
+    /// (`Answer::held`).
+    pub async fn submit(
+        self: &Arc<Self>,
+        meta: &RequestMeta,
+        mut prepared: PlannedChange,
+    ) -> Outcome {
+        let removals = guard::removals(&prepared.steps);
+        let hold = self.guard_trips(&meta.tenant, removals).await?;
+        if hold {
+            let commit = &prepared.intent.commit;
+            let name = match commit {
+                CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
+                    doc.get(unique_attr(*kind))
+                        .and_then(|v| v.as_str())
+                        .map(str::to_owned)
+                }
+                CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => None,
+            };
+            let held = guard::capture(
+                self.store.as_ref(),
+                &meta.tenant,
+                commit.kind(),
+                commit.resource_id(),
+                name,
+                &prepared.steps,
+            )
+            .await?;
+            prepared.intent.held = Some(held);
+        }
         let planned: Vec<PlannedStep> = prepared
             .steps
             .iter()
@@ -139,6 +189,7 @@ impl Engine {
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
             claimed_name: claimed_name(&prepared.intent.commit),
             request_id: meta.request_id.clone(),
+            removals,
         };
         match self.store.open_operation(&op, &planned).await? {
             Opened::Created(op) => {
@@ -155,6 +206,10 @@ impl Engine {
                         .await?;
                     return Err(err);
                 }
+                if hold {
+                    return self.hold(&op, &prepared.intent).await;
+                }
+                self.supersede_held(&op).await?;
                 self.run_and_wait(op).await
             }
             Opened::SameKey(existing) => {
@@ -346,7 +401,7 @@ impl Engine {
 
     /// Execute in a task of its own (it outlives an impatient request) and wait up to the
     /// deadline for its outcome.
-    async fn run_and_wait(self: &Arc<Self>, op: Operation) -> Outcome {
+    pub(super) async fn run_and_wait(self: &Arc<Self>, op: Operation) -> Outcome {
         let rx = self.spawn_run(op.clone());
         self.wait(rx, &op.id).await
     }
@@ -404,7 +459,11 @@ impl Engine {
             OperationState::Failed => {
                 tracing::warn!(op = %op.id, status = e.status(), error = %e.detail, "operation failed")
             }
-            OperationState::Succeeded => {}
+            OperationState::Succeeded
+            | OperationState::Held
+            | OperationState::Discarded
+            | OperationState::Planned
+            | OperationState::Converged => {}
         }
     }
 
@@ -412,12 +471,20 @@ impl Engine {
     /// operation and for one resumed after a crash: done steps are skipped and the LUIDs they
     /// produced are reused. An operation that was being compensated resumes its undo steps.
     async fn run(&self, op: Operation) -> Outcome {
+        if self.dry_run() {
+            return self.plan_only(&op).await;
+        }
         if op.steps.iter().any(|s| is_undo(&s.kind)) {
             return self.compensate(&op).await;
         }
         let intent: Intent = serde_json::from_value(op.intent.clone())
             .map_err(|e| ScimError::internal(format!("journaled intent unreadable: {e}")))?;
-        let mut luids: HashMap<String, String> = HashMap::new();
+        // A held operation's LUIDs as stored when it was held (a deleted user's went with it).
+        let mut luids: HashMap<String, String> = intent
+            .held
+            .as_ref()
+            .map(|h| h.luids.clone().into_iter().collect())
+            .unwrap_or_default();
         let mut pending: Vec<(i64, Step)> = Vec::new();
         let mut ran: Vec<Ran> = Vec::new();
         for s in &op.steps {
@@ -511,7 +578,11 @@ impl Engine {
             }
             return Err(ScimError::from(e));
         }
-        let mut commit = intent.commit.to_commit(luid);
+        // A released operation committed its SCIM side when it was held.
+        let mut commit = match op.held {
+            Some(_) => crate::store::ResourceCommit::Nothing,
+            None => intent.commit.to_commit(luid),
+        };
         let mut completed = self
             .store
             .complete_operation(&op.tenant, &op.id, intent.status, &commit)
@@ -532,7 +603,16 @@ impl Engine {
         match completed {
             Ok(resource) => Ok(Answer {
                 status: intent.status,
-                resource,
+                resource: match op.held {
+                    // Released: the resource as it is now (a deleted one is gone).
+                    Some(_) => {
+                        self.store
+                            .get(&op.tenant, op.resource_kind, &op.resource_id, true)
+                            .await?
+                    }
+                    None => resource,
+                },
+                held: false,
             }),
             Err(StoreError::NotFound) => {
                 // Answer meanwhile by another worker: answer with its outcome.
@@ -689,7 +769,13 @@ impl Engine {
 
     async fn finished_outcome(&self, op: Operation) -> Outcome {
         match op.state {
-            OperationState::Succeeded => {
+            // A held, discarded or planned (dry-run) operation committed its SCIM side:
+            // answered as a success.
+            OperationState::Succeeded
+            | OperationState::Held
+            | OperationState::Discarded
+            | OperationState::Planned
+            | OperationState::Converged => {
                 let resource = self
                     .store
                     .get(&op.tenant, op.resource_kind, &op.resource_id, true)
@@ -697,6 +783,7 @@ impl Engine {
                 Ok(Answer {
                     status: op.response_status.unwrap_or(200),
                     resource,
+                    held: op.state == OperationState::Held,
                 })
             }
             _ => Err(error_from_body(op.error_body.as_ref(), op.response_status)),

@@ -144,7 +144,16 @@ impl Health {
                     .as_deref()
                     .and_then(age_of)
                     .unwrap_or(Duration::ZERO);
-                crate::metrics::set_operations(stats.running, stats.succeeded, stats.failed, age);
+                let counts = crate::metrics::OperationCounts {
+                    running: stats.running,
+                    succeeded: stats.succeeded,
+                    failed: stats.failed,
+                    held: stats.held,
+                    discarded: stats.discarded,
+                    planned: stats.planned,
+                    converged: stats.converged,
+                };
+                crate::metrics::set_operations(counts, age);
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot count operations"),
             Err(_) => tracing::warn!("metrics: the store did not count operations in time"),

@@ -11,6 +11,9 @@ pub struct Intent {
     /// The HTTP status answered on success (201, 200 or 204).
     pub status: u16,
     pub commit: CommitIntent,
+    /// Set when the mass-removal guard holds the operation (`guard::Held`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<super::guard::Held>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,10 +7,13 @@
 
 pub mod compensation;
 pub mod demotion;
+pub mod dry_run;
 pub mod engine;
 pub mod errors;
 pub mod executor;
+pub mod guard;
 pub mod health;
+pub mod held;
 pub mod idempotency;
 pub mod intent;
 pub mod locks;

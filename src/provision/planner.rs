@@ -271,6 +271,7 @@ impl Planner {
         Ok(PlannedChange {
             steps: self.steps(steps),
             intent: Intent {
+                held: None,
                 status: 201,
                 commit: CommitIntent::Create {
                     kind,
@@ -376,6 +377,7 @@ impl Planner {
         Ok(Some(PlannedChange {
             steps: self.steps(steps),
             intent: Intent {
+                held: None,
                 status: 200,
                 commit: CommitIntent::Update {
                     kind: old.kind,
@@ -430,6 +432,7 @@ impl Planner {
         Ok(PlannedChange {
             steps: self.steps(steps),
             intent: Intent {
+                held: None,
                 status: 204,
                 commit: CommitIntent::Delete {
                     kind: old.kind,

@@ -64,6 +64,7 @@ mod tests {
             intent: json!({}),
             claimed_name: None,
             request_id: None,
+            removals: 0,
         }
     }
 

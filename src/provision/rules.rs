@@ -29,6 +29,8 @@ pub struct ProvisionPolicy {
     pub content_owner: Option<String>,
     /// What a `userName` change does (Tableau user names are immutable).
     pub on_user_name_change: UserNameChange,
+    /// `live`, or `dry_run`: Tableau is read but never written (`dry_run.rs`).
+    pub mode: super::dry_run::ProvisionMode,
 }
 
 impl Default for ProvisionPolicy {
@@ -40,6 +42,7 @@ impl Default for ProvisionPolicy {
             idp_configuration_id: None,
             content_owner: None,
             on_user_name_change: UserNameChange::Refuse,
+            mode: super::dry_run::ProvisionMode::Live,
         }
     }
 }

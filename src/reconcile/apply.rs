@@ -18,6 +18,8 @@ pub const METHOD: &str = "RECONCILE";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Repaired,
+    /// The mass-removal guard held it: its steps wait for `tableau-scim ops release`.
+    Held,
     /// Tableau refused for good, or the store did: the operation failed (undone).
     Failed(String),
     /// Left running (Tableau unreachable, throttled): the server's worker or the next
@@ -55,6 +57,9 @@ pub struct Applied {
     pub repaired_drifts: usize,
     pub failed: Vec<NotRepaired>,
     pub unfinished: Vec<NotRepaired>,
+    /// Held by the mass-removal guard (repairs are removals like any other): they wait for
+    /// `tableau-scim ops release` or `ops discard`.
+    pub held: Vec<NotRepaired>,
     /// Still stale after the last pass (changed by the IdP meanwhile, each time).
     pub stale: Vec<NotRepaired>,
     /// Drifts no repair takes on (unmanaged users without `--remove-unmanaged`,
@@ -99,6 +104,7 @@ async fn submit(engine: &Arc<Engine>, tenant: &str, repair: &Repair) -> Outcome 
     let change = PlannedChange {
         steps: repair.steps.clone(),
         intent: Intent {
+            held: None,
             status: 200,
             commit: CommitIntent::Repair {
                 kind: repair.kind,
@@ -109,6 +115,7 @@ async fn submit(engine: &Arc<Engine>, tenant: &str, repair: &Repair) -> Outcome 
         guards: Vec::new(),
     };
     match engine.submit(&meta, change).await {
+        Ok(answer) if answer.held => Outcome::Held,
         Ok(_) => Outcome::Repaired,
         Err(e) => match e.kind {
             ErrorKind::Unavailable => Outcome::Unfinished(e.detail),
@@ -133,6 +140,12 @@ impl Applied {
                 Outcome::Repaired => {
                     self.operations += 1;
                     self.repaired_drifts += r.drifts;
+                }
+                Outcome::Held => {
+                    self.operations += 1;
+                    let why = "held by the mass-removal guard: tableau-scim ops held, then ops \
+                               release or ops discard";
+                    self.held.push(NotRepaired::new(r, why.to_owned()));
                 }
                 Outcome::Failed(d) => {
                     self.operations += 1;

@@ -15,6 +15,7 @@
 
 pub mod adopt;
 pub mod apply;
+pub mod converge;
 pub mod desired;
 pub mod diff;
 pub mod drift;
@@ -106,6 +107,14 @@ impl Reconciler {
     ) -> Result<Report, ReconcileError> {
         let (mut report, mut desired) = self.compare(progress).await?;
         if !options.apply {
+            return Ok(report);
+        }
+        if self.engine.dry_run() {
+            // Dry-run never writes Tableau, repairs included: the report only.
+            tracing::warn!(
+                "reconcile: dry-run (provision.mode = \"dry_run\"): the drift is reported, not repaired"
+            );
+            report.dry_run = true;
             return Ok(report);
         }
         // Repairs a killed run left unfinished: resumed (when stale) before new ones start.

@@ -62,7 +62,11 @@ pub async fn run_once(reconciler: &Reconciler, options: Options) -> Option<Repor
             let outcome = match (&report.applied, report.in_sync) {
                 (_, true) => "in_sync",
                 (None, false) => "drift",
-                (Some(a), false) if a.failed.is_empty() && a.unfinished.is_empty() => "repaired",
+                (Some(a), false)
+                    if a.failed.is_empty() && a.unfinished.is_empty() && a.held.is_empty() =>
+                {
+                    "repaired"
+                }
                 (Some(_), false) => "repair_failed",
             };
             crate::metrics::reconcile_run(outcome);
@@ -83,6 +87,7 @@ pub async fn run_once(reconciler: &Reconciler, options: Options) -> Option<Repor
                     repaired = a.repaired_drifts,
                     failed = a.failed.len(),
                     unfinished = a.unfinished.len(),
+                    held = a.held.len(),
                     left_alone = a.left_alone,
                     calls = report.tableau.calls,
                     "reconcile: drift found and repaired"

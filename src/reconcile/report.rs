@@ -33,6 +33,8 @@ pub struct Report {
     pub tableau: ReadStats,
     /// With `--apply`: what the repairs did; `null` without.
     pub applied: Option<Applied>,
+    /// `--apply` asked in dry-run (`provision.mode = "dry_run"`): nothing was repaired.
+    pub dry_run: bool,
 }
 
 /// Exit codes (docs/operations.md).
@@ -60,6 +62,7 @@ impl Report {
             administrators,
             tableau,
             applied: None,
+            dry_run: false,
         }
     }
 
@@ -69,7 +72,9 @@ impl Report {
         match &self.applied {
             None if self.in_sync => EXIT_IN_SYNC,
             None => EXIT_DRIFT,
-            Some(a) if !a.failed.is_empty() || !a.unfinished.is_empty() => EXIT_REPAIR_FAILED,
+            Some(a) if !a.failed.is_empty() || !a.unfinished.is_empty() || !a.held.is_empty() => {
+                EXIT_REPAIR_FAILED
+            }
             Some(a) if a.left_alone > 0 || !a.stale.is_empty() => EXIT_DRIFT,
             Some(_) => EXIT_IN_SYNC,
         }
@@ -113,6 +118,12 @@ impl Report {
             let _ = writeln!(out, "not compared: {u}");
         }
         match &self.applied {
+            None if self.dry_run && !self.in_sync => {
+                let _ = writeln!(
+                    out,
+                    "\nnothing changed: dry-run (provision.mode = \"dry_run\") never writes Tableau; the drift above is what going live would repair"
+                );
+            }
             None if !self.in_sync => {
                 let _ = writeln!(
                     out,
@@ -123,17 +134,19 @@ impl Report {
             Some(a) => {
                 let _ = writeln!(
                     out,
-                    "\napplied: {} drift(s) repaired in {} operation(s); {} failed, {} unfinished, {} changed meanwhile, {} left alone",
+                    "\napplied: {} drift(s) repaired in {} operation(s); {} failed, {} unfinished, {} held, {} changed meanwhile, {} left alone",
                     a.repaired_drifts,
                     a.operations,
                     a.failed.len(),
                     a.unfinished.len(),
+                    a.held.len(),
                     a.stale.len(),
                     a.left_alone
                 );
                 for (what, list) in [
                     ("failed", &a.failed),
                     ("unfinished", &a.unfinished),
+                    ("held", &a.held),
                     ("changed meanwhile", &a.stale),
                 ] {
                     for n in list {

@@ -18,6 +18,12 @@ pub struct OperationStats {
     pub running: i64,
     pub succeeded: i64,
     pub failed: i64,
+    /// Stopped by the mass-removal guard, waiting for `ops release` or `ops discard`.
+    pub held: i64,
+    pub discarded: i64,
+    /// Dry-run operations, and those a live server has since converged.
+    pub planned: i64,
+    pub converged: i64,
     /// RFC 3339 creation time of the oldest running operation, if any.
     pub oldest_running_created: Option<String>,
 }
@@ -40,6 +46,10 @@ impl OperationStats {
                 }
                 "succeeded" => stats.succeeded = count,
                 "failed" => stats.failed = count,
+                "held" => stats.held = count,
+                "discarded" => stats.discarded = count,
+                "planned" => stats.planned = count,
+                "converged" => stats.converged = count,
                 // A state a later version adds: not counted here.
                 _ => {}
             }

@@ -37,6 +37,9 @@ pub struct NewOperation {
     pub claimed_name: Option<String>,
     /// The `X-Request-Id` of the request that opened it.
     pub request_id: Option<String>,
+    /// How many removals its plan holds (deactivations, user deletes, group-member removals):
+    /// what the mass-removal guard sums over a window.
+    pub removals: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +47,16 @@ pub enum OperationState {
     Running,
     Succeeded,
     Failed,
+    /// The mass-removal guard stopped it: its SCIM side is committed, its Tableau steps wait
+    /// for `ops release` (back to running) or `ops discard`.
+    Held,
+    /// A held operation dropped: its Tableau steps will never run.
+    Discarded,
+    /// Dry-run: its SCIM side is committed, its steps record the calls they would have made
+    /// (step state `planned`); nothing was written to Tableau.
+    Planned,
+    /// A planned operation that a live server has since carried out through a reconcile.
+    Converged,
 }
 
 impl OperationState {
@@ -52,6 +65,10 @@ impl OperationState {
             OperationState::Running => "running",
             OperationState::Succeeded => "succeeded",
             OperationState::Failed => "failed",
+            OperationState::Held => "held",
+            OperationState::Discarded => "discarded",
+            OperationState::Planned => "planned",
+            OperationState::Converged => "converged",
         }
     }
 
@@ -60,6 +77,10 @@ impl OperationState {
             "running" => Ok(OperationState::Running),
             "succeeded" => Ok(OperationState::Succeeded),
             "failed" => Ok(OperationState::Failed),
+            "held" => Ok(OperationState::Held),
+            "discarded" => Ok(OperationState::Discarded),
+            "planned" => Ok(OperationState::Planned),
+            "converged" => Ok(OperationState::Converged),
             other => Err(StoreError::Corrupt(format!(
                 "unknown operation state '{other}'"
             ))),
@@ -94,6 +115,13 @@ pub struct Operation {
     pub finished: Option<String>,
     /// The `X-Request-Id` of the request that opened it (`None` before migration 8).
     pub request_id: Option<String>,
+    /// Removals its plan holds (0 for operations journaled before migration 9).
+    pub removals: i64,
+    /// When the mass-removal guard held it (its SCIM side was committed then); kept once
+    /// released, so that the released operation commits nothing more.
+    pub held: Option<String>,
+    /// Why it was discarded.
+    pub note: Option<String>,
     /// Monotonic journal order (oldest first).
     pub seq: i64,
     pub steps: Vec<StepRecord>,
@@ -112,6 +140,8 @@ pub enum StepState {
     Pending,
     Done,
     Failed,
+    /// Dry-run: the call it would have made, not made.
+    Planned,
 }
 
 impl StepState {
@@ -120,6 +150,7 @@ impl StepState {
             StepState::Pending => "pending",
             StepState::Done => "done",
             StepState::Failed => "failed",
+            StepState::Planned => "planned",
         }
     }
 
@@ -128,6 +159,7 @@ impl StepState {
             "pending" => Ok(StepState::Pending),
             "done" => Ok(StepState::Done),
             "failed" => Ok(StepState::Failed),
+            "planned" => Ok(StepState::Planned),
             other => Err(StoreError::Corrupt(format!("unknown step state '{other}'"))),
         }
     }
@@ -354,6 +386,9 @@ pub(crate) fn opened(op: &NewOperation, seq: i64, now: &str, plan: &[PlannedStep
         updated: now.to_owned(),
         finished: None,
         request_id: op.request_id.clone(),
+        removals: op.removals,
+        held: None,
+        note: None,
         seq,
         steps: plan.iter().map(pending_step).collect(),
     }

@@ -247,6 +247,64 @@ pub trait Store: Send + Sync + 'static {
     /// which it holds for its duration: prefer several calls of a few thousand.
     async fn prune_operations(&self, finished_before: &str, limit: i64) -> StoreResult<u64>;
 
+    // ---- the mass-removal guard (see `provision::guard`) ----
+
+    /// Hold a running operation: exactly as `complete_operation` (its commit applied in the
+    /// same transaction, with the same errors, its key released unless explicit), but the
+    /// operation becomes `held` with `status`, its steps still pending, and `held` records
+    /// when. `NotFound` unless running.
+    async fn hold_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>>;
+
+    /// A held operation runs again: `running`, one more attempt, `finished` cleared (`held`
+    /// kept). `NotFound` unless held; `Conflict` (attribute `operation`, the other operation's
+    /// id as value) while another operation runs on the same resource.
+    async fn release_operation(&self, tenant: &str, op_id: &str) -> StoreResult<()>;
+
+    /// A held operation dropped: `discarded` with `note`. `NotFound` unless held.
+    async fn discard_operation(&self, tenant: &str, op_id: &str, note: &str) -> StoreResult<()>;
+
+    /// Every held operation on one resource dropped with `note`; how many.
+    async fn discard_held_on(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        resource_id: &str,
+        note: &str,
+    ) -> StoreResult<u64>;
+
+    /// Held operations of a tenant, oldest first, with their steps.
+    async fn held_operations(&self, tenant: &str, limit: i64) -> StoreResult<Vec<Operation>>;
+
+    /// The removals of the tenant's operations created at or after `since` (RFC 3339, as
+    /// stored), not counting discarded and failed ones: the guard's sum over its window.
+    async fn removals_since(&self, tenant: &str, since: &str) -> StoreResult<i64>;
+
+    // ---- dry-run (see `provision::dry_run`) ----
+
+    /// Finish a running operation as `planned`: exactly as `complete_operation` (its commit
+    /// applied in the same transaction, same errors), the state aside. `NotFound` unless
+    /// running.
+    async fn plan_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>>;
+
+    /// The tenant's planned operations not converged yet: how many, and the newest `seq` (0
+    /// when none).
+    async fn planned_operations(&self, tenant: &str) -> StoreResult<(i64, i64)>;
+
+    /// The planned operations up to `up_to_seq` become `converged`, with `note`; how many.
+    async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64>;
+
     // ---- the SCIM id <-> Tableau LUID mapping ----
 
     /// The resource of this kind mirrored to a Tableau LUID (without relations).
@@ -290,6 +348,8 @@ pub mod sqlite;
 pub use paging::{Page, PageRequest, PageStart};
 
 pub use health::OperationStats;
+
+pub(crate) use columns::timestamp;
 
 pub use journal::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepOutcome,

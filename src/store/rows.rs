@@ -135,6 +135,9 @@ pub(crate) fn operation(row: &dyn Row) -> StoreResult<Operation> {
         updated: row.text(17)?,
         finished: row.opt_text(18)?,
         request_id: row.opt_text(19)?,
+        removals: row.int(20)?,
+        held: row.opt_text(21)?,
+        note: row.opt_text(22)?,
         steps: Vec::new(),
         id,
     })

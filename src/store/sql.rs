@@ -120,7 +120,7 @@ macro_rules! operation_select {
         concat!(
             "SELECT seq, tenant, id, idem_key, explicit_key, principal, method, path, digest, ",
             "resource_kind, resource_id, intent, state, attempts, response_status, error_body, ",
-            "created, updated, finished, request_id FROM operations ",
+            "created, updated, finished, request_id, removals, held, note FROM operations ",
             $rest
         )
     };
@@ -154,16 +154,21 @@ macro_rules! step_columns {
 pub(crate) use step_columns;
 
 /// A new running operation; `$12` is both timestamps, `$13` the claimed name, `$14` the
-/// request id. `ON CONFLICT DO NOTHING` without a target covers every unique index, so a
-/// taken key, a busy resource or a claimed name (the partial indexes) or a taken id all
-/// insert nothing, and the caller then looks which one it was.
+/// request id, and the parameter named by the macro's argument its removals (PostgreSQL's
+/// statement binds the plan as `$15`..`$17`). `ON CONFLICT DO NOTHING` without a target covers
+/// every unique index, so a taken key, a busy resource or a claimed name (the partial indexes)
+/// or a taken id all insert nothing, and the caller then looks which one it was.
 macro_rules! insert_operation {
-    () => {
-        "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, path, \
-         digest, resource_kind, resource_id, intent, state, attempts, created, updated, \
-         claimed_name, request_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, $13, $14) \
-         ON CONFLICT DO NOTHING"
+    ($removals:literal) => {
+        concat!(
+            "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, \
+             path, digest, resource_kind, resource_id, intent, state, attempts, created, \
+             updated, claimed_name, request_id, removals) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, \
+             $13, $14, ",
+            $removals,
+            ") ON CONFLICT DO NOTHING"
+        )
     };
 }
 pub(crate) use insert_operation;
@@ -185,6 +190,52 @@ pub(crate) const FINISH: &str = "UPDATE operations SET state = $3, response_stat
      error_body = $5, finished = $6, updated = $6, \
      idem_key = CASE WHEN explicit_key THEN idem_key ELSE NULL END \
      WHERE tenant = $1 AND id = $2 AND state = 'running'";
+
+/// Hold a running operation (the mass-removal guard): like [`FINISH`] for a success (its SCIM
+/// side commits in the same transaction), but the state is `held` and `held` records when.
+pub(crate) const HOLD: &str = "UPDATE operations SET state = 'held', response_status = $3, \
+     held = $4, finished = $4, updated = $4, \
+     idem_key = CASE WHEN explicit_key THEN idem_key ELSE NULL END \
+     WHERE tenant = $1 AND id = $2 AND state = 'running'";
+
+/// Dry-run: finish a running operation as `planned` (its SCIM side commits in the same
+/// transaction, as for a success).
+pub(crate) const PLAN_ONLY: &str = "UPDATE operations SET state = 'planned', \
+     response_status = $3, finished = $4, updated = $4, \
+     idem_key = CASE WHEN explicit_key THEN idem_key ELSE NULL END \
+     WHERE tenant = $1 AND id = $2 AND state = 'running'";
+
+/// The planned operations not converged yet: how many, and the newest `seq`.
+pub(crate) const PLANNED: &str = "SELECT count(*), CAST(COALESCE(max(seq), 0) AS BIGINT) \
+     FROM operations WHERE tenant = $1 AND state = 'planned'";
+
+/// Planned operations up to `seq` `$2` carried out by a live reconcile (note `$3`).
+pub(crate) const CONVERGE: &str = "UPDATE operations SET state = 'converged', note = $3, \
+     updated = $4 WHERE tenant = $1 AND state = 'planned' AND seq <= $2";
+
+/// A held operation runs again (`ops release`): one more attempt. The unique index on running
+/// operations refuses it while another operation runs on the resource.
+pub(crate) const RELEASE: &str = "UPDATE operations SET state = 'running', finished = NULL, \
+     attempts = attempts + 1, updated = $3 WHERE tenant = $1 AND id = $2 AND state = 'held'";
+
+/// A held operation dropped with a note (`ops discard`).
+pub(crate) const DISCARD: &str = "UPDATE operations SET state = 'discarded', note = $3, \
+     finished = $4, updated = $4 WHERE tenant = $1 AND id = $2 AND state = 'held'";
+
+/// Every held operation on one resource dropped with a note (a later change supersedes them).
+pub(crate) const DISCARD_HELD_ON: &str = "UPDATE operations SET state = 'discarded', note = $4, \
+     finished = $5, updated = $5 \
+     WHERE tenant = $1 AND resource_kind = $2 AND resource_id = $3 AND state = 'held'";
+
+/// Held operations of a tenant, oldest first (`operations_held_idx`).
+pub(crate) const HELD: &str =
+    operation_select!("WHERE tenant = $1 AND state = 'held' ORDER BY seq LIMIT $2");
+
+/// The guard's sum: removals of the operations created since `$2` that were neither
+/// discarded nor failed (`operations_removals_idx`).
+pub(crate) const REMOVALS_SINCE: &str = "SELECT CAST(COALESCE(SUM(removals), 0) AS BIGINT) \
+     FROM operations WHERE tenant = $1 AND removals > 0 AND created >= $2 \
+     AND state NOT IN ('discarded', 'failed')";
 
 pub(crate) const TOUCH: &str = "UPDATE operations SET attempts = attempts + 1, updated = $3 \
      WHERE tenant = $1 AND id = $2 AND state = 'running' RETURNING attempts";

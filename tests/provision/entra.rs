@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 const FLAG: &str = "?aadOptscim062020";
 
-fn entra_user(user_name: &str, email: &str, roles: Value) -> Value {
+pub(crate) fn entra_user(user_name: &str, email: &str, roles: Value) -> Value {
     json!({
         "schemas": [USER, ENTERPRISE],
         "externalId": "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",

@@ -35,6 +35,8 @@ pub struct Bridge {
     pub sim: Arc<RunningSim>,
     /// The server's store, opened separately on the same database (journal inspection).
     pub store: Arc<dyn Store>,
+    /// The server's store URL (for `tableau-scim ops` run on it).
+    pub store_url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -95,7 +97,8 @@ pub async fn spawn_bridge_on(
     tableau.requests_per_second = 10_000;
     settings.tableau = Some(tableau);
     configure(&mut settings);
-    let store = tableau_scim::store::connect(&settings.store_url())
+    let store_url = settings.store_url();
+    let store = tableau_scim::store::connect(&store_url)
         .await
         .expect("store opens");
     let app = Application::build_with_store(settings, store.clone()).expect("app builds");
@@ -106,6 +109,7 @@ pub async fn spawn_bridge_on(
         client: Client::new(),
         sim,
         store,
+        store_url,
         _dir: dir,
     }
 }

@@ -4,7 +4,7 @@
 use crate::harness::*;
 use serde_json::{Value, json};
 
-fn okta_user(user_name: &str, external_id: &str) -> Value {
+pub(crate) fn okta_user(user_name: &str, external_id: &str) -> Value {
     json!({
         "schemas": [USER],
         "userName": user_name,

@@ -100,6 +100,7 @@ pub(super) async fn open(
             .bind(&columns.idx)
             .bind(&columns.kind)
             .bind(&columns.description)
+            .bind(op.removals)
             .fetch_optional(&mut *conn)
             .await?;
         if let Some(seq) = seq {

@@ -6,6 +6,7 @@
 //! - `writes`: the resource writes (`apply`);
 //! - `journal`: the operation journal.
 
+mod held;
 mod journal;
 mod sql;
 mod writes;
@@ -414,6 +415,77 @@ impl Store for PostgresStore {
             .await?
             .rows_affected();
         Ok(deleted)
+    }
+
+    async fn hold_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        // Dropping `tx` on an error rolls both back: the operation stays running.
+        let mut tx = self.pool.begin().await?;
+        let hold = crate::store::sql::HOLD;
+        let applied = held::finish_committed(&mut tx, hold, tenant, op_id, status, commit).await?;
+        tx.commit().await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn plan_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        let mut tx = self.pool.begin().await?;
+        let plan_only = crate::store::sql::PLAN_ONLY;
+        let applied =
+            held::finish_committed(&mut tx, plan_only, tenant, op_id, status, commit).await?;
+        tx.commit().await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn planned_operations(&self, tenant: &str) -> StoreResult<(i64, i64)> {
+        held::planned(&self.pool, tenant).await
+    }
+
+    async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64> {
+        held::converge(&self.pool, tenant, up_to_seq, note).await
+    }
+
+    async fn release_operation(&self, tenant: &str, op_id: &str) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await?;
+        held::release(&mut conn, tenant, op_id).await
+    }
+
+    async fn discard_operation(&self, tenant: &str, op_id: &str, note: &str) -> StoreResult<()> {
+        held::discard(&self.pool, tenant, op_id, note).await
+    }
+
+    async fn discard_held_on(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        resource_id: &str,
+        note: &str,
+    ) -> StoreResult<u64> {
+        held::discard_on(&self.pool, tenant, kind, resource_id, note).await
+    }
+
+    async fn held_operations(&self, tenant: &str, limit: i64) -> StoreResult<Vec<Operation>> {
+        let mut conn = self.pool.acquire().await?;
+        let rows = sqlx::query(crate::store::sql::HELD)
+            .bind(tenant)
+            .bind(limit)
+            .fetch_all(&mut *conn)
+            .await?;
+        journal::with_steps(&mut conn, rows).await
+    }
+
+    async fn removals_since(&self, tenant: &str, since: &str) -> StoreResult<i64> {
+        held::removals_since(&self.pool, tenant, since).await
     }
 
     async fn find_by_luid(

@@ -46,12 +46,12 @@ pub(super) const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g
      WHERE m.tenant = $1 AND m.member_id = ANY($2::text[]) \
      ORDER BY m.seq";
 
-/// The operation and its plan (`$15`..`$17`, see `PlanColumns`) in one atomic statement;
+/// The operation (its removals `$18`) and its plan (`$15`..`$17`, see `PlanColumns`) in one atomic statement;
 /// returns the operation's `seq`, or no row when a unique index refused it (then no step is
 /// inserted either).
 pub(super) const OPEN: &str = concat!(
     "WITH op AS (",
-    insert_operation!(),
+    insert_operation!("$18"),
     " RETURNING tenant, id, seq), \
      steps AS (INSERT INTO operation_steps (tenant, operation_id, idx, kind, description, state) \
      SELECT op.tenant, op.id, p.idx, p.kind, p.description, 'pending' FROM op \

@@ -57,6 +57,16 @@ const MIGRATIONS: &[Migration] = &[
         description: "request id",
         sql: include_str!("../../../migrations/sqlite/0008_request_id.sql"),
     },
+    Migration {
+        version: 9,
+        description: "mass removal guard",
+        sql: include_str!("../../../migrations/sqlite/0009_mass_removal_guard.sql"),
+    },
+    Migration {
+        version: 10,
+        description: "dry run",
+        sql: include_str!("../../../migrations/sqlite/0010_dry_run.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\
@@ -263,6 +273,63 @@ mod tests {
             [],
         );
         assert!(again.is_err(), "the unique index refuses a second holder");
+    }
+
+    /// Migration 9 rebuilds the journal's tables (a new CHECK on `state`): operations and
+    /// their steps survive, the foreign key still cascades, and `seq` is never reused.
+    #[test]
+    fn the_journal_rebuild_keeps_operations_steps_and_seq() {
+        let mut db = Connection::open_in_memory().expect("db");
+        db.pragma_update(None, "foreign_keys", "ON").expect("fk");
+        db.execute_batch(CREATE_TABLE).expect("table");
+        for m in MIGRATIONS.iter().filter(|m| m.version < 9) {
+            db.execute_batch(m.sql).expect("old migration");
+            db.execute(
+                "INSERT INTO schema_migrations VALUES (?1, ?2, ?3, 'then')",
+                (m.version, m.description, checksum(m.sql)),
+            )
+            .expect("record");
+        }
+        let op = "INSERT INTO operations (tenant, id, explicit_key, principal, method, path, \
+             digest, resource_kind, resource_id, intent, state, attempts, created, updated) \
+             VALUES ('t', ?1, 0, 'p', 'PATCH', '/x', 'd', 'User', ?1, '{}', 'succeeded', 1, \
+             'now', 'now')";
+        for id in ["kept", "pruned"] {
+            db.execute(op, [id]).expect("operation");
+            db.execute(
+                "INSERT INTO operation_steps (tenant, operation_id, idx, kind, description, \
+                 state) VALUES ('t', ?1, 0, 'RemoveUser', '{}', 'done')",
+                [id],
+            )
+            .expect("step");
+        }
+        db.execute("DELETE FROM operations WHERE id = 'pruned'", [])
+            .expect("prune");
+        run(&mut db).expect("migrated");
+        let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).expect("count") };
+        assert_eq!(count("SELECT count(*) FROM operation_steps"), 1);
+        db.execute(op, ["new"]).expect("a new operation");
+        assert_eq!(count("SELECT seq FROM operations WHERE id = 'new'"), 3);
+        db.execute(
+            "UPDATE operations SET state = 'held', removals = 1 WHERE id = 'new'",
+            [],
+        )
+        .expect("the new state is allowed");
+        db.execute("DELETE FROM operations WHERE id = 'kept'", [])
+            .expect("delete");
+        assert_eq!(
+            count("SELECT count(*) FROM operation_steps"),
+            0,
+            "the cascade"
+        );
+        let fk: Vec<String> = db
+            .prepare("PRAGMA foreign_key_check")
+            .expect("check")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("fk rows");
+        assert!(fk.is_empty(), "{fk:?}");
     }
 
     fn all_versions() -> Vec<i64> {

@@ -13,6 +13,7 @@
 //! - `reads` and `writes`: what the `Store` methods run, synchronously, on a connection.
 
 mod exec;
+mod held;
 mod location;
 mod migrate;
 mod readers;
@@ -323,6 +324,93 @@ impl Store for SqliteStore {
     ) -> StoreResult<Option<Resource>> {
         self.readers
             .read(|db| reads::find_by_luid(db, tenant, kind, luid))
+    }
+
+    async fn hold_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        let commit = commit.clone();
+        let applied = self
+            .journal(tenant, op_id, move |db, tenant, op_id| {
+                held::finish_committed(db, crate::store::sql::HOLD, tenant, op_id, status, &commit)
+            })
+            .await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn plan_operation(
+        &self,
+        tenant: &str,
+        op_id: &str,
+        status: u16,
+        commit: &ResourceCommit,
+    ) -> StoreResult<Option<Resource>> {
+        let commit = commit.clone();
+        let applied = self
+            .journal(tenant, op_id, move |db, tenant, op_id| {
+                let plan_only = crate::store::sql::PLAN_ONLY;
+                held::finish_committed(db, plan_only, tenant, op_id, status, &commit)
+            })
+            .await?;
+        Ok(applied.into_resource())
+    }
+
+    async fn planned_operations(&self, tenant: &str) -> StoreResult<(i64, i64)> {
+        self.readers.read(|db| held::planned(db, tenant))
+    }
+
+    async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64> {
+        let (tenant, note) = (tenant.to_owned(), note.to_owned());
+        self.writer
+            .run(move |db| held::converge(db, &tenant, up_to_seq, &note))
+            .await
+    }
+
+    async fn release_operation(&self, tenant: &str, op_id: &str) -> StoreResult<()> {
+        self.journal(tenant, op_id, held::release).await
+    }
+
+    async fn discard_operation(&self, tenant: &str, op_id: &str, note: &str) -> StoreResult<()> {
+        let note = note.to_owned();
+        self.journal(tenant, op_id, move |db, tenant, op_id| {
+            held::discard(db, tenant, op_id, &note)
+        })
+        .await
+    }
+
+    async fn discard_held_on(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        resource_id: &str,
+        note: &str,
+    ) -> StoreResult<u64> {
+        let (tenant, id, note) = (tenant.to_owned(), resource_id.to_owned(), note.to_owned());
+        self.writer
+            .run(move |db| held::discard_on(db, &tenant, kind, &id, &note))
+            .await
+    }
+
+    async fn held_operations(&self, tenant: &str, limit: i64) -> StoreResult<Vec<Operation>> {
+        let tenant = tenant.to_owned();
+        self.readers
+            .read_blocking(move |db| {
+                reads::operations(
+                    db,
+                    crate::store::sql::HELD,
+                    &[&tenant as &dyn ToSql, &limit],
+                )
+            })
+            .await
+    }
+
+    async fn removals_since(&self, tenant: &str, since: &str) -> StoreResult<i64> {
+        self.readers
+            .read(|db| held::removals_since(db, tenant, since))
     }
 
     async fn set_luid(

@@ -226,6 +226,7 @@ pub(super) fn open(
             &now,
             &op.claimed_name,
             &op.request_id,
+            &op.removals,
         ];
         let Some(seq) = row(db, INSERT_OPERATION, values, |r| r.int(0))? else {
             return refusal(db, op);
