@@ -125,6 +125,7 @@ mod tests {
             error: error.map(str::to_string),
             started: None,
             finished: None,
+            calls: None,
         };
         let op = Operation {
             tenant: "default".into(),
@@ -146,6 +147,8 @@ mod tests {
             updated: "2026-11-28T05:00:00Z".into(),
             finished: None,
             request_id: Some("req-42".into()),
+            request_body: None,
+            resource_name: None,
             seq: 1,
             steps: vec![step(
                 0,

@@ -19,6 +19,9 @@ use tableau_scim::store::{
 mod support;
 use support::{new_id, obj, tenant};
 
+#[path = "journal/console.rs"]
+mod console;
+
 store_tests!(
     open_record_complete_round_trip,
     same_key_attaches_to_running_operation,
@@ -68,6 +71,8 @@ fn new_op(
         intent: json!({ "create": { "userName": "someone" }, "n": [1, 2] }),
         claimed_name: None,
         request_id: Some(format!("req-{key}")),
+        request_body: Some(json!({ "userName": "someone", "password": "[redacted]" })),
+        resource_name: Some("someone".into()),
     }
 }
 
@@ -94,6 +99,7 @@ fn done(luid: &str, status: i64) -> StepOutcome {
         duration_ms: Some(42),
         luid: Some(luid.to_owned()),
         error: None,
+        calls: Some(json!([{ "method": "POST", "status": status, "attempt": 1 }])),
     }
 }
 
@@ -243,6 +249,15 @@ async fn open_record_complete_round_trip(store: Arc<dyn Store>) {
     assert_eq!(
         s0.request_body.as_deref(),
         Some(r#"{"user":{"name":"someone"}}"#)
+    );
+    assert_eq!(
+        s0.calls,
+        Some(json!([{ "method": "POST", "status": 201, "attempt": 1 }]))
+    );
+    assert_eq!(finished.resource_name.as_deref(), Some("someone"));
+    assert_eq!(
+        finished.request_body.as_ref().map(|b| &b["password"]),
+        Some(&json!("[redacted]"))
     );
     let (started, ended) = (s0.started.clone().unwrap(), s0.finished.clone().unwrap());
     assert!(started < ended, "{started} < {ended}");

@@ -135,6 +135,11 @@ pub(crate) fn operation(row: &dyn Row) -> StoreResult<Operation> {
         updated: row.text(17)?,
         finished: row.opt_text(18)?,
         request_id: row.opt_text(19)?,
+        request_body: match row.opt_text(20)? {
+            Some(text) => Some(parse_json(&what, &text)?),
+            None => None,
+        },
+        resource_name: row.opt_text(21)?,
         steps: Vec::new(),
         id,
     })
@@ -160,6 +165,10 @@ pub(crate) fn step(row: &dyn Row) -> StoreResult<((String, String), StepRecord)>
         error: row.opt_text(13)?,
         started: row.opt_text(14)?,
         finished: row.opt_text(15)?,
+        calls: match row.opt_text(16)? {
+            Some(text) => Some(parse_json(&what, &text)?),
+            None => None,
+        },
     };
     Ok(((tenant, operation_id), step))
 }

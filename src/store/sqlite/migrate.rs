@@ -57,6 +57,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "request id",
         sql: include_str!("../../../migrations/sqlite/0008_request_id.sql"),
     },
+    Migration {
+        version: 11,
+        description: "console",
+        sql: include_str!("../../../migrations/sqlite/0011_console.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\
