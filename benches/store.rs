@@ -82,6 +82,8 @@ async fn journaled_create(store: &dyn Store, tenant: &str, i: usize) {
         intent: json!({ "create": { "userName": format!("User{i}@Example.com") } }),
         request_id: None,
         removals: 0,
+        request_body: None,
+        resource_name: None,
     };
     let plan = [("add_user", 0), ("update_user", 1)].map(|(kind, idx)| PlannedStep {
         idx,
@@ -102,6 +104,7 @@ async fn journaled_create(store: &dyn Store, tenant: &str, i: usize) {
             duration_ms: Some(3),
             luid: Some(luid.clone()),
             error: None,
+            calls: None,
         };
         store
             .record_step(tenant, &op.id, idx, &outcome)

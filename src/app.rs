@@ -76,6 +76,13 @@ impl Application {
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let local = listener.local_addr()?;
         let health = web::Data::new(Health::new(store.clone(), tableau.clone()));
+        let admin = console(
+            &settings,
+            &credentials,
+            &health,
+            tableau.clone(),
+            tls.is_some(),
+        )?;
         // SIGHUP hands the client new sign-in credentials when they change.
         let reloadable_tableau = tableau.clone();
         let engine = Engine::new(
@@ -150,6 +157,7 @@ impl Application {
         let server = HttpServer::new(move || {
             let base_path = base_path.clone();
             let health_here = health_here.clone();
+            let admin = admin.clone();
             App::new()
                 .wrap(actix_web::middleware::from_fn(middleware::catch_panic))
                 // Outermost (actix runs the last `wrap` first): the span covers a panic's log.
@@ -160,6 +168,11 @@ impl Application {
                     if let Some(health) = health_here {
                         cfg.app_data(health);
                         health::routes(cfg);
+                    }
+                    // Without an admin token the console is off: `/admin/*` is not served.
+                    if let Some(admin) = admin {
+                        cfg.app_data(admin);
+                        crate::http::admin::routes(cfg);
                     }
                     routes(cfg, &base_path)
                 })
@@ -221,6 +234,15 @@ impl Application {
         format!("{scheme}://{host}:{}{}", self.port, self.base_path)
     }
 
+    /// `http://HOST:PORT` (`https://` with TLS) as reachable on this machine: where the admin
+    /// console is (`/admin/`).
+    pub fn root_url(&self) -> String {
+        let base = self.base_url();
+        base.strip_suffix(&self.base_path)
+            .unwrap_or(&base)
+            .to_owned()
+    }
+
     /// What SIGHUP replaces: the credentials and the TLS certificate.
     pub fn reloader(&self) -> crate::signals::Reloader {
         crate::signals::Reloader::new(
@@ -251,6 +273,37 @@ impl Application {
         }
         result
     }
+}
+
+/// The admin console's state, or `None` (the console off) without an admin token. An admin
+/// token that is also an IdP token stops the start-up.
+fn console(
+    settings: &Settings,
+    idp: &Credentials,
+    health: &web::Data<Health>,
+    tableau: Option<TableauClient>,
+    tls: bool,
+) -> anyhow::Result<Option<web::Data<crate::http::admin::Admin>>> {
+    use crate::http::admin::{Admin, session};
+    let tokens = session::AdminTokens::from_settings(&settings.admin, idp)?;
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let minutes = settings.admin.session_minutes;
+    let secure_cookies = tls
+        || settings
+            .public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"));
+    Ok(Some(web::Data::new(Admin {
+        tokens,
+        sessions: session::Sessions::new(std::time::Duration::from_secs(
+            minutes.saturating_mul(60),
+        )),
+        secure_cookies,
+        health: health.clone(),
+        tableau,
+    })))
 }
 
 /// The server of `metrics.listen`: `/metrics`, `/healthz` and `/readyz` only (one worker).

@@ -35,6 +35,8 @@ pub struct Settings {
     /// `sqlite://PATH` or `postgres://...`; defaults to `sqlite://<data_dir>/tableau-scim.db`.
     pub store: Option<String>,
     pub auth: AuthSettings,
+    /// The admin console (`/admin/`): off without a token.
+    pub admin: AdminSettings,
     pub limits: LimitSettings,
     /// The Tableau site to provision into; without it the server only stores resources.
     #[serde(skip_serializing)]
@@ -91,6 +93,31 @@ pub struct AuthSettings {
     pub basic_password_file: Option<PathBuf>,
 }
 
+/// The `[admin]` section: the console's own credential, never the IdP's.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSettings {
+    /// Admin tokens in clear text (hashed at start-up).
+    pub tokens: Vec<String>,
+    /// A file holding one admin token per line.
+    pub tokens_file: Option<PathBuf>,
+    /// Admin tokens as `sha256:<hex>` digests (`tableau-scim hash-token`).
+    pub token_hashes: Vec<String>,
+    /// How long a console session lasts after sign-in.
+    pub session_minutes: u64,
+}
+
+impl Default for AdminSettings {
+    fn default() -> Self {
+        Self {
+            tokens: Vec::new(),
+            tokens_file: None,
+            token_hashes: Vec::new(),
+            session_minutes: 60,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSettings {
@@ -120,6 +147,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             store: None,
             auth: AuthSettings::default(),
+            admin: AdminSettings::default(),
             limits: LimitSettings::default(),
             tableau: None,
             provision: ProvisionPolicy::default(),
@@ -244,6 +272,11 @@ impl Settings {
             return Err(ConfigError::Invalid(
                 "metrics.listen is empty: give HOST:PORT (e.g. 127.0.0.1:9090) or leave it out"
                     .into(),
+            ));
+        }
+        if self.admin.session_minutes == 0 {
+            return Err(ConfigError::Invalid(
+                "admin.session_minutes must be at least 1".into(),
             ));
         }
         if self.journal.deadline_secs == 0 {

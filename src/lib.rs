@@ -16,6 +16,7 @@ pub mod ops_held;
 pub mod provision;
 pub mod reconcile;
 pub mod reconcile_cli;
+pub mod redact;
 pub mod scim;
 pub mod secrets;
 pub mod signals;

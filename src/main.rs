@@ -172,6 +172,11 @@ struct ServeArgs {
     /// command lines are visible to other local users.
     #[arg(long = "token")]
     tokens: Vec<String>,
+    /// A token for the admin console at /admin/ (repeatable; never an IdP token). Prefer
+    /// `[admin] token_hashes` or TABLEAU_SCIM_ADMIN__TOKENS: command lines are visible to
+    /// other local users.
+    #[arg(long = "admin-token")]
+    admin_tokens: Vec<String>,
     /// Public base URL for `meta.location`, e.g. https://scim.example.com.
     #[arg(long)]
     public_url: Option<String>,
@@ -211,6 +216,9 @@ struct DemoArgs {
     /// Bearer token to accept (generated when omitted).
     #[arg(long)]
     token: Option<String>,
+    /// The admin console's token (generated when omitted).
+    #[arg(long)]
+    admin_token: Option<String>,
     /// Directory for the SQLite store (a temporary directory when omitted).
     #[arg(long)]
     data: Option<PathBuf>,
@@ -466,6 +474,12 @@ fn serve_flags(args: &ServeArgs) -> anyhow::Result<serde_json::Value> {
     if args.dry_run {
         flags.insert("provision".into(), serde_json::json!({ "mode": "dry_run" }));
     }
+    if !args.admin_tokens.is_empty() {
+        flags.insert(
+            "admin".into(),
+            serde_json::json!({ "tokens": args.admin_tokens }),
+        );
+    }
     let mut tls = serde_json::Map::new();
     if let Some(c) = &args.tls_cert {
         tls.insert("cert_file".into(), c.display().to_string().into());
@@ -555,6 +569,10 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     settings.data_dir = data_dir.clone();
     settings.store = None;
     settings.auth.tokens = vec![token.clone()];
+    let admin_token = args
+        .admin_token
+        .unwrap_or_else(|| format!("admin-{}", uuid::Uuid::new_v4().simple()));
+    settings.admin.tokens = vec![admin_token.clone()];
     if let Some(policy) = args.on_user_name_change {
         settings.provision.on_user_name_change = policy.into();
     }
@@ -573,6 +591,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     println!();
     println!("  SCIM base URL : {url}");
     println!("  Bearer token  : {token}");
+    println!("  Admin console : {}/admin/", app.root_url());
+    println!("  Admin token   : {admin_token}   (sign in to the console with it)");
     println!(
         "  Store         : sqlite://{}/tableau-scim.db",
         data_dir.display()

@@ -140,6 +140,7 @@ mod tests {
             error: error.map(str::to_string),
             started: None,
             finished: None,
+            calls: None,
         };
         let op = Operation {
             tenant: "default".into(),
@@ -164,6 +165,8 @@ mod tests {
             removals: 0,
             held: None,
             note: None,
+            request_body: None,
+            resource_name: None,
             seq: 1,
             steps: vec![step(
                 0,

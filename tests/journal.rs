@@ -19,6 +19,9 @@ use tableau_scim::store::{
 mod support;
 use support::{new_id, obj, tenant};
 
+#[path = "journal/console.rs"]
+mod console;
+
 store_tests!(
     open_record_complete_round_trip,
     same_key_attaches_to_running_operation,
@@ -69,6 +72,8 @@ fn new_op(
         claimed_name: None,
         request_id: Some(format!("req-{key}")),
         removals: 0,
+        request_body: Some(json!({ "userName": "someone", "password": "[redacted]" })),
+        resource_name: Some("someone".into()),
     }
 }
 
@@ -95,6 +100,7 @@ fn done(luid: &str, status: i64) -> StepOutcome {
         duration_ms: Some(42),
         luid: Some(luid.to_owned()),
         error: None,
+        calls: Some(json!([{ "method": "POST", "status": status, "attempt": 1 }])),
     }
 }
 
@@ -244,6 +250,15 @@ async fn open_record_complete_round_trip(store: Arc<dyn Store>) {
     assert_eq!(
         s0.request_body.as_deref(),
         Some(r#"{"user":{"name":"someone"}}"#)
+    );
+    assert_eq!(
+        s0.calls,
+        Some(json!([{ "method": "POST", "status": 201, "attempt": 1 }]))
+    );
+    assert_eq!(finished.resource_name.as_deref(), Some("someone"));
+    assert_eq!(
+        finished.request_body.as_ref().map(|b| &b["password"]),
+        Some(&json!("[redacted]"))
     );
     let (started, ended) = (s0.started.clone().unwrap(), s0.finished.clone().unwrap());
     assert!(started < ended, "{started} < {ended}");

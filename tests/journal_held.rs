@@ -47,6 +47,8 @@ fn new_op(t: &str, kind: ResourceKind, resource_id: &str, removals: i64) -> NewO
         claimed_name: None,
         request_id: None,
         removals,
+        request_body: None,
+        resource_name: None,
     }
 }
 
@@ -265,6 +267,7 @@ async fn planned_operations_commit_and_converge(store: Arc<dyn Store>) {
         duration_ms: None,
         luid: None,
         error: None,
+        calls: None,
     };
     store
         .record_step(&t, &op.id, 0, &planned_step)

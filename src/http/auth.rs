@@ -40,7 +40,24 @@ pub fn token_hash_string(token: &str) -> String {
     format!("sha256:{}", hex::encode(sha256(token.as_bytes())))
 }
 
+/// The digest of a `sha256:<hex>` entry of the setting `key`.
+pub fn parse_token_hash(h: &str, key: &str) -> Result<[u8; 32], ConfigError> {
+    let hex_part = h
+        .strip_prefix("sha256:")
+        .ok_or_else(|| ConfigError::Invalid(format!("{key} entries must start with `sha256:`")))?;
+    hex::decode(hex_part.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| ConfigError::Invalid(format!("{key} entry is not 64 hex digits")))
+}
+
 impl Credentials {
+    /// Whether a bearer token with this digest opens the SCIM API (start-up refuses an admin
+    /// token that does).
+    pub fn accepts_digest(&self, digest: &[u8; 32]) -> bool {
+        self.token_digests.iter().any(|d| d == digest)
+    }
+
     pub fn from_settings(auth: &AuthSettings) -> Result<Self, ConfigError> {
         let mut token_digests = Vec::new();
         let mut add_token = |t: &str| -> Result<(), ConfigError> {
@@ -65,16 +82,7 @@ impl Credentials {
             }
         }
         for h in &auth.token_hashes {
-            let hex_part = h.strip_prefix("sha256:").ok_or_else(|| {
-                ConfigError::Invalid("auth.token_hashes entries must start with `sha256:`".into())
-            })?;
-            let bytes = hex::decode(hex_part.trim())
-                .ok()
-                .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                .ok_or_else(|| {
-                    ConfigError::Invalid("auth.token_hashes entry is not 64 hex digits".into())
-                })?;
-            token_digests.push(bytes);
+            token_digests.push(parse_token_hash(h, "auth.token_hashes")?);
         }
         let password = match (&auth.basic_password, &auth.basic_password_file) {
             (Some(p), _) => Some(p.clone()),

@@ -2,12 +2,14 @@
 //! `scim` layer and the provisioning service, and renders `ScimError`s; it knows nothing of Tableau.
 
 pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod discovery;
 pub mod error;
 pub mod health;
 pub mod middleware;
+pub mod refusals;
 pub mod resources;
 
 use crate::config::Settings;

@@ -6,6 +6,7 @@
 use super::AppState;
 use super::body::read_json;
 use super::error::scim_json;
+use super::refusals;
 use crate::http::auth::Principal;
 use crate::model::Resource;
 use crate::provision::{ListRequest, Membership, Precondition, RequestMeta};
@@ -252,10 +253,22 @@ pub async fn create(
     segment: web::Path<String>,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
+    let kind = kind_from_segment(&segment).ok();
+    let run = create_inner(req.clone(), state.clone(), segment, payload);
+    refusals::guard(&state, &req, kind, run).await
+}
+
+async fn create_inner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    segment: web::Path<String>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
+    refusals::keep_body(&req, &body);
     let doc = prepare_document(&body, &schema)?;
     let meta = request_meta(&req, Some(&body));
     let created = state.provisioning.create(&meta, kind, doc).await?;
@@ -304,11 +317,23 @@ pub async fn replace(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
+    let kind = kind_from_segment(&path.0).ok();
+    let run = replace_inner(req.clone(), state.clone(), path, payload);
+    refusals::guard(&state, &req, kind, run).await
+}
+
+async fn replace_inner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
+    refusals::keep_body(&req, &body);
     if let Some(body_id) = body.get("id").and_then(Value::as_str)
         && body_id != id
     {
@@ -346,11 +371,23 @@ pub async fn patch(
     path: web::Path<(String, String)>,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
+    let kind = kind_from_segment(&path.0).ok();
+    let run = patch_inner(req.clone(), state.clone(), path, payload);
+    refusals::guard(&state, &req, kind, run).await
+}
+
+async fn patch_inner(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    payload: web::Payload,
+) -> ScimResult<HttpResponse> {
     let (segment, id) = path.into_inner();
     let kind = kind_from_segment(&segment)?;
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
+    refusals::keep_body(&req, &body);
     let meta = request_meta(&req, Some(&body));
     let updated = state
         .provisioning
@@ -373,6 +410,16 @@ pub async fn patch(
 }
 
 pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ScimResult<HttpResponse> {
+    let kind = kind_from_segment(&path.0).ok();
+    let run = delete_inner(req.clone(), state.clone(), path);
+    refusals::guard(&state, &req, kind, run).await
+}
+
+async fn delete_inner(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,

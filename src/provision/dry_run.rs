@@ -225,6 +225,8 @@ fn planned_outcome(call: Option<PlannedCall>) -> StepOutcome {
         duration_ms: None,
         luid: None,
         error: note,
+        // No exchange was made: the planned call is the step's method, path and body.
+        calls: None,
     }
 }
 

@@ -190,9 +190,12 @@ impl Engine {
             claimed_name: claimed_name(&prepared.intent.commit),
             request_id: meta.request_id.clone(),
             removals,
+            request_body: meta.request_body.clone(),
+            resource_name: resource_name(&prepared.intent.commit),
         };
         match self.store.open_operation(&op, &planned).await? {
             Opened::Created(op) => {
+                super::journaled::mark();
                 // A permanent error of the check itself (the store refuses the value) fails the
                 // operation too; only an unreachable store leaves it to be resumed.
                 let stale = match self.stale(&op.tenant, &prepared.intent).await {
@@ -213,6 +216,7 @@ impl Engine {
                 self.run_and_wait(op).await
             }
             Opened::SameKey(existing) => {
+                super::journaled::mark();
                 if let Some(err) = reused_key(&existing, meta) {
                     return Err(err);
                 }
@@ -861,6 +865,22 @@ impl Engine {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
+
+    /// The console's "retry now": a running operation (waiting on a transient fault or on the
+    /// bridge's configuration) is run again at once instead of at the worker's next scan.
+    /// `false` when it is not running, or this process is running it already.
+    pub async fn retry_now(self: &Arc<Self>, tenant: &str, op_id: &str) -> ScimResult<bool> {
+        let Some(op) = self.store.get_operation(tenant, op_id).await? else {
+            return Err(ScimError::not_found(format!("no operation {op_id}")));
+        };
+        if op.state != OperationState::Running || self.running_receiver(&op.id).is_some() {
+            return Ok(false);
+        }
+        self.store.touch_operation(tenant, op_id).await?;
+        tracing::info!(op = %op.id, method = %op.method, path = %op.path, "retrying an operation now (admin console)");
+        self.spawn_run(op);
+        Ok(true)
+    }
 }
 
 /// A journaled forward step.
@@ -955,6 +975,18 @@ fn claimed_name(commit: &CommitIntent) -> Option<String> {
         CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => return None,
     };
     unique_name(kind, doc)
+}
+
+/// The `userName` or `displayName` an operation is about, as written, for the console's search
+/// (a delete's document is gone: the console finds it by the resource id).
+fn resource_name(commit: &CommitIntent) -> Option<String> {
+    match commit {
+        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => doc
+            .get(unique_attr(*kind))
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => None,
+    }
 }
 
 /// The unique name `doc` holds, lower-case as names compare: what the journal's claim and the

@@ -1,7 +1,8 @@
 //! Carrying out one planned step against Tableau, safely repeatable: an add that finds the
 //! user or group already there links it (409000 / 409009), adding an existing member succeeds
 //! (409011), removing what is gone succeeds (404). Every HTTP exchange of the step is captured
-//! for the journal (method, path, status, Tableau code, duration; never a body or a header).
+//! for the journal (method, path, status, Tableau code, duration, the bodies with their
+//! secrets redacted; never a header).
 
 use super::demotion;
 use super::errors::{
@@ -103,12 +104,13 @@ impl<'a> Executor<'a> {
             state: StepState::Done,
             method: last.map(|c| c.method.clone()),
             path: last.map(|c| c.path.clone()),
-            request_body: None,
+            request_body: last.and_then(|c| c.request_body.clone()),
             http_status: last.and_then(|c| c.status).map(i64::from),
             tableau_code: calls.iter().rev().find_map(|c| c.code.clone()),
             duration_ms: Some(started.elapsed().as_millis() as i64),
             luid: None,
             error: None,
+            calls: (!calls.is_empty()).then(|| super::exchanges::calls_json(&calls)),
         };
         let summary = (calls.len() > 1).then(|| format!("{} Tableau calls", calls.len()));
         match result {

@@ -19,6 +19,8 @@ pub struct RequestMeta {
     pub idempotency_key: Option<String>,
     /// The request's `X-Request-Id`, journaled with the operation it opens.
     pub request_id: Option<String>,
+    /// The request's body with its secrets redacted, journaled for the admin console.
+    pub request_body: Option<Value>,
 }
 
 impl RequestMeta {
@@ -43,6 +45,7 @@ impl RequestMeta {
                 .filter(|k| !k.is_empty() && k.len() <= 255)
                 .map(str::to_string),
             request_id: None,
+            request_body: body.map(crate::redact::redact_json),
         }
     }
 

@@ -2,6 +2,7 @@
 //! admin to look at, then deleted, a small batch at a time so that provisioning (which shares
 //! SQLite's one writer) never waits long behind the clean-up. Failed and unfinished operations
 //! are kept until they are resolved, whatever their age: they are what an admin must see.
+//! Requests the bridge refused (`refused_requests`) are deleted after the same retention.
 
 use crate::store::{Store, StoreResult};
 use std::time::Duration;
@@ -34,8 +35,10 @@ pub async fn prune(store: &dyn Store, days: u32, now: OffsetDateTime) -> StoreRe
     let mut total = 0;
     loop {
         let deleted = store.prune_operations(&before, PRUNE_BATCH).await?;
-        total += deleted;
-        if deleted < PRUNE_BATCH as u64 {
+        // Refused requests (never an operation) age out with the succeeded operations.
+        let refused = store.prune_refusals(&before, PRUNE_BATCH).await?;
+        total += deleted + refused;
+        if deleted < PRUNE_BATCH as u64 && refused < PRUNE_BATCH as u64 {
             return Ok(total);
         }
         tokio::time::sleep(BATCH_PAUSE).await;
@@ -65,6 +68,8 @@ mod tests {
             claimed_name: None,
             request_id: None,
             removals: 0,
+            request_body: None,
+            resource_name: None,
         }
     }
 

@@ -157,7 +157,7 @@ pub fn extension_site_role(user: &Map<String, Value>) -> Result<Option<SiteRole>
 }
 
 /// The highest `roles[].value` that is a site role, or `None`.
-fn entra_role(user: &Map<String, Value>) -> Option<SiteRole> {
+pub(super) fn entra_role(user: &Map<String, Value>) -> Option<SiteRole> {
     multi_values(user.get("roles"))
         .filter_map(|v| v.parse().ok())
         .max()

@@ -82,6 +82,11 @@ impl Service {
         }
     }
 
+    /// The engine behind the service (the console's actions and reconcile use it).
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
     /// The same service with these limits on writes (`[limits]` in the settings).
     pub fn with_limits(mut self, limits: WriteLimits) -> Self {
         self.limits = limits;

@@ -318,7 +318,7 @@ pub fn tier(role: SiteRole) -> Option<&'static str> {
 
 /// Seats taken per tier, from the users' Tableau roles. A server administrator takes a
 /// Creator seat; other roles outside the seven assignable ones (guests, support users) none.
-fn seats_used(users: &[TableauUser]) -> HashMap<&'static str, u64> {
+pub fn seats_used(users: &[TableauUser]) -> HashMap<&'static str, u64> {
     let mut used = HashMap::new();
     for u in users {
         let t = if u.site_role.eq_ignore_ascii_case("ServerAdministrator") {

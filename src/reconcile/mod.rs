@@ -19,6 +19,7 @@ pub mod converge;
 pub mod desired;
 pub mod diff;
 pub mod drift;
+pub mod last;
 pub mod periodic;
 pub mod read;
 pub mod repair;
@@ -88,6 +89,7 @@ impl Reconciler {
             managed_groups: read.state.members.len(),
             calls: read.calls,
             seconds: started.elapsed().as_secs_f64(),
+            seats: last::seats(&diff::seats_used(&read.state.users), &read.state.capacity),
         };
         let report = Report::new(
             compared.drifts,

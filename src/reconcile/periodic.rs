@@ -48,6 +48,7 @@ fn quiet(_: &str, _: usize, _: Option<u64>) {}
 pub async fn run_once(reconciler: &Reconciler, options: Options) -> Option<Report> {
     match reconciler.run(options, &quiet).await {
         Ok(report) => {
+            super::last::record(&report);
             for kind in KINDS {
                 let n = report.counts.get(kind).copied().unwrap_or(0);
                 crate::metrics::set_reconcile_drift(kind, n as i64);

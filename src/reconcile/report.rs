@@ -17,6 +17,9 @@ pub struct ReadStats {
     /// HTTP exchanges with Tableau (sign-in and retries included).
     pub calls: usize,
     pub seconds: f64,
+    /// Seats per licence tier (for the console; not part of the published report).
+    #[serde(skip)]
+    pub seats: Vec<super::last::Seats>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

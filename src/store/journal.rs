@@ -40,6 +40,10 @@ pub struct NewOperation {
     /// How many removals its plan holds (deactivations, user deletes, group-member removals):
     /// what the mass-removal guard sums over a window.
     pub removals: i64,
+    /// The SCIM request's body, secrets redacted (`redact::redact_json`).
+    pub request_body: Option<Value>,
+    /// The `userName` or group `displayName` the operation is about, for finding it by name.
+    pub resource_name: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -122,6 +126,10 @@ pub struct Operation {
     pub held: Option<String>,
     /// Why it was discarded.
     pub note: Option<String>,
+    /// The SCIM request's body, redacted (`None` before migration 11, and for DELETE).
+    pub request_body: Option<Value>,
+    /// The `userName` or `displayName` it is about (`None` before migration 11).
+    pub resource_name: Option<String>,
     /// Monotonic journal order (oldest first).
     pub seq: i64,
     pub steps: Vec<StepRecord>,
@@ -183,6 +191,8 @@ pub struct StepRecord {
     /// Set when recorded: `finished` is the recording time, `started` that minus the duration.
     pub started: Option<String>,
     pub finished: Option<String>,
+    /// Every HTTP exchange of the step (see [`StepOutcome::calls`]).
+    pub calls: Option<Value>,
 }
 
 /// The outcome of one Tableau call, as `record_step` stores it.
@@ -198,6 +208,9 @@ pub struct StepOutcome {
     pub duration_ms: Option<i64>,
     pub luid: Option<String>,
     pub error: Option<String>,
+    /// Every HTTP exchange of the step, as a JSON array: method, path, status, code,
+    /// duration_ms, attempt, request_body, response_body (bodies redacted).
+    pub calls: Option<Value>,
 }
 
 /// What `open_operation` found.
@@ -389,6 +402,8 @@ pub(crate) fn opened(op: &NewOperation, seq: i64, now: &str, plan: &[PlannedStep
         removals: op.removals,
         held: None,
         note: None,
+        request_body: op.request_body.clone(),
+        resource_name: op.resource_name.clone(),
         seq,
         steps: plan.iter().map(pending_step).collect(),
     }
@@ -410,6 +425,7 @@ fn pending_step(step: &PlannedStep) -> StepRecord {
         error: None,
         started: None,
         finished: None,
+        calls: None,
     }
 }
 

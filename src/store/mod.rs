@@ -304,6 +304,33 @@ pub trait Store: Send + Sync + 'static {
 
     /// The planned operations up to `up_to_seq` become `converged`, with `note`; how many.
     async fn converge_planned(&self, tenant: &str, up_to_seq: i64, note: &str) -> StoreResult<u64>;
+    // ---- the admin console (see `console`) ----
+
+    /// Operations matching the filter, newest first, without their steps, by keyset (rows
+    /// below `filter.before_seq`). `Invalid` if `since` or `until` is no RFC 3339 instant.
+    async fn search_operations(
+        &self,
+        tenant: &str,
+        filter: &OperationFilter,
+    ) -> StoreResult<Vec<Operation>>;
+
+    /// Journal a request refused before any operation was opened.
+    async fn record_refusal(&self, refusal: &NewRefusal) -> StoreResult<()>;
+
+    /// Refused requests matching the filter (its `state` must be unset or `refused`), newest
+    /// first, by keyset.
+    async fn search_refusals(
+        &self,
+        tenant: &str,
+        filter: &OperationFilter,
+    ) -> StoreResult<Vec<Refusal>>;
+
+    /// Operations created at or after `since` (RFC 3339), counted by state, and the refusals
+    /// as state `refused`.
+    async fn counts_since(&self, tenant: &str, since: &str) -> StoreResult<Vec<(String, i64)>>;
+
+    /// Retention of refusals: delete up to `limit` of those created before `before`; how many.
+    async fn prune_refusals(&self, before: &str, limit: i64) -> StoreResult<u64>;
 
     // ---- the SCIM id <-> Tableau LUID mapping ----
 
@@ -336,6 +363,7 @@ pub trait Store: Send + Sync + 'static {
 }
 
 mod columns;
+pub mod console;
 mod errors;
 mod health;
 mod journal;
@@ -347,6 +375,7 @@ pub mod sqlite;
 
 pub use paging::{Page, PageRequest, PageStart};
 
+pub use console::{NewRefusal, OperationFilter, Refusal};
 pub use health::OperationStats;
 
 pub(crate) use columns::timestamp;

@@ -138,6 +138,11 @@ pub(crate) fn operation(row: &dyn Row) -> StoreResult<Operation> {
         removals: row.int(20)?,
         held: row.opt_text(21)?,
         note: row.opt_text(22)?,
+        request_body: match row.opt_text(23)? {
+            Some(text) => Some(parse_json(&what, &text)?),
+            None => None,
+        },
+        resource_name: row.opt_text(24)?,
         steps: Vec::new(),
         id,
     })
@@ -163,6 +168,10 @@ pub(crate) fn step(row: &dyn Row) -> StoreResult<((String, String), StepRecord)>
         error: row.opt_text(13)?,
         started: row.opt_text(14)?,
         finished: row.opt_text(15)?,
+        calls: match row.opt_text(16)? {
+            Some(text) => Some(parse_json(&what, &text)?),
+            None => None,
+        },
     };
     Ok(((tenant, operation_id), step))
 }

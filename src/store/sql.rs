@@ -120,7 +120,7 @@ macro_rules! operation_select {
         concat!(
             "SELECT seq, tenant, id, idem_key, explicit_key, principal, method, path, digest, ",
             "resource_kind, resource_id, intent, state, attempts, response_status, error_body, ",
-            "created, updated, finished, request_id, removals, held, note FROM operations ",
+            "created, updated, finished, request_id, removals, held, note, request_body, resource_name FROM operations ",
             $rest
         )
     };
@@ -148,24 +148,25 @@ macro_rules! step_columns {
     () => {
         "s.tenant, s.operation_id, s.idx, s.kind, s.description, s.state, s.method, s.path, \
          s.request_body, s.http_status, s.tableau_code, s.duration_ms, s.luid, s.error, \
-         s.started, s.finished"
+         s.started, s.finished, s.calls"
     };
 }
 pub(crate) use step_columns;
 
 /// A new running operation; `$12` is both timestamps, `$13` the claimed name, `$14` the
-/// request id, and the parameter named by the macro's argument its removals (PostgreSQL's
-/// statement binds the plan as `$15`..`$17`). `ON CONFLICT DO NOTHING` without a target covers
-/// every unique index, so a taken key, a busy resource or a claimed name (the partial indexes)
-/// or a taken id all insert nothing, and the caller then looks which one it was.
+/// request id, `$15` the SCIM request body (redacted), `$16` the resource's name, and the
+/// parameter named by the macro's argument its removals (PostgreSQL's statement binds the plan
+/// as `$17`..`$19`). `ON CONFLICT DO NOTHING` without a target covers every unique index, so a
+/// taken key, a busy resource or a claimed name (the partial indexes) or a taken id all insert
+/// nothing, and the caller then looks which one it was.
 macro_rules! insert_operation {
     ($removals:literal) => {
         concat!(
             "INSERT INTO operations (tenant, id, idem_key, explicit_key, principal, method, \
              path, digest, resource_kind, resource_id, intent, state, attempts, created, \
-             updated, claimed_name, request_id, removals) \
+             updated, claimed_name, request_id, request_body, resource_name, removals) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'running', 1, $12, $12, \
-             $13, $14, ",
+             $13, $14, $15, $16, ",
             $removals,
             ") ON CONFLICT DO NOTHING"
         )
@@ -173,12 +174,12 @@ macro_rules! insert_operation {
 }
 pub(crate) use insert_operation;
 
-/// Record a step's outcome (`$4..$14`); `$14` is the time it was recorded.
+/// Record a step's outcome (`$4..$15`); `$14` is the time it was recorded, `$15` its calls.
 macro_rules! record_step {
     () => {
         "UPDATE operation_steps SET state = $4, method = $5, path = $6, request_body = $7, \
          http_status = $8, tableau_code = $9, duration_ms = $10, luid = $11, error = $12, \
-         started = $13, finished = $14 WHERE tenant = $1 AND operation_id = $2 AND idx = $3"
+         started = $13, finished = $14, calls = $15 WHERE tenant = $1 AND operation_id = $2 AND idx = $3"
     };
 }
 pub(crate) use record_step;

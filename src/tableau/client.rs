@@ -413,6 +413,11 @@ impl TableauClient {
             token.set_sensitive(true);
             request = request.header("X-Tableau-Auth", token);
         }
+        let recording = super::calls::recording();
+        let request_body = match (&body, recording) {
+            (Some(b), true) => crate::redact::redact_body(b),
+            _ => None,
+        };
         if let Some(body) = body {
             request = request.header(header::CONTENT_TYPE, JSON).body(body);
         }
@@ -426,7 +431,8 @@ impl TableauClient {
         };
         let _permit = self.inner.limits.acquire().await?;
         let started = Instant::now();
-        let result = self.send(request).await;
+        let mut answer = None;
+        let result = self.send(request, recording.then_some(&mut answer)).await;
         let status = match &result {
             Ok((status, _)) => Some(*status),
             Err(e) => e.status(),
@@ -440,11 +446,19 @@ impl TableauClient {
             status,
             code: code.map(|c| c.as_str().to_owned()),
             duration,
+            request_body,
+            response_body: answer,
         });
         result
     }
 
-    async fn send(&self, request: reqwest::Request) -> Result<(u16, Vec<u8>), TableauError> {
+    /// Sends one request; `answer` (when the exchange is recorded) receives the answer's body,
+    /// redacted, whatever its status.
+    async fn send(
+        &self,
+        request: reqwest::Request,
+        answer: Option<&mut Option<String>>,
+    ) -> Result<(u16, Vec<u8>), TableauError> {
         let response = self
             .inner
             .http
@@ -466,6 +480,9 @@ impl TableauClient {
             .bytes()
             .await
             .map_err(|e| TableauError::from_reqwest(&e))?;
+        if let Some(answer) = answer {
+            *answer = crate::redact::redact_body(&body);
+        }
         if status.is_success() {
             return Ok((status.as_u16(), body.to_vec()));
         }

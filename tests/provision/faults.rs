@@ -508,6 +508,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
         body_digest: format!("{method} {path}"),
         idempotency_key: None,
         request_id: None,
+        request_body: None,
     };
 
     // An update computed from an older revision.

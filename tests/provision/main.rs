@@ -10,6 +10,7 @@
 mod catalog_apps;
 mod compensation;
 mod concurrency;
+mod console;
 mod demotion;
 mod dry_run;
 mod entra;

@@ -79,6 +79,7 @@ pub(super) async fn open(
     plan: &[PlannedStep],
 ) -> StoreResult<Opened> {
     let intent = json_text(&op.intent)?;
+    let request_body = op.request_body.as_ref().map(json_text).transpose()?;
     let columns = PlanColumns::new(plan)?;
     for _ in 0..OPEN_ATTEMPTS {
         let now = now_timestamp();
@@ -97,6 +98,8 @@ pub(super) async fn open(
             .bind(&now)
             .bind(&op.claimed_name)
             .bind(&op.request_id)
+            .bind(&request_body)
+            .bind(&op.resource_name)
             .bind(&columns.idx)
             .bind(&columns.kind)
             .bind(&columns.description)
@@ -158,6 +161,7 @@ pub(super) async fn record_step(
     outcome: &StepOutcome,
 ) -> StoreResult<()> {
     let (started, finished) = step_times(outcome);
+    let calls = outcome.calls.as_ref().map(json_text).transpose()?;
     let updated = sqlx::query(RECORD_STEP)
         .bind(tenant)
         .bind(op_id)
@@ -173,6 +177,7 @@ pub(super) async fn record_step(
         .bind(&outcome.error)
         .bind(started)
         .bind(finished)
+        .bind(calls)
         .execute(conn)
         .await?
         .rows_affected();

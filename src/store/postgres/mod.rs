@@ -6,6 +6,7 @@
 //! - `writes`: the resource writes (`apply`);
 //! - `journal`: the operation journal.
 
+mod console;
 mod held;
 mod journal;
 mod sql;
@@ -486,6 +487,41 @@ impl Store for PostgresStore {
 
     async fn removals_since(&self, tenant: &str, since: &str) -> StoreResult<i64> {
         held::removals_since(&self.pool, tenant, since).await
+    }
+
+    async fn search_operations(
+        &self,
+        tenant: &str,
+        filter: &crate::store::OperationFilter,
+    ) -> StoreResult<Vec<Operation>> {
+        let values = crate::store::console::FilterValues::new(tenant, filter)?;
+        console::search_operations(&self.pool, &values).await
+    }
+
+    async fn record_refusal(&self, refusal: &crate::store::NewRefusal) -> StoreResult<()> {
+        let now = crate::store::columns::now_timestamp();
+        console::record_refusal(&self.pool, refusal, &now).await
+    }
+
+    async fn search_refusals(
+        &self,
+        tenant: &str,
+        filter: &crate::store::OperationFilter,
+    ) -> StoreResult<Vec<crate::store::Refusal>> {
+        let values = crate::store::console::FilterValues::new(tenant, filter)?;
+        console::search_refusals(&self.pool, &values).await
+    }
+
+    async fn counts_since(&self, tenant: &str, since: &str) -> StoreResult<Vec<(String, i64)>> {
+        console::counts_since(&self.pool, tenant, &cutoff(since)?).await
+    }
+
+    async fn prune_refusals(&self, before: &str, limit: i64) -> StoreResult<u64> {
+        let before = cutoff(before)?;
+        if limit <= 0 {
+            return Ok(0);
+        }
+        console::prune_refusals(&self.pool, &before, limit).await
     }
 
     async fn find_by_luid(

@@ -46,16 +46,16 @@ pub(super) const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g
      WHERE m.tenant = $1 AND m.member_id = ANY($2::text[]) \
      ORDER BY m.seq";
 
-/// The operation (its removals `$18`) and its plan (`$15`..`$17`, see `PlanColumns`) in one atomic statement;
+/// The operation (its removals `$20`) and its plan (`$17`..`$19`, see `PlanColumns`) in one atomic statement;
 /// returns the operation's `seq`, or no row when a unique index refused it (then no step is
 /// inserted either).
 pub(super) const OPEN: &str = concat!(
     "WITH op AS (",
-    insert_operation!("$18"),
+    insert_operation!("$20"),
     " RETURNING tenant, id, seq), \
      steps AS (INSERT INTO operation_steps (tenant, operation_id, idx, kind, description, state) \
      SELECT op.tenant, op.id, p.idx, p.kind, p.description, 'pending' FROM op \
-     CROSS JOIN unnest($15::bigint[], $16::text[], $17::text[]) AS p(idx, kind, description)) \
+     CROSS JOIN unnest($17::bigint[], $18::text[], $19::text[]) AS p(idx, kind, description)) \
      SELECT seq FROM op"
 );
 

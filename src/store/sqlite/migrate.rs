@@ -67,6 +67,11 @@ const MIGRATIONS: &[Migration] = &[
         description: "dry run",
         sql: include_str!("../../../migrations/sqlite/0010_dry_run.sql"),
     },
+    Migration {
+        version: 11,
+        description: "console",
+        sql: include_str!("../../../migrations/sqlite/0011_console.sql"),
+    },
 ];
 
 const CREATE_TABLE: &str = "CREATE TABLE schema_migrations (\

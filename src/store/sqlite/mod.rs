@@ -12,6 +12,7 @@
 //! - `sql`: SQLite's own statements (lists as JSON);
 //! - `reads` and `writes`: what the `Store` methods run, synchronously, on a connection.
 
+mod console;
 mod exec;
 mod held;
 mod location;
@@ -313,6 +314,52 @@ impl Store for SqliteStore {
                 let deleted = exec::execute(db, crate::store::sql::PRUNE, &[&cutoff, &limit])?;
                 Ok(deleted as u64)
             })
+            .await
+    }
+
+    async fn search_operations(
+        &self,
+        tenant: &str,
+        filter: &crate::store::OperationFilter,
+    ) -> StoreResult<Vec<Operation>> {
+        let values = crate::store::console::FilterValues::new(tenant, filter)?;
+        self.readers
+            .read_blocking(move |db| console::search_operations(db, &values))
+            .await
+    }
+
+    async fn record_refusal(&self, refusal: &crate::store::NewRefusal) -> StoreResult<()> {
+        let (refusal, now) = (refusal.clone(), crate::store::columns::now_timestamp());
+        self.writer
+            .run(move |db| console::record_refusal(db, &refusal, &now))
+            .await
+    }
+
+    async fn search_refusals(
+        &self,
+        tenant: &str,
+        filter: &crate::store::OperationFilter,
+    ) -> StoreResult<Vec<crate::store::Refusal>> {
+        let values = crate::store::console::FilterValues::new(tenant, filter)?;
+        self.readers
+            .read_blocking(move |db| console::search_refusals(db, &values))
+            .await
+    }
+
+    async fn counts_since(&self, tenant: &str, since: &str) -> StoreResult<Vec<(String, i64)>> {
+        let (tenant, since) = (tenant.to_owned(), cutoff(since)?);
+        self.readers
+            .read_blocking(move |db| console::counts_since(db, &tenant, &since))
+            .await
+    }
+
+    async fn prune_refusals(&self, before: &str, limit: i64) -> StoreResult<u64> {
+        let before = cutoff(before)?;
+        if limit <= 0 {
+            return Ok(0);
+        }
+        self.writer
+            .run(move |db| console::prune_refusals(db, &before, limit))
             .await
     }
 

@@ -34,7 +34,7 @@ pub(super) const GROUPS_OF: &str = "SELECT m.member_id AS owner, g.id, g.kind, g
      ORDER BY m.seq";
 
 /// A new running operation; its `seq`, or no row when a unique index refused it.
-pub(super) const INSERT_OPERATION: &str = concat!(insert_operation!("$15"), " RETURNING seq");
+pub(super) const INSERT_OPERATION: &str = concat!(insert_operation!("$17"), " RETURNING seq");
 
 /// The plan comes as one JSON array of `[idx, kind, description]` (see `PlanColumns::json`).
 pub(super) const INSERT_STEPS: &str = "INSERT INTO operation_steps \

@@ -205,6 +205,7 @@ pub(super) fn open(
     plan: &[PlannedStep],
 ) -> StoreResult<Opened> {
     let intent = json_text(&op.intent)?;
+    let request_body = op.request_body.as_ref().map(json_text).transpose()?;
     let plan_json = match plan.is_empty() {
         true => None,
         false => Some(PlanColumns::new(plan)?.json()?),
@@ -226,6 +227,8 @@ pub(super) fn open(
             &now,
             &op.claimed_name,
             &op.request_id,
+            &request_body,
+            &op.resource_name,
             &op.removals,
         ];
         let Some(seq) = row(db, INSERT_OPERATION, values, |r| r.int(0))? else {
@@ -294,6 +297,7 @@ pub(super) fn record_step(
     outcome: &StepOutcome,
 ) -> StoreResult<()> {
     let (started, finished) = step_times(outcome);
+    let calls = outcome.calls.as_ref().map(json_text).transpose()?;
     let updated = execute(
         db,
         RECORD_STEP,
@@ -312,6 +316,7 @@ pub(super) fn record_step(
             &outcome.error,
             &started,
             &finished,
+            &calls,
         ],
     )?;
     if updated == 0 {
