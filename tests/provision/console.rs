@@ -309,3 +309,130 @@ async fn operations_page_by_keyset() {
         "only the first page updates itself"
     );
 }
+
+/// Held operations on the Overview, released and discarded from the console: the release
+/// carries the removal out in Tableau, the discard leaves Tableau as it is, both need the CSRF
+/// token, and a second action on the same operation says it is no longer held.
+#[tokio::test]
+async fn held_operations_are_released_and_discarded_from_the_console() {
+    let b = spawn_bridge_with(SimConfig::default(), |s| {
+        with_console(s);
+        s.guard.max_removals = 0;
+    })
+    .await;
+    let mut ids = Vec::new();
+    for name in ["held-a@example.com", "held-b@example.com"] {
+        let (s, u) = b
+            .post(
+                "/Users",
+                json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name,
+                    "urn:ietf:params:scim:schemas:extension:tableau:3.0:User":
+                        {"siteRoles": [{"value": "Viewer"}]}}),
+            )
+            .await;
+        assert_eq!(s, 201, "{u}");
+        let id = u["id"].as_str().unwrap().to_owned();
+        let (s, body) = b
+            .patch(
+                &format!("/Users/{id}"),
+                json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                    "Operations": [{"op": "replace", "value": {"active": false}}]}),
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+        ids.push(id);
+    }
+    assert_eq!(
+        b.role("held-a@example.com"),
+        "Viewer",
+        "held, not carried out"
+    );
+    let held: Vec<String> = {
+        let mut ops = Vec::new();
+        for id in &ids {
+            let op = b.operations(Some(id)).await.remove(0);
+            assert_eq!(op.state.as_str(), "held");
+            ops.push(op.id);
+        }
+        ops
+    };
+
+    let cookie = session(&b).await;
+    let (status, overview) = page(&b, &cookie, "/admin/").await;
+    assert_eq!(status, 200);
+    for (op, name) in held
+        .iter()
+        .zip(["held-a@example.com", "held-b@example.com"])
+    {
+        assert!(
+            overview.contains(&format!("/admin/operations/{op}/release")),
+            "{overview}"
+        );
+        assert!(overview.contains(name), "{overview}");
+    }
+    let csrf = csrf_of(&overview);
+    let origin = root(&b);
+
+    let no_token = post(
+        &b,
+        &cookie,
+        &format!("/admin/operations/{}/release", held[0]),
+        &[],
+        &origin,
+    )
+    .await;
+    assert_eq!(no_token.status(), 403, "a release without the CSRF token");
+    assert_eq!(b.role("held-a@example.com"), "Viewer");
+
+    let res = post(
+        &b,
+        &cookie,
+        &format!("/admin/operations/{}/release", held[0]),
+        &[("csrf", &csrf)],
+        &origin,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        b.role("held-a@example.com"),
+        "Unlicensed",
+        "released: carried out"
+    );
+
+    let res = post(
+        &b,
+        &cookie,
+        &format!("/admin/operations/{}/discard", held[1]),
+        &[("csrf", &csrf)],
+        &origin,
+    )
+    .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(
+        b.role("held-b@example.com"),
+        "Viewer",
+        "discarded: Tableau left alone"
+    );
+    let op = b.operations(Some(&ids[1])).await.remove(0);
+    assert_eq!(op.state.as_str(), "discarded");
+
+    let again = post(
+        &b,
+        &cookie,
+        &format!("/admin/operations/{}/release", held[1]),
+        &[("csrf", &csrf)],
+        &origin,
+    )
+    .await;
+    assert_eq!(again.status(), 409);
+    assert!(
+        again
+            .text()
+            .await
+            .unwrap()
+            .contains("is discarded, not held")
+    );
+
+    let (_, overview) = page(&b, &cookie, "/admin/").await;
+    assert!(overview.contains("Nothing is held"), "{overview}");
+}

@@ -1,6 +1,6 @@
 //! The console's actions, each a POST with the session's CSRF token from a page of this
 //! server: retry an operation now, run a reconcile report. (Releasing or discarding held
-//! operations belongs with the mass-removal guard: see `held.rs`.)
+//! operations: `held.rs`.)
 //!
 //! Retrying goes through the engine like any change: a running operation (waiting on a
 //! transient fault or the bridge's configuration) is run again at once; a failed one is

@@ -76,10 +76,11 @@ pub fn pretty_text(text: &str) -> String {
     }
 }
 
-/// A state as a badge (`running`, `succeeded`, `failed`, `refused`).
+/// A state as a badge (an operation's, a step's, or `refused`).
 pub fn badge(state: &str) -> Markup {
     let class = match state {
-        "running" | "succeeded" | "failed" | "refused" | "done" | "pending" => state,
+        "running" | "succeeded" | "failed" | "refused" | "done" | "pending" | "held"
+        | "discarded" | "planned" | "converged" => state,
         _ => "other",
     };
     html! { span class={ "badge " (class) } { (state) } }

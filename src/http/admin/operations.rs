@@ -167,7 +167,7 @@ fn filters(q: &Query) -> Markup {
         form.filters method="get" action="/admin/operations" {
             label { "State "
                 select name="state" {
-                    @for s in ["", "running", "succeeded", "failed", "refused"] {
+                    @for s in ["", "running", "succeeded", "failed", "held", "discarded", "planned", "converged", "refused"] {
                         option value=(s) selected[s == state] { @if s.is_empty() { "any" } @else { (s) } }
                     }
                 }
@@ -258,6 +258,7 @@ pub async fn show(
             .finish();
         format!("/admin/operations?{query}")
     });
+    let held = held::section(&state, &session.csrf).await;
     let body = html! {
         (filters(&q))
         table.operations {
@@ -267,7 +268,7 @@ pub async fn show(
         @if rows.is_empty() { p.hint { "Nothing matches." } }
         @if first_page { p.hint.live { "This page updates itself while it is open." } }
         @if let Some(next) = next { p { a.next href=(next) { "Older →" } } }
-        (held::section())
+        (held)
     };
     respond(StatusCode::OK, page("Operations", Some(&session), body))
 }

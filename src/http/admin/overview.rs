@@ -68,6 +68,7 @@ pub async fn show(
             .sum::<i64>()
     };
     let last = crate::reconcile::last::get();
+    let held = held::section(&state, &session.csrf).await;
     let body = html! {
         section.cards {
             div.card #health {
@@ -87,7 +88,7 @@ pub async fn show(
             div.card #last24h {
                 h2 { "Operations, last 24 h" }
                 dl {
-                    @for s in ["running", "succeeded", "failed", "refused"] {
+                    @for s in ["running", "succeeded", "failed", "held", "planned", "refused"] {
                         dt { a href={ "/admin/operations?state=" (s) } { (badge(s)) } }
                         dd { (count(s)) }
                     }
@@ -145,7 +146,7 @@ pub async fn show(
                 p.hint { "A report only: it reads Tableau and changes nothing." }
             }
         }
-        (held::section())
+        (held)
     };
     respond(StatusCode::OK, page("Overview", Some(&session), body))
 }
