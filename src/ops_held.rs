@@ -78,6 +78,9 @@ pub async fn print_held(store: &dyn Store, limit: i64) -> anyhow::Result<()> {
     for op in &ops {
         print!("{}", describe_held(op));
     }
+    if ops.len() as i64 == limit {
+        println!("(the oldest {limit}; --limit N shows more)");
+    }
     Ok(())
 }
 

@@ -98,6 +98,7 @@ impl Reloader {
             Ok(settings) => {
                 self.reload_tableau_auth(&settings);
                 self.reload_guard(&settings);
+                self.reload_mode(&settings);
                 match Credentials::from_settings(&settings.auth) {
                     Ok(c) if c.is_empty() => tracing::warn!(
                         "SIGHUP: the new configuration has no credentials; kept the old ones"
@@ -147,6 +148,31 @@ impl Reloader {
                 window_secs = settings.guard.window_secs,
                 "SIGHUP: reloaded the mass-removal guard settings"
             );
+        }
+    }
+
+    /// `provision.mode`: dry-run or live for the next operations. From dry-run to live, the
+    /// planned operations are converged as at a live start (`reconcile::converge`).
+    fn reload_mode(&self, settings: &Settings) {
+        use crate::provision::dry_run::ProvisionMode;
+        let Some(engine) = &self.engine else { return };
+        let dry_run = settings.provision.mode == ProvisionMode::DryRun;
+        if engine.dry_run() == dry_run {
+            return;
+        }
+        engine.set_dry_run(dry_run);
+        if dry_run {
+            tracing::warn!("SIGHUP: switched to dry-run: Tableau is no longer written");
+            return;
+        }
+        tracing::info!("SIGHUP: switched to live mode");
+        if let Some(client) = &self.tableau {
+            let reconciler = crate::reconcile::Reconciler::new(
+                engine.clone(),
+                client.clone(),
+                crate::store::DEFAULT_TENANT,
+            );
+            tokio::spawn(crate::reconcile::converge::after_dry_run(reconciler));
         }
     }
 

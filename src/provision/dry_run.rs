@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
+/// How long a dry-run operation waits for Tableau's API version (for its paths).
+const VERSION_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// `provision.mode`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -237,8 +240,13 @@ impl Engine {
     pub(super) async fn plan_only(&self, op: &Operation) -> ScimResult<Answer> {
         let intent: Intent = serde_json::from_value(op.intent.clone())
             .map_err(|e| ScimError::internal(format!("journaled intent unreadable: {e}")))?;
+        // The version is cached once discovered; an unreachable Tableau must not hold up the
+        // SCIM answer (its retries would), so the path then says `{version}`.
         let version = match &self.tableau {
-            Some(client) => client.api_version().await.ok(),
+            Some(client) => tokio::time::timeout(VERSION_WAIT, client.api_version())
+                .await
+                .ok()
+                .and_then(Result::ok),
             None => None,
         }
         .unwrap_or_else(|| "{version}".into());

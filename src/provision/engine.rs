@@ -87,6 +87,8 @@ pub struct Engine {
     settings: JournalSettings,
     /// The mass-removal guard's settings (replaced on SIGHUP).
     guard: std::sync::RwLock<GuardSettings>,
+    /// `provision.mode = "dry_run"` (from the policy; switched on SIGHUP).
+    dry_run: std::sync::atomic::AtomicBool,
     /// Operations this process is executing, so a retried request can wait for the outcome.
     running: Mutex<HashMap<String, watch::Receiver<Option<Outcome>>>>,
     /// When this engine started: operations that progressed since are this process's own.
@@ -100,12 +102,14 @@ impl Engine {
         policy: ProvisionPolicy,
         settings: JournalSettings,
     ) -> Arc<Self> {
+        let dry_run = policy.mode == super::dry_run::ProvisionMode::DryRun;
         Arc::new(Self {
             store,
             tableau,
             policy: Arc::new(policy),
             settings,
             guard: std::sync::RwLock::new(GuardSettings::default()),
+            dry_run: std::sync::atomic::AtomicBool::new(dry_run),
             running: Mutex::new(HashMap::new()),
             started: time::OffsetDateTime::now_utc(),
         })
@@ -122,7 +126,13 @@ impl Engine {
 
     /// `provision.mode = "dry_run"`: Tableau is never written (`dry_run.rs`).
     pub fn dry_run(&self) -> bool {
-        self.policy.mode == super::dry_run::ProvisionMode::DryRun
+        self.dry_run.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Switch between dry-run and live for the operations run from now on (SIGHUP).
+    pub fn set_dry_run(&self, dry_run: bool) {
+        self.dry_run
+            .store(dry_run, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn tableau_enabled(&self) -> bool {

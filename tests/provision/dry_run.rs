@@ -299,3 +299,31 @@ async fn reconcile_apply_in_dry_run_writes_nothing() {
     assert_eq!(writes(&b), 0);
     assert!(b.tableau_user_names().is_empty());
 }
+
+/// SIGHUP from dry-run to live: the next changes reach Tableau, and what was planned before
+/// converges as at a live start.
+#[tokio::test]
+async fn sighup_to_live_converges_and_writes_from_then_on() {
+    let b = dry_run_bridge().await;
+    let gus = b.create_user("gus@example.com").await;
+    assert_eq!(writes(&b), 0);
+    let mut live = tableau_scim::config::Settings::default();
+    live.auth.tokens = vec![TOKEN.into()];
+    b.reloader.reload(Ok(live));
+    eventually("the planned user reaches Tableau", || async {
+        b.tableau_user("gus@example.com").is_some()
+    })
+    .await;
+    eventually(
+        "its POST is converged (the repair is an operation of its own)",
+        || async {
+            b.operations(Some(&gus))
+                .await
+                .iter()
+                .any(|o| o.method == "POST" && o.state == OperationState::Converged)
+        },
+    )
+    .await;
+    b.create_user("hal@example.com").await;
+    assert_eq!(b.role("hal@example.com"), "Viewer", "live: written at once");
+}

@@ -342,3 +342,75 @@ async fn the_51st_removal_is_held_by_default() {
     assert_eq!(last_op(&b, &ids[50]).await.state, OperationState::Held);
     assert_eq!(b.role("d50@example.com"), "Viewer");
 }
+
+/// Reconcile repairs are operations like the others: one that takes a member out of a group
+/// is held past the limit (reported as held, exit code 4) and carried out once released.
+#[tokio::test]
+async fn reconcile_repairs_are_held_too() {
+    use tableau_scim::provision::guard::GuardSettings;
+    use tableau_scim::reconcile::{Options, Reconciler};
+    use tableau_scim::tableau::{TableauAuth, TableauClient, TableauSettings};
+    let b = bridge_with_limit(0, 3600).await;
+    let a = viewer(&b, "a@example.com").await;
+    viewer(&b, "c@example.com").await;
+    b.create_group("Team", &[a]).await;
+    // A Tableau admin adds c to the managed group by hand: an extra membership.
+    let client = |name: &str, secret: &str| {
+        let mut s = TableauSettings::new(
+            b.sim.url(),
+            b.sim.site_content_url(),
+            TableauAuth::Pat {
+                name: name.into(),
+                secret: secret.into(),
+            },
+        );
+        s.requests_per_second = 10_000;
+        TableauClient::new(s).expect("client")
+    };
+    let admin = client("sim-pat", "sim-pat-secret");
+    let group = admin
+        .find_group_by_name("Team")
+        .await
+        .unwrap()
+        .expect("group");
+    let c_luid = b.tableau_user("c@example.com").unwrap().id;
+    admin
+        .add_group_members(&group.luid, &[c_luid.to_string()])
+        .await
+        .unwrap();
+    let tableau = client("bridge2", "bridge2-secret");
+    let engine = tableau_scim::provision::Engine::new(
+        b.store.clone(),
+        Some(tableau.clone()),
+        Default::default(),
+        Default::default(),
+    );
+    engine.set_guard(GuardSettings {
+        max_removals: 0,
+        ..GuardSettings::default()
+    });
+    let reconciler = Reconciler::new(engine, tableau, DEFAULT_TENANT);
+    let options = Options {
+        apply: true,
+        remove_unmanaged: false,
+    };
+    let report = reconciler.run(options, &|_, _, _| {}).await.unwrap();
+    let applied = report.applied.clone().expect("applied");
+    assert_eq!(applied.held.len(), 1, "{applied:?}");
+    assert_eq!(report.exit_code(), 4);
+    assert!(report.to_text().contains("1 held"), "{}", report.to_text());
+    assert_eq!(
+        b.tableau_group_members("Team").unwrap().len(),
+        2,
+        "Tableau untouched"
+    );
+    let (code, out, err) = ops_cli(&b, &["held"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("RECONCILE"), "{out}");
+    let (code, out, err) = ops_cli(&b, &["release", "--all"]).await;
+    assert_eq!(code, 0, "{out} {err}");
+    assert_eq!(
+        b.tableau_group_members("Team"),
+        Some(vec!["a@example.com".to_string()])
+    );
+}

@@ -37,6 +37,8 @@ pub struct Bridge {
     pub store: Arc<dyn Store>,
     /// The server's store URL (for `tableau-scim ops` run on it).
     pub store_url: String,
+    /// What SIGHUP reloads in the server.
+    pub reloader: tableau_scim::signals::Reloader,
     _dir: tempfile::TempDir,
 }
 
@@ -103,6 +105,7 @@ pub async fn spawn_bridge_on(
         .expect("store opens");
     let app = Application::build_with_store(settings, store.clone()).expect("app builds");
     let base_url = app.base_url();
+    let reloader = app.reloader();
     tokio::spawn(app.run_until_stopped());
     Bridge {
         base_url,
@@ -110,6 +113,7 @@ pub async fn spawn_bridge_on(
         sim,
         store,
         store_url,
+        reloader,
         _dir: dir,
     }
 }
