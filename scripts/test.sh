@@ -2,8 +2,9 @@
 # Every test of tableau-scim: the Rust unit and integration tests of the workspace (the bridge
 # and crates/tableau-sim; store tests on SQLite, and on PostgreSQL when
 # TABLEAU_SCIM_TEST_POSTGRES names a database), then the external checkers:
-# scim2-tester against the SCIM server, tableauserverclient against the Tableau simulator.
-# Python tools are installed into .venv on first use.
+# scim2-tester against the SCIM server, tableauserverclient against the Tableau simulator, and
+# the admin console's browser tests (headless Chromium; tests/console/run.sh installs Debian's
+# chromium and playwright-core when missing). Python tools are installed into .venv on first use.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,5 +33,9 @@ echo "== tableauserverclient against the Tableau simulator"
 tests/tsc/run.sh | tee target/tsc.log
 tsc_passed=$(sed -n 's/^\([0-9]*\) passed, 0 failed$/\1/p' target/tsc.log)
 
+echo "== the admin console in headless Chromium"
+tests/console/run.sh | tee target/console.log
+console_passed=$(sed -n 's/^passed \([0-9]*\) failed 0$/\1/p' target/console.log)
+
 echo
-echo "total: $((cargo_passed + scim2_passed + tsc_passed)) passed, 0 failed"
+echo "total: $((cargo_passed + scim2_passed + tsc_passed + console_passed)) passed, 0 failed"

@@ -29,7 +29,7 @@ CREATE TABLE refused_requests (
     resource_name TEXT,
     -- JSON, secrets redacted; NULL when the body was not JSON.
     request_body  TEXT,
-    status        INTEGER NOT NULL,
+    status        BIGINT  NOT NULL,
     -- JSON: the SCIM error answered.
     error_body    TEXT    NOT NULL
 );

@@ -67,6 +67,12 @@ fn request_meta(req: &HttpRequest, body: Option<&Value>) -> RequestMeta {
             .get::<super::middleware::RequestId>()
             .map(|id| id.as_str()),
     )
+    // Redacted once, when the handler read it (`refusals::keep_body`).
+    .with_request_body(
+        req.extensions()
+            .get::<refusals::ReadBody>()
+            .map(|b| b.0.clone()),
+    )
 }
 
 /// The client's `If-Match`, for the service to check against the version it reads.

@@ -275,6 +275,8 @@ impl Engine {
         else {
             return Ok(None);
         };
+        // Its answer is that operation's: journaled, not a refusal of its own.
+        super::journaled::mark();
         if let Some(err) = reused_key(&op, meta) {
             return Err(err);
         }

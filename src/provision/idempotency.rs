@@ -19,7 +19,8 @@ pub struct RequestMeta {
     pub idempotency_key: Option<String>,
     /// The request's `X-Request-Id`, journaled with the operation it opens.
     pub request_id: Option<String>,
-    /// The request's body with its secrets redacted, journaled for the admin console.
+    /// The request's body with its secrets redacted, journaled for the admin console (set by
+    /// the caller, which redacted it once: [`RequestMeta::with_request_body`]).
     pub request_body: Option<Value>,
 }
 
@@ -45,8 +46,14 @@ impl RequestMeta {
                 .filter(|k| !k.is_empty() && k.len() <= 255)
                 .map(str::to_string),
             request_id: None,
-            request_body: body.map(crate::redact::redact_json),
+            request_body: None,
         }
+    }
+
+    /// The same, journaled with this body (already redacted: `redact::redact_json`).
+    pub fn with_request_body(mut self, redacted: Option<Value>) -> Self {
+        self.request_body = redacted;
+        self
     }
 
     /// The same, journaled with this `X-Request-Id`.

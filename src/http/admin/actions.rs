@@ -49,7 +49,8 @@ async fn resend(state: &AppState, op: &Operation) -> Result<(), ScimError> {
         &op.path,
         body.as_ref(),
         None,
-    );
+    )
+    .with_request_body(op.request_body.clone());
     let kind = op.resource_kind;
     let schema = state.registry.resource(kind).clone();
     let service = &state.provisioning;

@@ -265,7 +265,7 @@ pub async fn show(
             thead { tr { th { "When (UTC)" } th { "State" } th { "Request" } th { "Resource" } th { "Status" } th { "Detail" } } }
             tbody #rows data-live=[first_page.then_some("rows")] { (rows_markup(&rows)) }
         }
-        @if rows.is_empty() { p.hint { "Nothing matches." } }
+        @if rows.is_empty() { p.hint #empty { "Nothing matches." } }
         @if first_page { p.hint.live { "This page updates itself while it is open." } }
         @if let Some(next) = next { p { a.next href=(next) { "Older →" } } }
         (held)

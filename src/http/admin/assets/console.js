@@ -15,7 +15,11 @@
         if (!res.ok) { throw new Error("HTTP " + res.status); }
         return res.text();
       })
-      .then(function (html) { rows.innerHTML = html; })
+      .then(function (html) {
+        rows.innerHTML = html;
+        var empty = document.getElementById("empty");
+        if (empty) { empty.hidden = rows.children.length > 0; }
+      })
       .catch(function () { /* signed out or server gone: keep the rows shown */ })
       .then(function () { window.setTimeout(refresh, every); });
   }
