@@ -86,11 +86,20 @@ fn shows_relations(kind: ResourceKind, projection: &Projection, schema: &Resourc
         .is_some_and(|r| projection.wants(attr, r.def))
 }
 
-/// Whether a filter may read members (groups) or groups (users). A filter that merely
-/// mentions the word loads relations needlessly, which is harmless.
+/// Whether a filter may read members (groups) or groups (users): whether one of its attribute
+/// paths names them (a value path's inner paths are sub-attributes of its attribute, so only
+/// its own path counts).
 fn filter_names_relations(kind: ResourceKind, filter: Option<&Filter>) -> bool {
-    let attr = relation_attr(kind);
-    filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
+    fn names(f: &Filter, attr: &str) -> bool {
+        match f {
+            Filter::Present(p) | Filter::Compare(p, _, _) | Filter::ValuePath(p, _) => {
+                p.name.eq_ignore_ascii_case(attr)
+            }
+            Filter::Not(inner) => names(inner, attr),
+            Filter::And(l, r) | Filter::Or(l, r) => names(l, attr) || names(r, attr),
+        }
+    }
+    filter.is_some_and(|f| names(f, relation_attr(kind)))
 }
 
 fn if_none_match_hits(req: &HttpRequest, current: &Resource) -> bool {
@@ -186,8 +195,7 @@ async fn list_kinds(
         offset = offset.saturating_sub(page.total);
         remaining = remaining.saturating_sub(page.resources.len());
         total = total.saturating_add(page.total);
-        for res in page.resources {
-            let mut doc = render(res, &schema, &base);
+        for mut doc in page.resources {
             projection.apply(&mut doc, &schema);
             items.push(doc);
         }

@@ -16,6 +16,9 @@
 //!
 //! Relations (`groups` of users, `members` of groups) are loaded for the page's resources only,
 //! and for a batch only when the filter itself names them.
+//!
+//! Each resource is rendered once (`scim::render`, with the request's base URL): the document a
+//! filter is evaluated on is the one the page answers, not rendered again by the caller.
 
 use crate::model::{Resource, ResourceKind};
 use crate::scim::filter::{self, AttrPath, Filter};
@@ -58,7 +61,9 @@ pub struct ListRequest {
 pub struct ListPage {
     /// Every match, not only the page's.
     pub total: usize,
-    pub resources: Vec<Resource>,
+    /// The page's resources, rendered (`scim::render` with the request's base URL; before
+    /// projection).
+    pub resources: Vec<Map<String, Value>>,
 }
 
 /// Answer `request` from `store` (see the module's documentation).
@@ -79,7 +84,7 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
             .await?;
         return Ok(ListPage {
             total: usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX),
-            resources: page.resources,
+            resources: render_all(request, page.resources),
         });
     }
     let lookup = request
@@ -132,7 +137,8 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
 
 /// What a batch's evaluation keeps of each match.
 enum Matched {
-    Resource(Resource),
+    /// The match, rendered.
+    Resource(Map<String, Value>),
     /// With `sortBy`: the match's sort attribute (a document with that attribute alone) and id.
     Key(Value, String),
 }
@@ -140,7 +146,7 @@ enum Matched {
 /// The matches of a request so far, bounded: the page window, or the sort keys.
 struct Selection {
     total: usize,
-    window: Vec<Resource>,
+    window: Vec<Map<String, Value>>,
     keys: Vec<(Value, String)>,
     start: usize,
     end: usize,
@@ -179,7 +185,14 @@ impl Selection {
         let wanted_relations = request.page_relations || request.filter_relations;
         let (ids, resources) = match request.sort_by.clone() {
             None if request.page_relations && !relations_loaded && !self.window.is_empty() => {
-                (self.window.iter().map(|r| r.id.clone()).collect(), None)
+                // Read again with their relations: the ids the rendered documents carry.
+                let ids = self
+                    .window
+                    .iter()
+                    .filter_map(|doc| doc.get("id").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect();
+                (ids, None)
             }
             None => (Vec::new(), Some(self.window)),
             Some(path) => {
@@ -204,9 +217,10 @@ impl Selection {
             Some(resources) => resources,
             None if ids.is_empty() => Vec::new(),
             None => {
-                store
+                let found = store
                     .get_many(&request.tenant, request.kind, &ids, wanted_relations)
-                    .await?
+                    .await?;
+                render_all(request, found)
             }
         };
         Ok(ListPage {
@@ -230,18 +244,32 @@ fn evaluate_now(request: &ListRequest, candidates: Vec<Resource>) -> ScimResult<
     let schema = &request.schema;
     let mut out = Vec::new();
     for res in candidates {
-        let doc = Value::Object(render(res.clone(), schema, &request.base_url));
+        let id = match request.sort_by {
+            Some(_) => res.id.clone(),
+            None => String::new(),
+        };
+        let doc = Value::Object(render(res, schema, &request.base_url));
         if let Some(f) = &request.filter
             && !filter::matches(f, &doc, schema)?
         {
             continue;
         }
-        out.push(match &request.sort_by {
-            None => Matched::Resource(res),
-            Some(path) => Matched::Key(sort_key(doc, path), res.id),
+        out.push(match (&request.sort_by, doc) {
+            (None, Value::Object(doc)) => Matched::Resource(doc),
+            (Some(path), doc) => Matched::Key(sort_key(doc, path), id),
+            // `doc` was built as an object above.
+            (None, _) => continue,
         });
     }
     Ok(out)
+}
+
+/// The resources of a page, rendered as the request asks (base URL), in order.
+fn render_all(request: &ListRequest, resources: Vec<Resource>) -> Vec<Map<String, Value>> {
+    resources
+        .into_iter()
+        .map(|res| render(res, &request.schema, &request.base_url))
+        .collect()
 }
 
 /// The part of a rendered document a sort on `path` reads: its top-level attribute (or the
