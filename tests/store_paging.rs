@@ -45,6 +45,7 @@ fn by_offset(offset: u64, limit: u64) -> PageRequest {
         limit,
         count_total: true,
         with_relations: false,
+        doc_text: false,
     }
 }
 
@@ -159,6 +160,7 @@ async fn pages_by_cursor(store: Arc<dyn Store>) {
                     limit: 2,
                     count_total: false,
                     with_relations: false,
+                    doc_text: false,
                 },
             )
             .await

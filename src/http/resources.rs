@@ -5,15 +5,16 @@
 
 use super::AppState;
 use super::body::read_json;
-use super::error::scim_json;
+use super::error::{scim_json, scim_json_bytes};
 use crate::http::auth::Principal;
 use crate::model::Resource;
 use crate::provision::{ListRequest, Membership, Precondition, RequestMeta};
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
-use crate::scim::list::{ListQuery, list_response};
+use crate::scim::list::{ListQuery, list_response_json};
 use crate::scim::projection::Projection;
 use crate::scim::render::{etag, render};
+use crate::scim::render_text::Rendered;
 use crate::scim::schema::{ResourceKind, ResourceSchema};
 use crate::scim::{ScimError, ScimResult};
 use crate::store::DEFAULT_TENANT;
@@ -189,20 +190,27 @@ async fn list_kinds(
             page_relations: shows_relations(kind, &projection, &schema),
             filter_relations: filter_names_relations(kind, filter.as_ref()),
             base_url: base.clone(),
+            default_projection: projection.is_default(),
         };
         let page = state.provisioning.query(&request).await?;
         // The next kind's window starts after this kind's matches.
         offset = offset.saturating_sub(page.total);
         remaining = remaining.saturating_sub(page.resources.len());
         total = total.saturating_add(page.total);
-        for mut doc in page.resources {
-            projection.apply(&mut doc, &schema);
-            items.push(doc);
+        for rendered in page.resources {
+            items.push(match rendered {
+                Rendered::Json(json) => json,
+                Rendered::Document(mut doc) => {
+                    projection.apply(&mut doc, &schema);
+                    // A map of strings to values always serialises.
+                    serde_json::to_vec(&doc).unwrap_or_default()
+                }
+            });
         }
     }
-    Ok(scim_json(
+    Ok(scim_json_bytes(
         StatusCode::OK,
-        &list_response(total, q.start_index, items),
+        list_response_json(total, q.start_index, &items),
     ))
 }
 

@@ -23,6 +23,7 @@
 use crate::model::{Resource, ResourceKind};
 use crate::scim::filter::{self, AttrPath, Filter};
 use crate::scim::render::render;
+use crate::scim::render_text::{Rendered, render_text};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{ScimError, ScimResult};
 use crate::store::{PageRequest, PageStart, Store};
@@ -52,8 +53,12 @@ pub struct ListRequest {
     pub page_relations: bool,
     /// Load relations before filtering (the filter names `groups` or `members`).
     pub filter_relations: bool,
-    /// The base URL resources are rendered with for filtering (`meta.location`).
+    /// The base URL resources are rendered with (`meta.location`, `$ref`).
     pub base_url: String,
+    /// The answer shows resources under the default projection (no `attributes` nor
+    /// `excludedAttributes`): an unfiltered page may then be serialised straight from the
+    /// stored documents (`scim::render_text`).
+    pub default_projection: bool,
 }
 
 /// A page of the resources matching a list request.
@@ -61,9 +66,9 @@ pub struct ListRequest {
 pub struct ListPage {
     /// Every match, not only the page's.
     pub total: usize,
-    /// The page's resources, rendered (`scim::render` with the request's base URL; before
-    /// projection).
-    pub resources: Vec<Map<String, Value>>,
+    /// The page's resources, rendered with the request's base URL: a document before
+    /// projection, or (`default_projection`) already serialised.
+    pub resources: Vec<Rendered>,
 }
 
 /// Answer `request` from `store` (see the module's documentation).
@@ -79,13 +84,16 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
                     limit: request.limit as u64,
                     count_total: true,
                     with_relations: request.page_relations,
+                    doc_text: request.default_projection,
                 },
             )
             .await?;
-        return Ok(ListPage {
-            total: usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX),
-            resources: render_all(request, page.resources),
-        });
+        let total = usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX);
+        let resources = match request.default_projection {
+            true => splice_all(request, page.resources, page.texts)?,
+            false => render_all(request, page.resources),
+        };
+        return Ok(ListPage { total, resources });
     }
     let lookup = request
         .filter
@@ -118,6 +126,7 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
                             limit: SCAN_BATCH,
                             count_total: false,
                             with_relations: request.filter_relations,
+                            doc_text: false,
                         },
                     )
                     .await?;
@@ -214,7 +223,7 @@ impl Selection {
             }
         };
         let resources = match resources {
-            Some(resources) => resources,
+            Some(resources) => resources.into_iter().map(Rendered::Document).collect(),
             None if ids.is_empty() => Vec::new(),
             None => {
                 let found = store
@@ -265,11 +274,44 @@ fn evaluate_now(request: &ListRequest, candidates: Vec<Resource>) -> ScimResult<
 }
 
 /// The resources of a page, rendered as the request asks (base URL), in order.
-fn render_all(request: &ListRequest, resources: Vec<Resource>) -> Vec<Map<String, Value>> {
+fn render_all(request: &ListRequest, resources: Vec<Resource>) -> Vec<Rendered> {
     resources
         .into_iter()
-        .map(|res| render(res, &request.schema, &request.base_url))
+        .map(|res| Rendered::Document(render(res, &request.schema, &request.base_url)))
         .collect()
+}
+
+/// The resources of a page read with their stored documents' text (`doc` empty): each
+/// serialised from its text when `render_text` can, else parsed and rendered.
+fn splice_all(
+    request: &ListRequest,
+    resources: Vec<Resource>,
+    texts: Vec<String>,
+) -> ScimResult<Vec<Rendered>> {
+    if resources.len() != texts.len() {
+        return Err(ScimError::internal(
+            "the store answered a page without its documents",
+        ));
+    }
+    let (schema, base) = (&request.schema, request.base_url.as_str());
+    let mut out = Vec::with_capacity(resources.len());
+    for (mut res, text) in resources.into_iter().zip(texts) {
+        if let Some(json) = render_text(&res, &text, schema, base) {
+            out.push(Rendered::Json(json));
+            continue;
+        }
+        res.doc = match serde_json::from_str(&text) {
+            Ok(Value::Object(doc)) => doc,
+            _ => {
+                return Err(ScimError::internal(format!(
+                    "resource {}: its stored document is not a JSON object",
+                    res.id
+                )));
+            }
+        };
+        out.push(Rendered::Document(render(res, schema, base)));
+    }
+    Ok(out)
 }
 
 /// The part of a rendered document a sort on `path` reads: its top-level attribute (or the

@@ -102,7 +102,7 @@ pub(super) fn page(
                 db,
                 paging::AFTER,
                 &[&tenant, &kind_str, &cursor, &limit],
-                paging::resource_and_seq,
+                |r| paging::page_row(r, request),
             )
         };
         let found = match request.start {
@@ -118,11 +118,11 @@ pub(super) fn page(
                             db,
                             paging::BY_OFFSET,
                             &[&tenant, &kind_str, &limit, &offset_value],
-                            paging::resource_and_seq,
+                            |r| paging::page_row(r, request),
                         )?
                     }
                 };
-                if let (Some(positions), Some((_, first)), Some((_, last))) =
+                if let (Some(positions), Some((_, first, _)), Some((_, last, _))) =
                     (positions, found.first(), found.last())
                 {
                     positions.learn(tenant, kind, offset, *first, *last, found.len() as u64);
