@@ -17,6 +17,7 @@ use support::{new_id, obj, tenant};
 
 store_tests!(
     pages_by_offset,
+    pages_by_offset_follow_writes,
     pages_by_cursor,
     count_only_and_past_the_end,
     relations_for_the_page_only,
@@ -44,6 +45,7 @@ fn by_offset(offset: u64, limit: u64) -> PageRequest {
         limit,
         count_total: true,
         with_relations: false,
+        doc_text: false,
     }
 }
 
@@ -83,6 +85,66 @@ async fn pages_by_offset(store: Arc<dyn Store>) {
     );
 }
 
+/// The same pages, read again and again (SQLite remembers where they start), then after
+/// writes that move every later position: never a page of an earlier state.
+async fn pages_by_offset_follow_writes(store: Arc<dyn Store>) {
+    let t = tenant();
+    let all = users(&store, &t, 10).await;
+    assert_pages_follow_writes(&store, &store, &t, &all).await;
+}
+
+/// Pages of `t` read through `reader`, written through `writer` in between (the same store,
+/// or another process's on the same database).
+async fn assert_pages_follow_writes(
+    reader: &Arc<dyn Store>,
+    writer: &Arc<dyn Store>,
+    t: &str,
+    all: &[String],
+) {
+    let page = |offset| async move { reader.page(t, User, &by_offset(offset, 3)).await.unwrap() };
+    // Several rounds: each reader connection learns the positions, then uses them.
+    for _ in 0..4 {
+        for offset in [0, 3, 6, 9] {
+            let expected: Vec<&str> = all
+                .iter()
+                .skip(offset as usize)
+                .take(3)
+                .map(String::as_str)
+                .collect();
+            assert_eq!(ids(&page(offset).await), expected, "offset {offset}");
+        }
+    }
+    writer.delete(t, User, &all[1]).await.unwrap();
+    for _ in 0..4 {
+        let got = page(3).await;
+        assert_eq!(got.total, Some(9));
+        assert_eq!(
+            ids(&got),
+            [all[4].as_str(), all[5].as_str(), all[6].as_str()]
+        );
+    }
+    writer.delete(t, User, &all[4]).await.unwrap();
+    for _ in 0..4 {
+        assert_eq!(
+            ids(&page(3).await),
+            [all[5].as_str(), all[6].as_str(), all[7].as_str()]
+        );
+        assert_eq!(ids(&page(6).await), [all[8].as_str(), all[9].as_str()]);
+    }
+}
+
+/// SQLite: another process (`tableau-scim ops`, `reconcile`) writes the database; the pages
+/// this store answers are of the database's current state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_pages_follow_another_process_writes() {
+    let (store, dir) = support::sqlite_store().await;
+    let url = format!("sqlite://{}/data/store.db", dir.path().display());
+    let other = tableau_scim::store::connect(&url).await.unwrap();
+    let t = tenant();
+    let all = users(&store, &t, 10).await;
+    assert_pages_follow_writes(&store, &other, &t, &all).await;
+}
+
 async fn pages_by_cursor(store: Arc<dyn Store>) {
     let t = tenant();
     let all = users(&store, &t, 5).await;
@@ -98,6 +160,7 @@ async fn pages_by_cursor(store: Arc<dyn Store>) {
                     limit: 2,
                     count_total: false,
                     with_relations: false,
+                    doc_text: false,
                 },
             )
             .await

@@ -21,6 +21,16 @@ pub fn scim_json(status: StatusCode, body: &Value) -> HttpResponse {
         .body(serde_json::to_vec(body).unwrap_or_default())
 }
 
+/// A SCIM JSON response whose body is already serialised.
+pub fn scim_json_bytes(status: StatusCode, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(SCIM_CONTENT_TYPE),
+        ))
+        .body(body)
+}
+
 impl ResponseError for ScimError {
     fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)

@@ -5,16 +5,17 @@
 
 use super::AppState;
 use super::body::read_json;
-use super::error::scim_json;
+use super::error::{scim_json, scim_json_bytes};
 use super::refusals;
 use crate::http::auth::Principal;
 use crate::model::Resource;
 use crate::provision::{ListRequest, Membership, Precondition, RequestMeta};
 use crate::scim::document::prepare_document;
 use crate::scim::filter::{self, Filter};
-use crate::scim::list::{ListQuery, list_response};
+use crate::scim::list::{ListQuery, list_response_json};
 use crate::scim::projection::Projection;
 use crate::scim::render::{etag, render};
+use crate::scim::render_text::Rendered;
 use crate::scim::schema::{ResourceKind, ResourceSchema};
 use crate::scim::{ScimError, ScimResult};
 use crate::store::DEFAULT_TENANT;
@@ -93,11 +94,20 @@ fn shows_relations(kind: ResourceKind, projection: &Projection, schema: &Resourc
         .is_some_and(|r| projection.wants(attr, r.def))
 }
 
-/// Whether a filter may read members (groups) or groups (users). A filter that merely
-/// mentions the word loads relations needlessly, which is harmless.
+/// Whether a filter may read members (groups) or groups (users): whether one of its attribute
+/// paths names them (a value path's inner paths are sub-attributes of its attribute, so only
+/// its own path counts).
 fn filter_names_relations(kind: ResourceKind, filter: Option<&Filter>) -> bool {
-    let attr = relation_attr(kind);
-    filter.is_some_and(|f| f.to_string().to_ascii_lowercase().contains(attr))
+    fn names(f: &Filter, attr: &str) -> bool {
+        match f {
+            Filter::Present(p) | Filter::Compare(p, _, _) | Filter::ValuePath(p, _) => {
+                p.name.eq_ignore_ascii_case(attr)
+            }
+            Filter::Not(inner) => names(inner, attr),
+            Filter::And(l, r) | Filter::Or(l, r) => names(l, attr) || names(r, attr),
+        }
+    }
+    filter.is_some_and(|f| names(f, relation_attr(kind)))
 }
 
 fn if_none_match_hits(req: &HttpRequest, current: &Resource) -> bool {
@@ -187,21 +197,27 @@ async fn list_kinds(
             page_relations: shows_relations(kind, &projection, &schema),
             filter_relations: filter_names_relations(kind, filter.as_ref()),
             base_url: base.clone(),
+            default_projection: projection.is_default(),
         };
         let page = state.provisioning.query(&request).await?;
         // The next kind's window starts after this kind's matches.
         offset = offset.saturating_sub(page.total);
         remaining = remaining.saturating_sub(page.resources.len());
         total = total.saturating_add(page.total);
-        for res in page.resources {
-            let mut doc = render(res, &schema, &base);
-            projection.apply(&mut doc, &schema);
-            items.push(doc);
+        for rendered in page.resources {
+            items.push(match rendered {
+                Rendered::Json(json) => json,
+                Rendered::Document(mut doc) => {
+                    projection.apply(&mut doc, &schema);
+                    // A map of strings to values always serialises.
+                    serde_json::to_vec(&doc).unwrap_or_default()
+                }
+            });
         }
     }
-    Ok(scim_json(
+    Ok(scim_json_bytes(
         StatusCode::OK,
-        &list_response(total, q.start_index, items),
+        list_response_json(total, q.start_index, &items),
     ))
 }
 

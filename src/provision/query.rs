@@ -16,10 +16,14 @@
 //!
 //! Relations (`groups` of users, `members` of groups) are loaded for the page's resources only,
 //! and for a batch only when the filter itself names them.
+//!
+//! Each resource is rendered once (`scim::render`, with the request's base URL): the document a
+//! filter is evaluated on is the one the page answers, not rendered again by the caller.
 
 use crate::model::{Resource, ResourceKind};
 use crate::scim::filter::{self, AttrPath, Filter};
 use crate::scim::render::render;
+use crate::scim::render_text::{Rendered, render_text};
 use crate::scim::schema::ResourceSchema;
 use crate::scim::{ScimError, ScimResult};
 use crate::store::{PageRequest, PageStart, Store};
@@ -49,8 +53,12 @@ pub struct ListRequest {
     pub page_relations: bool,
     /// Load relations before filtering (the filter names `groups` or `members`).
     pub filter_relations: bool,
-    /// The base URL resources are rendered with for filtering (`meta.location`).
+    /// The base URL resources are rendered with (`meta.location`, `$ref`).
     pub base_url: String,
+    /// The answer shows resources under the default projection (no `attributes` nor
+    /// `excludedAttributes`): an unfiltered page may then be serialised straight from the
+    /// stored documents (`scim::render_text`).
+    pub default_projection: bool,
 }
 
 /// A page of the resources matching a list request.
@@ -58,7 +66,9 @@ pub struct ListRequest {
 pub struct ListPage {
     /// Every match, not only the page's.
     pub total: usize,
-    pub resources: Vec<Resource>,
+    /// The page's resources, rendered with the request's base URL: a document before
+    /// projection, or (`default_projection`) already serialised.
+    pub resources: Vec<Rendered>,
 }
 
 /// Answer `request` from `store` (see the module's documentation).
@@ -74,13 +84,16 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
                     limit: request.limit as u64,
                     count_total: true,
                     with_relations: request.page_relations,
+                    doc_text: request.default_projection,
                 },
             )
             .await?;
-        return Ok(ListPage {
-            total: usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX),
-            resources: page.resources,
-        });
+        let total = usize::try_from(page.total.unwrap_or(0)).unwrap_or(usize::MAX);
+        let resources = match request.default_projection {
+            true => splice_all(request, page.resources, page.texts)?,
+            false => render_all(request, page.resources),
+        };
+        return Ok(ListPage { total, resources });
     }
     let lookup = request
         .filter
@@ -113,6 +126,7 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
                             limit: SCAN_BATCH,
                             count_total: false,
                             with_relations: request.filter_relations,
+                            doc_text: false,
                         },
                     )
                     .await?;
@@ -132,7 +146,8 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
 
 /// What a batch's evaluation keeps of each match.
 enum Matched {
-    Resource(Resource),
+    /// The match, rendered.
+    Resource(Map<String, Value>),
     /// With `sortBy`: the match's sort attribute (a document with that attribute alone) and id.
     Key(Value, String),
 }
@@ -140,7 +155,7 @@ enum Matched {
 /// The matches of a request so far, bounded: the page window, or the sort keys.
 struct Selection {
     total: usize,
-    window: Vec<Resource>,
+    window: Vec<Map<String, Value>>,
     keys: Vec<(Value, String)>,
     start: usize,
     end: usize,
@@ -179,7 +194,14 @@ impl Selection {
         let wanted_relations = request.page_relations || request.filter_relations;
         let (ids, resources) = match request.sort_by.clone() {
             None if request.page_relations && !relations_loaded && !self.window.is_empty() => {
-                (self.window.iter().map(|r| r.id.clone()).collect(), None)
+                // Read again with their relations: the ids the rendered documents carry.
+                let ids = self
+                    .window
+                    .iter()
+                    .filter_map(|doc| doc.get("id").and_then(Value::as_str))
+                    .map(str::to_owned)
+                    .collect();
+                (ids, None)
             }
             None => (Vec::new(), Some(self.window)),
             Some(path) => {
@@ -201,12 +223,13 @@ impl Selection {
             }
         };
         let resources = match resources {
-            Some(resources) => resources,
+            Some(resources) => resources.into_iter().map(Rendered::Document).collect(),
             None if ids.is_empty() => Vec::new(),
             None => {
-                store
+                let found = store
                     .get_many(&request.tenant, request.kind, &ids, wanted_relations)
-                    .await?
+                    .await?;
+                render_all(request, found)
             }
         };
         Ok(ListPage {
@@ -230,16 +253,63 @@ fn evaluate_now(request: &ListRequest, candidates: Vec<Resource>) -> ScimResult<
     let schema = &request.schema;
     let mut out = Vec::new();
     for res in candidates {
-        let doc = Value::Object(render(res.clone(), schema, &request.base_url));
+        let id = match request.sort_by {
+            Some(_) => res.id.clone(),
+            None => String::new(),
+        };
+        let doc = Value::Object(render(res, schema, &request.base_url));
         if let Some(f) = &request.filter
             && !filter::matches(f, &doc, schema)?
         {
             continue;
         }
-        out.push(match &request.sort_by {
-            None => Matched::Resource(res),
-            Some(path) => Matched::Key(sort_key(doc, path), res.id),
+        out.push(match (&request.sort_by, doc) {
+            (None, Value::Object(doc)) => Matched::Resource(doc),
+            (Some(path), doc) => Matched::Key(sort_key(doc, path), id),
+            // `doc` was built as an object above.
+            (None, _) => continue,
         });
+    }
+    Ok(out)
+}
+
+/// The resources of a page, rendered as the request asks (base URL), in order.
+fn render_all(request: &ListRequest, resources: Vec<Resource>) -> Vec<Rendered> {
+    resources
+        .into_iter()
+        .map(|res| Rendered::Document(render(res, &request.schema, &request.base_url)))
+        .collect()
+}
+
+/// The resources of a page read with their stored documents' text (`doc` empty): each
+/// serialised from its text when `render_text` can, else parsed and rendered.
+fn splice_all(
+    request: &ListRequest,
+    resources: Vec<Resource>,
+    texts: Vec<String>,
+) -> ScimResult<Vec<Rendered>> {
+    if resources.len() != texts.len() {
+        return Err(ScimError::internal(
+            "the store answered a page without its documents",
+        ));
+    }
+    let (schema, base) = (&request.schema, request.base_url.as_str());
+    let mut out = Vec::with_capacity(resources.len());
+    for (mut res, text) in resources.into_iter().zip(texts) {
+        if let Some(json) = render_text(&res, &text, schema, base) {
+            out.push(Rendered::Json(json));
+            continue;
+        }
+        res.doc = match serde_json::from_str(&text) {
+            Ok(Value::Object(doc)) => doc,
+            _ => {
+                return Err(ScimError::internal(format!(
+                    "resource {}: its stored document is not a JSON object",
+                    res.id
+                )));
+            }
+        };
+        out.push(Rendered::Document(render(res, schema, base)));
     }
     Ok(out)
 }

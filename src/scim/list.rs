@@ -172,9 +172,54 @@ pub fn list_response(
     Value::Object(out)
 }
 
+/// [`list_response`] serialised, around resources already serialised (each a JSON object):
+/// the bytes `serde_json::to_vec(&list_response(..))` gives for the same resources.
+pub fn list_response_json(total: usize, start_index: usize, resources: &[Vec<u8>]) -> Vec<u8> {
+    let size: usize = resources.iter().map(|r| r.len() + 1).sum();
+    let mut out = Vec::with_capacity(size + 160);
+    out.extend_from_slice(b"{\"schemas\":[");
+    // Writing into a `Vec` cannot fail.
+    let _ = serde_json::to_writer(&mut out, LIST_RESPONSE_SCHEMA);
+    out.extend_from_slice(
+        format!(
+            "],\"totalResults\":{total},\"startIndex\":{start_index},\"itemsPerPage\":{},\"Resources\":[",
+            resources.len()
+        )
+        .as_bytes(),
+    );
+    for (i, r) in resources.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(r);
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_serialised_list_response_is_the_one_serde_json_writes() {
+        let docs = [
+            serde_json::from_str::<Map<String, Value>>(r#"{"id":"a","x":[1,{"y":"\u0001é"}]}"#)
+                .unwrap(),
+            serde_json::from_str::<Map<String, Value>>(r#"{"id":"b"}"#).unwrap(),
+        ];
+        for n in 0..=docs.len() {
+            let some = docs[..n].to_vec();
+            let bytes: Vec<Vec<u8>> = some
+                .iter()
+                .map(|d| serde_json::to_vec(d).unwrap())
+                .collect();
+            assert_eq!(
+                String::from_utf8(list_response_json(7, 3, &bytes)).unwrap(),
+                serde_json::to_string(&list_response(7, 3, some)).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn query_string_paging_rules() {

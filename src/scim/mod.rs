@@ -10,6 +10,7 @@ pub mod list;
 pub mod patch;
 pub mod projection;
 pub mod render;
+pub mod render_text;
 pub mod schema;
 
 pub use error::{ErrorKind, ScimError, ScimResult};

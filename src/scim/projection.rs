@@ -63,6 +63,12 @@ impl Projection {
         })
     }
 
+    /// Neither `attributes` nor `excludedAttributes` (once resolved): only the attributes'
+    /// `returned` characteristics apply.
+    pub fn is_default(&self) -> bool {
+        self.attributes.is_empty() && self.excluded.is_empty()
+    }
+
     /// Whether the resource's `members` (or `groups`) must be loaded at all.
     pub fn wants(&self, attr: &str, def: &AttributeDef) -> bool {
         decide(def, None, attr, &self.attributes, &self.excluded) != Decision::Drop

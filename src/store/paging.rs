@@ -31,6 +31,10 @@ pub struct PageRequest {
     pub count_total: bool,
     /// Load members (groups) or groups (users) of the page's resources.
     pub with_relations: bool,
+    /// Answer each document as the JSON text it is stored as (`Page::texts`), leaving the
+    /// resources' `doc` empty: for a caller that splices the text instead of parsing it
+    /// (`scim::render_text`).
+    pub doc_text: bool,
 }
 
 /// A page of resources in creation order.
@@ -42,6 +46,8 @@ pub struct Page {
     /// Where the next page starts (`PageStart::After`): the position of the last resource of
     /// this page; `None` when the page is empty.
     pub cursor: Option<i64>,
+    /// With `PageRequest::doc_text`: the stored document of each resource, in order.
+    pub texts: Vec<String>,
 }
 
 /// The resource columns of `rows::resource`, then `seq`.
@@ -97,14 +103,32 @@ pub(crate) fn resource_and_seq(row: &dyn Row) -> StoreResult<(Resource, i64)> {
     Ok((rows::resource(row)?, row.int(7)?))
 }
 
+/// A row of a page as `request` asks for it: the resource, its `seq`, and with `doc_text` its
+/// stored document (the resource's `doc` then empty).
+pub(crate) type PageRow = (Resource, i64, Option<String>);
+
+pub(crate) fn page_row(row: &dyn Row, request: &PageRequest) -> StoreResult<PageRow> {
+    if request.doc_text {
+        let (resource, text) = rows::resource_unparsed(row)?;
+        return Ok((resource, row.int(7)?, Some(text)));
+    }
+    Ok((rows::resource(row)?, row.int(7)?, None))
+}
+
 /// The page of rows read (in order), with the total if counted.
-pub(crate) fn page_of(rows: Vec<(Resource, i64)>, total: Option<u64>) -> Page {
-    let cursor = rows.last().map(|(_, seq)| *seq);
-    Page {
-        resources: rows.into_iter().map(|(r, _)| r).collect(),
+pub(crate) fn page_of(rows: Vec<PageRow>, total: Option<u64>) -> Page {
+    let cursor = rows.last().map(|(_, seq, _)| *seq);
+    let mut page = Page {
+        resources: Vec::with_capacity(rows.len()),
         total,
         cursor,
+        texts: Vec::new(),
+    };
+    for (resource, _, text) in rows {
+        page.resources.push(resource);
+        page.texts.extend(text);
     }
+    page
 }
 
 /// A `u64` (limit, offset) as SQL takes it; beyond `i64::MAX` means "all".

@@ -23,23 +23,29 @@ pub(crate) trait Row {
 /// A resource from `id, kind, doc, created, last_modified, revision, tableau_luid` (without
 /// relations).
 pub(crate) fn resource(row: &dyn Row) -> StoreResult<Resource> {
-    let id = row.text(0)?;
-    let doc = match serde_json::from_str(&row.text(2)?) {
+    let (mut resource, text) = resource_unparsed(row)?;
+    resource.doc = match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => map,
-        Ok(_) => return Err(corrupt(&id, "document is not a JSON object")),
-        Err(e) => return Err(corrupt(&id, &e.to_string())),
+        Ok(_) => return Err(corrupt(&resource.id, "document is not a JSON object")),
+        Err(e) => return Err(corrupt(&resource.id, &e.to_string())),
     };
-    Ok(Resource {
+    Ok(resource)
+}
+
+/// As [`resource`], with the document left as the JSON text it is stored as (`doc` empty).
+pub(crate) fn resource_unparsed(row: &dyn Row) -> StoreResult<(Resource, String)> {
+    let resource = Resource {
+        id: row.text(0)?,
         kind: kind_from_str(&row.text(1)?)?,
-        doc,
+        doc: serde_json::Map::new(),
         created: row.text(3)?,
         last_modified: row.text(4)?,
         revision: row.int(5)?,
         tableau_luid: row.opt_text(6)?,
         members: Vec::new(),
         groups: Vec::new(),
-        id,
-    })
+    };
+    Ok((resource, row.text(2)?))
 }
 
 fn corrupt(id: &str, why: &str) -> StoreError {

@@ -319,3 +319,53 @@ async fn forwarded_headers_are_believed_only_from_trusted_proxies() {
         "{location}"
     );
 }
+
+/// A list page answers each resource exactly as `GET /{kind}/{id}` does (the same keys in the
+/// same order, groups and members, extensions), whether it was serialised from the stored
+/// document or rendered, and with a projection.
+#[tokio::test]
+async fn list_pages_answer_resources_as_a_read_does() {
+    let app = spawn_app().await;
+    let plain = app.create_user("plain@example.com").await;
+    let (s, b) = app
+        .post(
+            "/Users",
+            json!({"schemas": [USER, ENTERPRISE], "userName": "ext@example.com",
+                "name": {"givenName": "Éva", "familyName": "\"Q\" \u{1}"},
+                "emails": [{"value": "ext@example.com", "type": "work", "primary": true}],
+                "password": "never-shown-0123456789",
+                ENTERPRISE: {"department": "R&D", "employeeNumber": "7"}}),
+        )
+        .await;
+    assert_eq!(s, 201, "{b}");
+    let ext = b["id"].as_str().unwrap().to_owned();
+    let group = app.create_group("Sales", &[&plain, &ext]).await;
+    let empty = app.create_group("Nobody", &[]).await;
+
+    let text = |v: &Value| serde_json::to_string(v).unwrap();
+    for (kind, ids) in [
+        ("Users", vec![&plain, &ext]),
+        ("Groups", vec![&group, &empty]),
+    ] {
+        for query in [
+            "",
+            "&attributes=displayName,userName",
+            "&excludedAttributes=emails",
+        ] {
+            let (s, page) = app
+                .get(&format!("/{kind}?startIndex=1&count=10{query}"))
+                .await;
+            assert_eq!(s, 200, "{page}");
+            assert_eq!(page["totalResults"], ids.len(), "{page}");
+            for (i, id) in ids.iter().enumerate() {
+                let (s, read) = app.get(&format!("/{kind}/{id}?x=1{query}")).await;
+                assert_eq!(s, 200, "{read}");
+                assert_eq!(
+                    text(&page["Resources"][i]),
+                    text(&read),
+                    "{kind} {id} {query}"
+                );
+            }
+        }
+    }
+}

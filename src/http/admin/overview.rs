@@ -20,6 +20,7 @@ async fn managed(store: &dyn Store, kind: ResourceKind) -> StoreResult<u64> {
         limit: 0,
         count_total: true,
         with_relations: false,
+        doc_text: false,
     };
     let page = store.page(DEFAULT_TENANT, kind, &request).await?;
     Ok(page.total.unwrap_or(0))

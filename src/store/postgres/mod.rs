@@ -272,7 +272,7 @@ impl Store for PostgresStore {
             .fetch_all(&mut *conn)
             .await?
             .iter()
-            .map(|row| paging::resource_and_seq(row))
+            .map(|row| paging::page_row(row, request))
             .collect::<StoreResult<Vec<_>>>()?;
         let mut page = paging::page_of(found, total);
         if request.with_relations {

@@ -17,6 +17,7 @@ mod exec;
 mod held;
 mod location;
 mod migrate;
+mod positions;
 mod readers;
 mod reads;
 mod sql;
@@ -177,7 +178,15 @@ impl Store for SqliteStore {
         // A count reads the whole list index, and a page may be large: off the async workers.
         let (tenant, request) = (tenant.to_owned(), *request);
         self.readers
-            .read_blocking(move |db| reads::page(db, &tenant, kind, &request))
+            .read_blocking_with(move |reader| {
+                reads::page(
+                    &reader.conn,
+                    Some(&mut reader.positions),
+                    &tenant,
+                    kind,
+                    &request,
+                )
+            })
             .await
     }
 

@@ -9,6 +9,7 @@
 //! on a current-thread runtime (actix's workers) as well as on a multi-thread one.
 
 use super::location::Location;
+use super::positions::Positions;
 use crate::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,11 +18,18 @@ use tokio::sync::Semaphore;
 /// Reads on the blocking pool at once, at most (each holds a connection for its duration).
 const BLOCKING_READS: usize = 4;
 
+/// A pooled connection and what it remembers of the database, valid for it alone.
+pub(super) struct Reader {
+    pub(super) conn: Connection,
+    /// Where recent list pages start (see `positions`).
+    pub(super) positions: Positions,
+}
+
 pub(super) struct Readers {
     location: Location,
     /// Connections not in use. A read takes one, or opens one when there is none; it is put
     /// back afterwards unless `max_idle` are there already.
-    idle: Mutex<Vec<Connection>>,
+    idle: Mutex<Vec<Reader>>,
     max_idle: usize,
     /// Permits for reads on the blocking pool, each held until its read is done.
     blocking: Arc<Semaphore>,
@@ -36,7 +44,10 @@ impl Readers {
         let threads = std::thread::available_parallelism().map_or(4, usize::from);
         Ok(Arc::new(Readers {
             location,
-            idle: Mutex::new(vec![first]),
+            idle: Mutex::new(vec![Reader {
+                conn: first,
+                positions: Positions::default(),
+            }]),
             max_idle: threads + BLOCKING_READS,
             blocking: Arc::new(Semaphore::new(BLOCKING_READS)),
         }))
@@ -47,12 +58,20 @@ impl Readers {
         &self,
         read: impl FnOnce(&Connection) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let conn = match self.lock().pop() {
-            Some(conn) => conn,
-            None => self.location.open_reader()?,
+        self.with_reader(|reader| read(&reader.conn))
+    }
+
+    /// Run a small read on the calling thread, on a pooled connection and what it remembers.
+    fn with_reader<T>(&self, read: impl FnOnce(&mut Reader) -> StoreResult<T>) -> StoreResult<T> {
+        let mut reader = match self.lock().pop() {
+            Some(reader) => reader,
+            None => Reader {
+                conn: self.location.open_reader()?,
+                positions: Positions::default(),
+            },
         };
-        let result = read(&conn);
-        self.put_back(conn);
+        let result = read(&mut reader);
+        self.put_back(reader);
         result
     }
 
@@ -63,8 +82,18 @@ impl Readers {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.read_blocking_with(move |reader: &mut Reader| read(&reader.conn))
+            .await
+    }
+
+    /// As [`Readers::read_blocking`], with what the connection remembers (list positions).
+    pub(super) async fn read_blocking_with<T, F>(self: &Arc<Self>, read: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Reader) -> StoreResult<T> + Send + 'static,
+    {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            return self.read(read);
+            return self.with_reader(read);
         };
         let permit = Arc::clone(&self.blocking)
             .acquire_owned()
@@ -75,26 +104,26 @@ impl Readers {
         runtime
             .spawn_blocking(move || {
                 let _permit = permit;
-                readers.read(read)
+                readers.with_reader(read)
             })
             .await
             .map_err(|e| StoreError::Unavailable(format!("a SQLite read failed: {e}")))?
     }
 
-    fn put_back(&self, conn: Connection) {
+    fn put_back(&self, reader: Reader) {
         // A read that failed inside its transaction may have left it open: end it, or let the
         // connection go.
-        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+        if !reader.conn.is_autocommit() && reader.conn.execute_batch("ROLLBACK").is_err() {
             return;
         }
         let mut idle = self.lock();
         if idle.len() < self.max_idle {
-            idle.push(conn);
+            idle.push(reader);
         }
     }
 
     /// The idle list is consistent whatever a panicking holder did (push and pop only).
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Reader>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -4,11 +4,12 @@
 //! are of one state of the database.
 
 use super::exec::{json_array, row, rows, snapshot};
+use super::positions::Positions;
 use super::sql::{GROUPS_OF, MEMBERS_OF, STEPS_OF};
 use crate::store::columns::lookup_value;
 use crate::store::paging::{self, Page, PageRequest, PageStart};
 use crate::store::rows;
-use crate::store::{Lookup, Operation, Resource, ResourceKind, StoreResult, sql};
+use crate::store::{Lookup, Operation, Resource, ResourceKind, StoreError, StoreResult, sql};
 use rusqlite::Connection;
 
 /// See `Store::get`.
@@ -66,15 +67,26 @@ pub(super) fn list(
     }
 }
 
-/// See `Store::page`: the count and the page in one read transaction, so that they agree.
+/// See `Store::page`: the count and the page in one read transaction, so that they agree. A
+/// page by offset starts from a position the connection remembers (`positions`), when it
+/// knows it at this state of the database, instead of walking the offset in the list index.
 pub(super) fn page(
     db: &Connection,
+    mut positions: Option<&mut Positions>,
     tenant: &str,
     kind: ResourceKind,
     request: &PageRequest,
 ) -> StoreResult<Page> {
     snapshot(db, |db| {
         let kind_str = kind.as_str();
+        if let Some(positions) = positions.as_deref_mut() {
+            // Read first: the statement starts the read transaction, and the value is that of
+            // the state every statement below reads.
+            let version = row(db, "PRAGMA data_version", &[], |r| r.int(0))?;
+            positions.at_version(version.ok_or_else(|| {
+                StoreError::Corrupt("PRAGMA data_version answered no row".into())
+            })?);
+        }
         let total = match request.count_total {
             true => {
                 row(db, paging::COUNT, &[&tenant, &kind_str], |r| r.int(0))?.map(paging::count_of)
@@ -85,22 +97,39 @@ pub(super) fn page(
             return Ok(paging::page_of(Vec::new(), total));
         }
         let limit = paging::sql_int(request.limit);
-        let found = match request.start {
-            PageStart::Offset(offset) => {
-                let offset = paging::sql_int(offset);
-                rows(
-                    db,
-                    paging::BY_OFFSET,
-                    &[&tenant, &kind_str, &limit, &offset],
-                    paging::resource_and_seq,
-                )?
-            }
-            PageStart::After(cursor) => rows(
+        let after = |cursor: i64| {
+            rows(
                 db,
                 paging::AFTER,
                 &[&tenant, &kind_str, &cursor, &limit],
-                paging::resource_and_seq,
-            )?,
+                |r| paging::page_row(r, request),
+            )
+        };
+        let found = match request.start {
+            PageStart::Offset(offset) => {
+                let known = positions
+                    .as_deref()
+                    .and_then(|p| p.cursor(tenant, kind, offset));
+                let found = match known {
+                    Some(cursor) => after(cursor)?,
+                    None => {
+                        let offset_value = paging::sql_int(offset);
+                        rows(
+                            db,
+                            paging::BY_OFFSET,
+                            &[&tenant, &kind_str, &limit, &offset_value],
+                            |r| paging::page_row(r, request),
+                        )?
+                    }
+                };
+                if let (Some(positions), Some((_, first, _)), Some((_, last, _))) =
+                    (positions, found.first(), found.last())
+                {
+                    positions.learn(tenant, kind, offset, *first, *last, found.len() as u64);
+                }
+                found
+            }
+            PageStart::After(cursor) => after(cursor)?,
         };
         let mut page = paging::page_of(found, total);
         if request.with_relations {
