@@ -76,6 +76,12 @@ pub async fn run_once(reconciler: &Reconciler, options: Options) -> Option<Repor
                     calls = report.tableau.calls,
                     "reconcile: Tableau is in sync"
                 ),
+                None if report.dry_run => tracing::warn!(
+                    drift = report.drifts.len(),
+                    kinds = %summary.join(" "),
+                    calls = report.tableau.calls,
+                    "reconcile: drift found (not repaired: dry-run never writes Tableau)"
+                ),
                 None => tracing::warn!(
                     drift = report.drifts.len(),
                     kinds = %summary.join(" "),
