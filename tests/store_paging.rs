@@ -18,6 +18,7 @@ use support::{new_id, obj, tenant};
 store_tests!(
     pages_by_offset,
     pages_by_offset_follow_writes,
+    pages_with_the_stored_text_of_their_documents,
     pages_by_cursor,
     count_only_and_past_the_end,
     relations_for_the_page_only,
@@ -143,6 +144,52 @@ async fn sqlite_pages_follow_another_process_writes() {
     let t = tenant();
     let all = users(&store, &t, 10).await;
     assert_pages_follow_writes(&store, &other, &t, &all).await;
+}
+
+/// `doc_text`: each document as the JSON text it is stored as, the resources' `doc` left
+/// empty; the same resources, relations and cursor as a parsed page.
+async fn pages_with_the_stored_text_of_their_documents(store: Arc<dyn Store>) {
+    let t = tenant();
+    let all = users(&store, &t, 4).await;
+    let members: Vec<_> = all.iter().map(|id| (id.clone(), User)).collect();
+    store
+        .create(
+            &t,
+            Group,
+            &new_id(),
+            &obj(json!({"displayName": "All"})),
+            &members,
+        )
+        .await
+        .unwrap();
+    let parsed_request = PageRequest {
+        with_relations: true,
+        ..by_offset(1, 2)
+    };
+    let text_request = PageRequest {
+        doc_text: true,
+        ..parsed_request
+    };
+    let parsed = store.page(&t, User, &parsed_request).await.unwrap();
+    let text = store.page(&t, User, &text_request).await.unwrap();
+    assert!(parsed.texts.is_empty());
+    assert_eq!(ids(&text), [all[1].as_str(), all[2].as_str()]);
+    assert_eq!((text.total, text.cursor), (parsed.total, parsed.cursor));
+    assert_eq!(text.texts.len(), 2);
+    for ((t, p), stored) in text
+        .resources
+        .iter()
+        .zip(&parsed.resources)
+        .zip(&text.texts)
+    {
+        assert!(t.doc.is_empty());
+        assert_eq!(stored, &serde_json::to_string(&p.doc).unwrap());
+        assert_eq!(t.groups, p.groups);
+        assert_eq!(
+            (&t.id, t.revision, &t.created, &t.last_modified),
+            (&p.id, p.revision, &p.created, &p.last_modified)
+        );
+    }
 }
 
 async fn pages_by_cursor(store: Arc<dyn Store>) {
