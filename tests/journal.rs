@@ -19,6 +19,9 @@ use tableau_scim::store::{
 mod support;
 use support::{new_id, obj, tenant};
 
+#[path = "journal/held.rs"]
+mod held;
+
 #[path = "journal/console.rs"]
 mod console;
 

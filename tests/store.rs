@@ -17,6 +17,9 @@ use tableau_scim::store::{GroupRef, Lookup, Member, MemberChanges, Resource, Sto
 mod support;
 use support::{POSTGRES_ENV, new_id, obj, postgres_store, tenant};
 
+#[path = "store/paging.rs"]
+mod paging;
+
 store_tests!(
     create_get_round_trip,
     user_name_conflict_is_case_insensitive,

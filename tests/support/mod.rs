@@ -1,5 +1,5 @@
 //! The harness shared by the store test suites (`tests/store.rs`, `tests/journal.rs`,
-//! `tests/store_paging.rs`), and the scratch PostgreSQL databases of the process-level suites
+//! `tests/store/paging.rs`), and the scratch PostgreSQL databases of the process-level suites
 //! (`tests/provision`, `tests/crash`): every store test is an async function over
 //! `Arc<dyn Store>`, instantiated by `store_tests!` for SQLite
 //! (always, a temporary file) and PostgreSQL (when `TABLEAU_SCIM_TEST_POSTGRES` names a

@@ -1,21 +1,14 @@
 //! `Store::page` and `Store::get_many` on SQLite and PostgreSQL: windows by offset and by
 //! cursor in creation order, totals, empty pages, count-only pages, relations of the page only.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests fail loudly"
-)]
 
 use serde_json::json;
 use std::sync::Arc;
 use tableau_scim::model::ResourceKind::{Group, User};
 use tableau_scim::store::{Page, PageRequest, PageStart, Resource, Store};
 
-mod support;
-use support::{new_id, obj, tenant};
+use crate::support::{new_id, obj, tenant};
 
-store_tests!(
+crate::store_tests!(
     pages_by_offset,
     pages_by_offset_follow_writes,
     pages_with_the_stored_text_of_their_documents,
@@ -138,7 +131,7 @@ async fn assert_pages_follow_writes(
 /// this store answers are of the database's current state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_pages_follow_another_process_writes() {
-    let (store, dir) = support::sqlite_store().await;
+    let (store, dir) = crate::support::sqlite_store().await;
     let url = format!("sqlite://{}/data/store.db", dir.path().display());
     let other = tableau_scim::store::connect(&url).await.unwrap();
     let t = tenant();

@@ -3,12 +3,6 @@
 //! and discard act on held operations only, a later change's discard of the held operations
 //! on its resource, and the removals summed over a window. Dry-run's calls too: an operation
 //! finished as planned commits its SCIM side, and planned operations converge.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    reason = "tests fail loudly"
-)]
 
 use serde_json::json;
 use std::sync::Arc;
@@ -18,10 +12,9 @@ use tableau_scim::store::{
     StoreError,
 };
 
-mod support;
-use support::{new_id, obj, tenant};
+use crate::support::{new_id, obj, tenant};
 
-store_tests!(
+crate::store_tests!(
     hold_commits_the_resource_and_keeps_the_steps,
     held_does_not_block_the_resource,
     release_runs_again_and_refuses_while_busy,
