@@ -349,6 +349,12 @@ fn existing_store(url: &str) -> anyhow::Result<()> {
 /// Errors end the process as one line on stderr (the causes joined with `: `), exit code 1:
 /// never a backtrace, whatever `RUST_BACKTRACE` says, nor a source location.
 fn main() -> std::process::ExitCode {
+    // jemalloc purges freed pages (after its decay time) on a thread of its own, so memory goes
+    // back to the system when a burst ends even if no request follows. Without the thread, the
+    // allocator still works, only lazier: a failure is not worth stopping for.
+    if let Err(e) = tikv_jemalloc_ctl::background_thread::write(true) {
+        eprintln!("warning: jemalloc's background purging is off ({e})");
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
