@@ -17,15 +17,15 @@ use super::errors::{is_configuration_error, unfinished, unfinished_because};
 use super::executor::{Executor, StepFailure};
 use super::guard::{self, GuardSettings};
 use super::idempotency::RequestMeta;
-use super::intent::{CommitIntent, Intent};
+use super::intent::Intent;
 use super::locks::LockGuard;
 use super::plan::Step;
 use super::rules::ProvisionPolicy;
 use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use crate::store::{
-    NewOperation, Opened, Operation, OperationState, PlannedStep, Resource, StepState, Store,
-    StoreError,
+    NewOperation, Opened, Operation, OperationState, PlannedStep, Resource, ResourceCommit,
+    StepState, Store, StoreError,
 };
 use crate::tableau::TableauClient;
 use serde::Deserialize;
@@ -151,24 +151,27 @@ impl Engine {
         meta: &RequestMeta,
         mut prepared: PlannedChange,
     ) -> Outcome {
+        // The journal keys an operation by its resource: `Nothing` (a released operation's
+        // commit) is no change to submit.
+        let Some((kind, id)) = prepared
+            .intent
+            .commit
+            .resource()
+            .map(|(k, id)| (k, id.to_owned()))
+        else {
+            return Err(ScimError::internal(
+                "a change to journal must name its resource",
+            ));
+        };
         let removals = guard::removals(&prepared.steps);
         let hold = self.guard_trips(&meta.tenant, removals).await?;
         if hold {
-            let commit = &prepared.intent.commit;
-            let name = match commit {
-                CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
-                    doc.get(unique_attr(*kind))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                }
-                CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => None,
-            };
             let held = guard::capture(
                 self.store.as_ref(),
                 &meta.tenant,
-                commit.kind(),
-                commit.resource_id(),
-                name,
+                kind,
+                &id,
+                resource_name(&prepared.intent.commit),
                 &prepared.steps,
             )
             .await?;
@@ -193,8 +196,8 @@ impl Engine {
             method: meta.method.clone(),
             path: meta.path.clone(),
             digest: meta.body_digest.clone(),
-            resource_kind: prepared.intent.commit.kind(),
-            resource_id: prepared.intent.commit.resource_id().to_string(),
+            resource_kind: kind,
+            resource_id: id,
             intent: serde_json::to_value(&prepared.intent)
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
             claimed_name: claimed_name(&prepared.intent.commit),
@@ -293,7 +296,7 @@ impl Engine {
     /// commits later.
     async fn stale(&self, tenant: &str, intent: &Intent) -> ScimResult<Option<ScimError>> {
         let (kind, id, doc) = match &intent.commit {
-            CommitIntent::Update {
+            ResourceCommit::Update {
                 kind,
                 id,
                 revision,
@@ -319,9 +322,9 @@ impl Engine {
                 }
                 (*kind, id, doc)
             }
-            CommitIntent::Create { kind, id, doc, .. } => (*kind, id, doc),
-            CommitIntent::Delete { .. } => return Ok(None),
-            CommitIntent::Repair { kind, id, revision } => {
+            ResourceCommit::Create { kind, id, doc, .. } => (*kind, id, doc),
+            ResourceCommit::Delete { .. } | ResourceCommit::Nothing => return Ok(None),
+            ResourceCommit::Repair { kind, id, revision } => {
                 return super::repair::stale_repair(
                     self.store.as_ref(),
                     tenant,
@@ -583,8 +586,12 @@ impl Engine {
             await_records(records).await?;
             luids = exec.luids;
         }
-        let luid = luids.get(intent.commit.resource_id()).cloned();
-        if let (CommitIntent::Repair { kind, id, .. }, Some(l)) = (&intent.commit, &luid)
+        let luid = intent
+            .commit
+            .resource()
+            .and_then(|(_, id)| luids.get(id))
+            .cloned();
+        if let (ResourceCommit::Repair { kind, id, .. }, Some(l)) = (&intent.commit, &luid)
             && let Err(e) = super::repair::link(self.store.as_ref(), &op.tenant, *kind, id, l).await
         {
             // Another resource holds the LUID: refused for good, like a refused commit.
@@ -596,8 +603,8 @@ impl Engine {
         }
         // A released operation committed its SCIM side when it was held.
         let mut commit = match op.held {
-            Some(_) => crate::store::ResourceCommit::Nothing,
-            None => intent.commit.to_commit(luid),
+            Some(_) => ResourceCommit::Nothing,
+            None => intent.commit.clone().with_luid(luid),
         };
         let mut completed = self
             .store
@@ -772,13 +779,11 @@ impl Engine {
             attribute: "tableauLuid",
             value,
         } = &e
-        {
-            let (kind, id) = (intent.commit.kind(), intent.commit.resource_id());
-            if let Ok(Some(err)) =
+            && let Some((kind, id)) = intent.commit.resource()
+            && let Ok(Some(err)) =
                 super::luid::check_unclaimed(self.store.as_ref(), tenant, kind, id, value).await
-            {
-                return err;
-            }
+        {
+            return err;
         }
         ScimError::from(e)
     }
@@ -979,25 +984,29 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
 /// or an update (a rename, or a change that keeps the name: the resource holds it already, so
 /// only a create or rename of the same name can meet the claim, and must wait). A delete
 /// claims nothing.
-fn claimed_name(commit: &CommitIntent) -> Option<String> {
+fn claimed_name(commit: &ResourceCommit) -> Option<String> {
     let (kind, doc) = match commit {
-        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
+        ResourceCommit::Create { kind, doc, .. } | ResourceCommit::Update { kind, doc, .. } => {
             (*kind, doc)
         }
-        CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => return None,
+        ResourceCommit::Delete { .. } | ResourceCommit::Repair { .. } | ResourceCommit::Nothing => {
+            return None;
+        }
     };
     unique_name(kind, doc)
 }
 
 /// The `userName` or `displayName` an operation is about, as written, for the console's search
 /// (a delete's document is gone: the console finds it by the resource id).
-fn resource_name(commit: &CommitIntent) -> Option<String> {
+fn resource_name(commit: &ResourceCommit) -> Option<String> {
     match commit {
-        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => doc
+        ResourceCommit::Create { kind, doc, .. } | ResourceCommit::Update { kind, doc, .. } => doc
             .get(unique_attr(*kind))
             .and_then(|v| v.as_str())
             .map(str::to_owned),
-        CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => None,
+        ResourceCommit::Delete { .. } | ResourceCommit::Repair { .. } | ResourceCommit::Nothing => {
+            None
+        }
     }
 }
 
