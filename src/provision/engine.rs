@@ -14,13 +14,13 @@
 
 use super::compensation::{self, Ran, Undo, is_undo};
 use super::errors::{is_configuration_error, unfinished, unfinished_because};
-use super::executor::{Executor, StepFailure};
 use super::guard::{self, GuardSettings};
 use super::idempotency::RequestMeta;
 use super::intent::Intent;
 use super::locks::LockGuard;
 use super::plan::Step;
 use super::rules::ProvisionPolicy;
+use super::step_runner::{StepFailure, StepRunner};
 use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use crate::store::{
@@ -529,8 +529,8 @@ impl Engine {
                     "operation has Tableau steps but Tableau is not configured",
                 ));
             };
-            let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
-            exec.luids = luids;
+            let mut runner = StepRunner::new(client, self.store.as_ref(), &op.tenant);
+            runner.luids = luids;
             // A successful step's record is written while the next step runs, not before: every
             // step is safe to repeat, so a crash that loses a record only makes the resumed
             // operation repeat that step. All records are durable before the commit (and before
@@ -543,7 +543,7 @@ impl Engine {
                     // exist (it would find that user): its record is made durable first.
                     await_records(std::mem::take(&mut records)).await?;
                 }
-                let result = exec.run(&step).await;
+                let result = runner.run(&step).await;
                 let created = result.outcome.http_status == Some(201);
                 if result.failure.is_none() {
                     ran.push(Ran {
@@ -584,7 +584,7 @@ impl Engine {
                 };
             }
             await_records(records).await?;
-            luids = exec.luids;
+            luids = runner.luids;
         }
         let luid = intent
             .commit
@@ -699,11 +699,13 @@ impl Engine {
                 "operation has Tableau steps but Tableau is not configured",
             ));
         };
-        let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
+        let mut runner = StepRunner::new(client, self.store.as_ref(), &op.tenant);
         for s in op.steps.iter().filter(|s| !is_undo(&s.kind)) {
             if let (StepState::Done, Some(l)) = (s.state, &s.luid) {
                 let step = journaled_step(&s.description)?;
-                exec.luids.insert(step.resource_id().to_string(), l.clone());
+                runner
+                    .luids
+                    .insert(step.resource_id().to_string(), l.clone());
             }
         }
         let mut original: Option<ScimError> = None;
@@ -716,17 +718,19 @@ impl Engine {
                 // Its LUID stands for what it made (a group created again has a new one): the
                 // undo steps after it must act on that, also when resumed after a crash.
                 if let Some(l) = &s.luid {
-                    exec.luids
+                    runner
+                        .luids
                         .insert(undo.step.resource_id().to_string(), l.clone());
                 }
                 undone += 1;
                 continue;
             }
             if let Some(l) = &undo.luid {
-                exec.luids
+                runner
+                    .luids
                     .insert(undo.step.resource_id().to_string(), l.clone());
             }
-            let result = exec.run(&undo.step).await;
+            let result = runner.run(&undo.step).await;
             match result.failure {
                 None => {
                     // A group deleted by this operation exists again, under a new LUID.
