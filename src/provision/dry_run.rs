@@ -279,7 +279,7 @@ impl Engine {
         }
         let mut commit = match op.held {
             Some(_) => ResourceCommit::Nothing,
-            None => intent.commit.to_commit(None),
+            None => intent.commit.clone(),
         };
         let mut planned = self
             .store

@@ -14,18 +14,18 @@
 
 use super::compensation::{self, Ran, Undo, is_undo};
 use super::errors::{is_configuration_error, unfinished, unfinished_because};
-use super::executor::{Executor, StepFailure};
 use super::guard::{self, GuardSettings};
 use super::idempotency::RequestMeta;
-use super::intent::{CommitIntent, Intent};
+use super::intent::Intent;
 use super::locks::LockGuard;
 use super::plan::Step;
 use super::rules::ProvisionPolicy;
+use super::step_runner::{StepFailure, StepRunner};
 use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
 use crate::store::{
-    NewOperation, Opened, Operation, OperationState, PlannedStep, Resource, StepState, Store,
-    StoreError,
+    NewOperation, Opened, Operation, OperationState, PlannedStep, Resource, ResourceCommit,
+    StepState, Store, StoreError,
 };
 use crate::tableau::TableauClient;
 use serde::Deserialize;
@@ -151,24 +151,27 @@ impl Engine {
         meta: &RequestMeta,
         mut prepared: PlannedChange,
     ) -> Outcome {
+        // The journal keys an operation by its resource: `Nothing` (a released operation's
+        // commit) is no change to submit.
+        let Some((kind, id)) = prepared
+            .intent
+            .commit
+            .resource()
+            .map(|(k, id)| (k, id.to_owned()))
+        else {
+            return Err(ScimError::internal(
+                "a change to journal must name its resource",
+            ));
+        };
         let removals = guard::removals(&prepared.steps);
         let hold = self.guard_trips(&meta.tenant, removals).await?;
         if hold {
-            let commit = &prepared.intent.commit;
-            let name = match commit {
-                CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
-                    doc.get(unique_attr(*kind))
-                        .and_then(|v| v.as_str())
-                        .map(str::to_owned)
-                }
-                CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => None,
-            };
             let held = guard::capture(
                 self.store.as_ref(),
                 &meta.tenant,
-                commit.kind(),
-                commit.resource_id(),
-                name,
+                kind,
+                &id,
+                resource_name(&prepared.intent.commit),
                 &prepared.steps,
             )
             .await?;
@@ -193,8 +196,8 @@ impl Engine {
             method: meta.method.clone(),
             path: meta.path.clone(),
             digest: meta.body_digest.clone(),
-            resource_kind: prepared.intent.commit.kind(),
-            resource_id: prepared.intent.commit.resource_id().to_string(),
+            resource_kind: kind,
+            resource_id: id,
             intent: serde_json::to_value(&prepared.intent)
                 .map_err(|e| ScimError::internal(format!("cannot journal the change: {e}")))?,
             claimed_name: claimed_name(&prepared.intent.commit),
@@ -293,7 +296,7 @@ impl Engine {
     /// commits later.
     async fn stale(&self, tenant: &str, intent: &Intent) -> ScimResult<Option<ScimError>> {
         let (kind, id, doc) = match &intent.commit {
-            CommitIntent::Update {
+            ResourceCommit::Update {
                 kind,
                 id,
                 revision,
@@ -319,9 +322,9 @@ impl Engine {
                 }
                 (*kind, id, doc)
             }
-            CommitIntent::Create { kind, id, doc, .. } => (*kind, id, doc),
-            CommitIntent::Delete { .. } => return Ok(None),
-            CommitIntent::Repair { kind, id, revision } => {
+            ResourceCommit::Create { kind, id, doc, .. } => (*kind, id, doc),
+            ResourceCommit::Delete { .. } | ResourceCommit::Nothing => return Ok(None),
+            ResourceCommit::Repair { kind, id, revision } => {
                 return super::repair::stale_repair(
                     self.store.as_ref(),
                     tenant,
@@ -526,8 +529,8 @@ impl Engine {
                     "operation has Tableau steps but Tableau is not configured",
                 ));
             };
-            let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
-            exec.luids = luids;
+            let mut runner = StepRunner::new(client, self.store.as_ref(), &op.tenant);
+            runner.luids = luids;
             // A successful step's record is written while the next step runs, not before: every
             // step is safe to repeat, so a crash that loses a record only makes the resumed
             // operation repeat that step. All records are durable before the commit (and before
@@ -540,7 +543,7 @@ impl Engine {
                     // exist (it would find that user): its record is made durable first.
                     await_records(std::mem::take(&mut records)).await?;
                 }
-                let result = exec.run(&step).await;
+                let result = runner.run(&step).await;
                 let created = result.outcome.http_status == Some(201);
                 if result.failure.is_none() {
                     ran.push(Ran {
@@ -581,10 +584,14 @@ impl Engine {
                 };
             }
             await_records(records).await?;
-            luids = exec.luids;
+            luids = runner.luids;
         }
-        let luid = luids.get(intent.commit.resource_id()).cloned();
-        if let (CommitIntent::Repair { kind, id, .. }, Some(l)) = (&intent.commit, &luid)
+        let luid = intent
+            .commit
+            .resource()
+            .and_then(|(_, id)| luids.get(id))
+            .cloned();
+        if let (ResourceCommit::Repair { kind, id, .. }, Some(l)) = (&intent.commit, &luid)
             && let Err(e) = super::repair::link(self.store.as_ref(), &op.tenant, *kind, id, l).await
         {
             // Another resource holds the LUID: refused for good, like a refused commit.
@@ -596,8 +603,8 @@ impl Engine {
         }
         // A released operation committed its SCIM side when it was held.
         let mut commit = match op.held {
-            Some(_) => crate::store::ResourceCommit::Nothing,
-            None => intent.commit.to_commit(luid),
+            Some(_) => ResourceCommit::Nothing,
+            None => intent.commit.clone().with_luid(luid),
         };
         let mut completed = self
             .store
@@ -692,11 +699,13 @@ impl Engine {
                 "operation has Tableau steps but Tableau is not configured",
             ));
         };
-        let mut exec = Executor::new(client, self.store.as_ref(), &op.tenant);
+        let mut runner = StepRunner::new(client, self.store.as_ref(), &op.tenant);
         for s in op.steps.iter().filter(|s| !is_undo(&s.kind)) {
             if let (StepState::Done, Some(l)) = (s.state, &s.luid) {
                 let step = journaled_step(&s.description)?;
-                exec.luids.insert(step.resource_id().to_string(), l.clone());
+                runner
+                    .luids
+                    .insert(step.resource_id().to_string(), l.clone());
             }
         }
         let mut original: Option<ScimError> = None;
@@ -709,17 +718,19 @@ impl Engine {
                 // Its LUID stands for what it made (a group created again has a new one): the
                 // undo steps after it must act on that, also when resumed after a crash.
                 if let Some(l) = &s.luid {
-                    exec.luids
+                    runner
+                        .luids
                         .insert(undo.step.resource_id().to_string(), l.clone());
                 }
                 undone += 1;
                 continue;
             }
             if let Some(l) = &undo.luid {
-                exec.luids
+                runner
+                    .luids
                     .insert(undo.step.resource_id().to_string(), l.clone());
             }
-            let result = exec.run(&undo.step).await;
+            let result = runner.run(&undo.step).await;
             match result.failure {
                 None => {
                     // A group deleted by this operation exists again, under a new LUID.
@@ -772,13 +783,11 @@ impl Engine {
             attribute: "tableauLuid",
             value,
         } = &e
-        {
-            let (kind, id) = (intent.commit.kind(), intent.commit.resource_id());
-            if let Ok(Some(err)) =
+            && let Some((kind, id)) = intent.commit.resource()
+            && let Ok(Some(err)) =
                 super::luid::check_unclaimed(self.store.as_ref(), tenant, kind, id, value).await
-            {
-                return err;
-            }
+        {
+            return err;
         }
         ScimError::from(e)
     }
@@ -979,25 +988,29 @@ fn error_from_body(body: Option<&serde_json::Value>, status: Option<u16>) -> Sci
 /// or an update (a rename, or a change that keeps the name: the resource holds it already, so
 /// only a create or rename of the same name can meet the claim, and must wait). A delete
 /// claims nothing.
-fn claimed_name(commit: &CommitIntent) -> Option<String> {
+fn claimed_name(commit: &ResourceCommit) -> Option<String> {
     let (kind, doc) = match commit {
-        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => {
+        ResourceCommit::Create { kind, doc, .. } | ResourceCommit::Update { kind, doc, .. } => {
             (*kind, doc)
         }
-        CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => return None,
+        ResourceCommit::Delete { .. } | ResourceCommit::Repair { .. } | ResourceCommit::Nothing => {
+            return None;
+        }
     };
     unique_name(kind, doc)
 }
 
 /// The `userName` or `displayName` an operation is about, as written, for the console's search
 /// (a delete's document is gone: the console finds it by the resource id).
-fn resource_name(commit: &CommitIntent) -> Option<String> {
+fn resource_name(commit: &ResourceCommit) -> Option<String> {
     match commit {
-        CommitIntent::Create { kind, doc, .. } | CommitIntent::Update { kind, doc, .. } => doc
+        ResourceCommit::Create { kind, doc, .. } | ResourceCommit::Update { kind, doc, .. } => doc
             .get(unique_attr(*kind))
             .and_then(|v| v.as_str())
             .map(str::to_owned),
-        CommitIntent::Delete { .. } | CommitIntent::Repair { .. } => None,
+        ResourceCommit::Delete { .. } | ResourceCommit::Repair { .. } | ResourceCommit::Nothing => {
+            None
+        }
     }
 }
 

@@ -63,7 +63,7 @@ impl Engine {
 
     /// Hold a journaled operation: commit its SCIM side, leave its steps pending, warn.
     pub(super) async fn hold(&self, op: &Operation, intent: &Intent) -> ScimResult<Answer> {
-        let commit = intent.commit.to_commit(None);
+        let commit = intent.commit.clone();
         let resource = self
             .store
             .hold_operation(&op.tenant, &op.id, intent.status, &commit)

@@ -1,5 +1,5 @@
 //! One Tableau LUID belongs to at most one resource. The store's unique index on the LUID
-//! decides; this names the resource already holding a LUID, checked by the executor before it
+//! decides; this names the resource already holding a LUID, checked by the step runner before it
 //! links a Tableau user or group found by name, and used for the `409` when the index refuses
 //! a write.
 

@@ -2,7 +2,7 @@
 //! function per SCIM operation: it locks, reads, checks preconditions and retries; `planner`
 //! turns the new desired state of one resource (computed by the pure `scim` layer) into a
 //! planned change — Tableau steps (`plan`, `rules`) and the local commit (`intent`); the
-//! `engine` journals it, runs its steps (`executor`) and commits it together with the
+//! `engine` journals it, runs its steps (`step_runner`) and commits it together with the
 //! operation's completion; `idempotency` says which requests are the same request.
 
 pub mod compensation;
@@ -11,7 +11,6 @@ pub mod dry_run;
 pub mod engine;
 pub mod errors;
 pub mod exchanges;
-pub mod executor;
 pub mod guard;
 pub mod health;
 pub mod held;
@@ -31,6 +30,7 @@ pub mod role_explain;
 pub mod rules;
 pub mod service;
 pub mod site_role;
+pub mod step_runner;
 
 pub use engine::{Answer, Engine, JournalSettings, PlannedChange};
 pub use idempotency::RequestMeta;

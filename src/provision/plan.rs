@@ -2,7 +2,7 @@
 //! of Tableau calls that makes Tableau match (DESIGN.md, "Tableau mapping"). Pure: no I/O, no
 //! clock, so every IdP lifecycle is a unit test and a journaled plan can be replayed.
 //!
-//! Ids in steps are SCIM ids. The executor maps them to Tableau LUIDs (the store keeps the
+//! Ids in steps are SCIM ids. The step runner maps them to Tableau LUIDs (the store keeps the
 //! mapping); `AddUser` and `CreateGroup` are the steps that create it.
 
 use super::mapping::{email, extension_string, full_name, user_name};
@@ -13,14 +13,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashSet;
 
-/// One Tableau REST call (or, for the member steps, one logical call the executor may split
+/// One Tableau REST call (or, for the member steps, one logical call the step runner may split
 /// into bulk or parallel single calls). Serialised into the journal, so the variant and field
 /// names are a storage format: add, do not rename.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step")]
 pub enum Step {
     /// `POST /users` with `name`, `siteRole` and at most one of `authSetting` and
-    /// `idpConfigurationId` (Tableau refuses both). Executor: on 409000 look the user up by
+    /// `idpConfigurationId` (Tableau refuses both). `StepRunner`: on 409000 look the user up by
     /// name and link it (logged); read `siteRole` back, since Tableau may downgrade it to
     /// Unlicensed when licences run out.
     AddUser {
@@ -38,12 +38,12 @@ pub enum Step {
         site_role: Option<SiteRole>,
     },
     /// `DELETE /users/{luid}[?mapAssetsTo=…]`; `map_assets_to` is a Tableau user *name* (the
-    /// configured content owner), resolved to a LUID by the executor.
+    /// configured content owner), resolved to a LUID by the step runner.
     RemoveUser {
         user_id: String,
         map_assets_to: Option<String>,
     },
-    /// `POST /groups`. Executor: on 409009 look the group up by name and link it (logged).
+    /// `POST /groups`. `StepRunner`: on 409009 look the group up by name and link it (logged).
     CreateGroup {
         group_id: String,
         name: String,

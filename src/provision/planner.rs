@@ -5,14 +5,14 @@
 //! that the change it plans is still the right one when it runs.
 
 use super::engine::PlannedChange;
-use super::intent::{CommitIntent, Intent};
+use super::intent::Intent;
 use super::locks::{LockGuard, ResourceLocks};
 use super::plan::{GroupChange, Step, UserChange, plan_group, plan_user};
 use super::rules::{ProvisionPolicy, desired_site_role, role_changes};
 use super::site_role::SiteRole;
 use crate::model::{Resource, ResourceKind};
 use crate::scim::{ScimError, ScimResult};
-use crate::store::Store;
+use crate::store::{MemberChanges, ResourceCommit, Store};
 use serde_json::{Map, Value};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -273,7 +273,7 @@ impl Planner {
             intent: Intent {
                 held: None,
                 status: 201,
-                commit: CommitIntent::Create {
+                commit: ResourceCommit::Create {
                     kind,
                     id,
                     doc,
@@ -379,13 +379,12 @@ impl Planner {
             intent: Intent {
                 held: None,
                 status: 200,
-                commit: CommitIntent::Update {
+                commit: ResourceCommit::Update {
                     kind: old.kind,
                     id: old.id.clone(),
                     revision: old.revision,
                     doc: new_doc,
-                    add,
-                    remove,
+                    members: MemberChanges { add, remove },
                     tableau_luid: old.tableau_luid.clone(),
                 },
             },
@@ -434,7 +433,7 @@ impl Planner {
             intent: Intent {
                 held: None,
                 status: 204,
-                commit: CommitIntent::Delete {
+                commit: ResourceCommit::Delete {
                     kind: old.kind,
                     id: old.id.clone(),
                 },

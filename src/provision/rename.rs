@@ -5,12 +5,12 @@
 //! steps before it are done), and adding a member or moving an owner twice changes nothing.
 //!
 //! Two Tableau users stand for one SCIM user while a rename runs. The new one's LUID is what
-//! the operation's `AddRenamedUser` produced (the executor's map, restored from the journal
+//! the operation's `AddRenamedUser` produced (the step runner's map, restored from the journal
 //! on resume); the old one's is what the store still holds, since the store changes only when
 //! the operation commits — or, for a user never linked, the one Tableau has under the old name.
 
-use super::executor::{Done, Executor, StepFailure, classify, store_failure};
 use super::plan::OldUser;
+use super::step_runner::{Done, StepFailure, StepRunner, classify, store_failure};
 use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError};
 use crate::tableau::{ContentKind, TableauCode, TableauError, TableauUser};
@@ -30,8 +30,8 @@ pub fn name_taken(name: &str, existing: &TableauUser) -> ScimError {
 }
 
 /// The new user's LUID, known since `AddRenamedUser` ran.
-fn new_luid(exec: &Executor<'_>, user_id: &str) -> Result<String, StepFailure> {
-    exec.luids.get(user_id).cloned().ok_or_else(|| {
+fn new_luid(runner: &StepRunner<'_>, user_id: &str) -> Result<String, StepFailure> {
+    runner.luids.get(user_id).cloned().ok_or_else(|| {
         StepFailure::Permanent(ScimError::internal(
             "a rename step ran before the new Tableau user was added",
         ))
@@ -40,14 +40,14 @@ fn new_luid(exec: &Executor<'_>, user_id: &str) -> Result<String, StepFailure> {
 
 /// The old user's LUID, or `None` when Tableau has no such user any more.
 async fn old_luid(
-    exec: &Executor<'_>,
+    runner: &StepRunner<'_>,
     user_id: &str,
     from: &OldUser,
     new: &str,
 ) -> Result<Option<String>, StepFailure> {
-    let stored = exec
+    let stored = runner
         .store
-        .get(exec.tenant, ResourceKind::User, user_id, false)
+        .get(runner.tenant, ResourceKind::User, user_id, false)
         .await
         .map_err(store_failure)?
         .and_then(|u| u.tableau_luid)
@@ -55,7 +55,7 @@ async fn old_luid(
     if stored.is_some() {
         return Ok(stored);
     }
-    let found = exec
+    let found = runner
         .client
         .find_user_by_name(&from.name)
         .await
@@ -80,19 +80,19 @@ fn code_of(e: &TableauError) -> String {
 /// Tableau (Get Groups for a User, API 3.7+), so groups made outside tableau-scim carry over
 /// too; an older API gives the SCIM groups the store knows.
 pub(super) async fn copy_groups(
-    exec: &mut Executor<'_>,
+    runner: &mut StepRunner<'_>,
     user_id: &str,
     from: &OldUser,
 ) -> Result<Done, StepFailure> {
     let kind = "CopyGroups";
-    let new = new_luid(exec, user_id)?;
-    let Some(old) = old_luid(exec, user_id, from, &new).await? else {
+    let new = new_luid(runner, user_id)?;
+    let Some(old) = old_luid(runner, user_id, from, &new).await? else {
         return done(
             &new,
             "the old user is no longer in Tableau: its groups were copied before it was removed",
         );
     };
-    let groups: Vec<String> = match exec.client.groups_of_user(&old).await {
+    let groups: Vec<String> = match runner.client.groups_of_user(&old).await {
         Ok(Some(groups)) => groups
             .into_iter()
             .map(|g| g.group)
@@ -105,14 +105,14 @@ pub(super) async fn copy_groups(
         Err(e) => return Err(classify(kind, e)),
         // Before API 3.7 Tableau cannot list a user's groups: the SCIM groups it is in.
         Ok(None) => {
-            let user = exec
+            let user = runner
                 .store
-                .get(exec.tenant, ResourceKind::User, user_id, true)
+                .get(runner.tenant, ResourceKind::User, user_id, true)
                 .await
                 .map_err(store_failure)?;
             let mut luids = Vec::new();
             for g in user.map(|u| u.groups).unwrap_or_default() {
-                if let Some(l) = exec.luid_of(ResourceKind::Group, &g.id).await? {
+                if let Some(l) = runner.luid_of(ResourceKind::Group, &g.id).await? {
                     luids.push(l);
                 }
             }
@@ -121,7 +121,8 @@ pub(super) async fn copy_groups(
     };
     let member = [new.clone()];
     for group in &groups {
-        exec.client
+        runner
+            .client
             .add_group_members(group, &member)
             .await
             .map_err(|e| classify(kind, e))?;
@@ -142,25 +143,25 @@ pub(super) async fn copy_groups(
 /// the old user is removed. What is left (a kind the REST API cannot reassign) keeps the old
 /// user as Tableau does (409003, Unlicensed), and the journal says so.
 pub(super) async fn retire_old_user(
-    exec: &mut Executor<'_>,
+    runner: &mut StepRunner<'_>,
     user_id: &str,
     from: &OldUser,
 ) -> Result<Done, StepFailure> {
     let kind = "RetireOldUser";
-    let new = new_luid(exec, user_id)?;
-    let Some(old) = old_luid(exec, user_id, from, &new).await? else {
+    let new = new_luid(runner, user_id)?;
+    let Some(old) = old_luid(runner, user_id, from, &new).await? else {
         return done(&new, "the old user is already removed from Tableau");
     };
-    match exec.client.remove_user(&old, Some(&new)).await {
+    match runner.client.remove_user(&old, Some(&new)).await {
         Ok(()) => done(
             &new,
             format!("removed the old user {old}; its content moved to {new} (mapAssetsTo)"),
         ),
         Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
-            gone_or_new_missing(exec, &old, &new).await
+            gone_or_new_missing(runner, &old, &new).await
         }
         Err(e) if matches!(e.code(), Some(TableauCode::Forbidden(_))) => {
-            item_by_item(exec, &old, &new, &code_of(&e)).await
+            item_by_item(runner, &old, &new, &code_of(&e)).await
         }
         Err(e) => Err(classify(kind, e)),
     }
@@ -169,11 +170,11 @@ pub(super) async fn retire_old_user(
 /// 404002 names either user: the old one already removed (done), or the new one removed
 /// outside tableau-scim (the rename cannot finish; compensation undoes the rest).
 async fn gone_or_new_missing(
-    exec: &Executor<'_>,
+    runner: &StepRunner<'_>,
     old: &str,
     new: &str,
 ) -> Result<Done, StepFailure> {
-    match exec.client.get_user(old).await {
+    match runner.client.get_user(old).await {
         Ok(_) => Err(StepFailure::Permanent(ScimError::new(
             ErrorKind::Conflict,
             format!(
@@ -190,13 +191,13 @@ async fn gone_or_new_missing(
 }
 
 async fn item_by_item(
-    exec: &Executor<'_>,
+    runner: &StepRunner<'_>,
     old: &str,
     new: &str,
     refusal: &str,
 ) -> Result<Done, StepFailure> {
     let kind = "RetireOldUser";
-    let old_user = match exec.client.get_user(old).await {
+    let old_user = match runner.client.get_user(old).await {
         Ok(u) => u,
         Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
             return done(
@@ -208,7 +209,7 @@ async fn item_by_item(
     };
     let (mut moved, mut refused) = (0usize, Vec::new());
     for content in ContentKind::ALL {
-        if !exec
+        if !runner
             .client
             .has_content_kind(content)
             .await
@@ -216,13 +217,17 @@ async fn item_by_item(
         {
             continue;
         }
-        let items = exec
+        let items = runner
             .client
             .owned_content(content, old, &old_user.name)
             .await
             .map_err(|e| classify(kind, e))?;
         for item in items {
-            match exec.client.set_content_owner(content, &item.id, new).await {
+            match runner
+                .client
+                .set_content_owner(content, &item.id, new)
+                .await
+            {
                 Ok(()) => moved += 1,
                 Err(e) if e.is_transient() => return Err(classify(kind, e)),
                 Err(e) => {
@@ -242,7 +247,7 @@ async fn item_by_item(
     if !refused.is_empty() {
         note.push_str(&format!("; not moved: {}", refused.join(", ")));
     }
-    match exec.client.remove_user(old, None).await {
+    match runner.client.remove_user(old, None).await {
         Ok(()) => note.push_str(&format!("; removed the old user {old}")),
         Err(e) if e.code() == Some(&TableauCode::UserNotFound) => {
             note.push_str(&format!("; the old user {old} was already removed"))
@@ -260,25 +265,25 @@ async fn item_by_item(
 /// The undo of `AddRenamedUser`: the new user removed, anything it received mapped back to
 /// the old user while that user exists.
 pub(super) async fn remove_renamed_user(
-    exec: &mut Executor<'_>,
+    runner: &mut StepRunner<'_>,
     user_id: &str,
     content_to: &str,
 ) -> Result<Done, StepFailure> {
     let kind = "RemoveRenamedUser";
-    let Some(new) = exec.luids.get(user_id).cloned() else {
+    let Some(new) = runner.luids.get(user_id).cloned() else {
         return Ok(Done {
             luid: None,
             note: Some("no new Tableau user to remove".into()),
         });
     };
-    let back = exec
+    let back = runner
         .client
         .find_user_by_name(content_to)
         .await
         .map_err(|e| classify(kind, e))?
         .map(|u| u.luid)
         .filter(|l| *l != new);
-    match exec.client.remove_user(&new, back.as_deref()).await {
+    match runner.client.remove_user(&new, back.as_deref()).await {
         Ok(()) => Ok(Done {
             luid: Some(new),
             note: None,

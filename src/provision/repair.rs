@@ -1,4 +1,4 @@
-//! The engine's side of a reconcile repair (`CommitIntent::Repair`, built by `src/reconcile/`):
+//! The engine's side of a reconcile repair (`ResourceCommit::Repair`, built by `src/reconcile/`):
 //! a repair changes Tableau, never the SCIM document, so its "commit" is the LUID its steps
 //! linked or created, and its stale check is the resource's revision.
 

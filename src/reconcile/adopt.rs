@@ -4,7 +4,7 @@
 //! alone. Pure: the read and the names in, the forecast out.
 //!
 //! Nothing is recorded ahead of the push (docs/operations.md, "Adopting existing users"): the
-//! executor already links on the IdP's first POST — `AddUser` answered 409000 (`CreateGroup`,
+//! step runner already links on the IdP's first POST — `AddUser` answered 409000 (`CreateGroup`,
 //! 409009) looks the name up and links that Tableau user, checked by `provision::luid` (one
 //! LUID, one resource) and committed with the new resource in one transaction. A link
 //! recorded earlier would be a second path to the same end that can go stale (the Tableau

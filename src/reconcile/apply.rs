@@ -3,9 +3,10 @@
 //! crash, compensated when Tableau refuses one for good.
 
 use super::repair::{Phase, Repair};
-use crate::provision::intent::{CommitIntent, Intent};
+use crate::provision::intent::Intent;
 use crate::provision::{Engine, PlannedChange, RequestMeta};
 use crate::scim::ErrorKind;
+use crate::store::ResourceCommit;
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
 use std::sync::Arc;
@@ -106,7 +107,7 @@ async fn submit(engine: &Arc<Engine>, tenant: &str, repair: &Repair) -> Outcome 
         intent: Intent {
             held: None,
             status: 200,
-            commit: CommitIntent::Repair {
+            commit: ResourceCommit::Repair {
                 kind: repair.kind,
                 id: repair.id.clone(),
                 revision: repair.revision,

@@ -9,6 +9,7 @@
 use super::columns::timestamp;
 use super::{MemberChanges, StoreError, StoreResult};
 use crate::model::{Resource, ResourceKind};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -230,13 +231,20 @@ pub enum Opened {
 /// `delete` would apply it. Also the form every resource write takes inside the store: each
 /// backend has one function applying it, behind `create`, `update`, `delete` and
 /// `complete_operation` alike.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The engine journals it as JSON in the operation's intent (`operations.intent`), so that a
+/// restarted process finishes the operation exactly as planned: the serde shape below is that
+/// journal format (`{"action": "create", "kind": …}`, an update's `add`/`remove` beside its
+/// other fields) and must keep reading journals written by earlier versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
 pub enum ResourceCommit {
     Create {
         kind: ResourceKind,
         id: String,
         doc: Map<String, Value>,
         members: Vec<(String, ResourceKind)>,
+        #[serde(default)]
         tableau_luid: Option<String>,
     },
     Update {
@@ -244,15 +252,29 @@ pub enum ResourceCommit {
         id: String,
         revision: i64,
         doc: Map<String, Value>,
+        #[serde(flatten)]
         members: MemberChanges,
         /// `Some` sets the LUID; `None` keeps the stored one (clear it with `set_luid`).
+        #[serde(default)]
         tableau_luid: Option<String>,
     },
     /// Deleting a resource that no longer exists is not an error (as with `delete`).
-    Delete {
+    Delete { kind: ResourceKind, id: String },
+    /// A reconcile repair (`src/reconcile/`): Tableau is brought back to the stored state,
+    /// which does not change, so the store applies it as nothing. The LUID the steps linked
+    /// or created is recorded by the engine beforehand (`provision::repair::link`), where a
+    /// LUID another resource holds can fail the operation before it completes.
+    /// `revision` is the resource's revision the repair was computed from (`None` for a
+    /// Tableau user no resource manages, whose `id` is its LUID): a resource written since
+    /// makes the repair stale, refused before any Tableau call.
+    Repair {
         kind: ResourceKind,
         id: String,
+        revision: Option<i64>,
     },
+    /// No local write: a released operation, whose SCIM side was committed when it was held.
+    /// Never journaled as an intent (it names no resource), hence not serializable.
+    #[serde(skip)]
     Nothing,
 }
 
@@ -263,11 +285,36 @@ impl ResourceCommit {
         let joining = match self {
             ResourceCommit::Create { members, .. } => members,
             ResourceCommit::Update { members, .. } => &mut members.add,
-            ResourceCommit::Delete { .. } | ResourceCommit::Nothing => return false,
+            ResourceCommit::Delete { .. }
+            | ResourceCommit::Repair { .. }
+            | ResourceCommit::Nothing => return false,
         };
         let before = joining.len();
         joining.retain(|(m, _)| m != id);
         joining.len() != before
+    }
+
+    /// The resource the commit writes (`None` for `Nothing`).
+    pub fn resource(&self) -> Option<(ResourceKind, &str)> {
+        match self {
+            ResourceCommit::Create { kind, id, .. }
+            | ResourceCommit::Update { kind, id, .. }
+            | ResourceCommit::Delete { kind, id }
+            | ResourceCommit::Repair { kind, id, .. } => Some((*kind, id)),
+            ResourceCommit::Nothing => None,
+        }
+    }
+
+    /// Record the LUID the Tableau steps produced; without one, the planned LUID stays
+    /// (a create or update only: a repair's LUID is linked by the engine).
+    pub fn with_luid(mut self, luid: Option<String>) -> Self {
+        if let ResourceCommit::Create { tableau_luid, .. }
+        | ResourceCommit::Update { tableau_luid, .. } = &mut self
+            && luid.is_some()
+        {
+            *tableau_luid = luid;
+        }
+        self
     }
 
     /// The commit of `Store::create`.

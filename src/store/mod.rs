@@ -20,7 +20,7 @@ pub const DEFAULT_TENANT: &str = "default";
 
 /// A change of group membership: ids to add and to remove (each applied once; adding an
 /// existing member or removing a missing one is not an error).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberChanges {
     pub add: Vec<(String, ResourceKind)>,
     pub remove: Vec<String>,

@@ -459,10 +459,11 @@ async fn push_under_faults(api_version: &str, client_retries: u32) {
 #[tokio::test]
 async fn a_stale_change_is_refused_before_any_tableau_call() {
     use tableau_scim::provision::PlannedChange;
-    use tableau_scim::provision::intent::{CommitIntent, Intent};
+    use tableau_scim::provision::intent::Intent;
     use tableau_scim::provision::plan::Step;
     use tableau_scim::provision::site_role::SiteRole;
     use tableau_scim::provision::{Engine, JournalSettings, RequestMeta};
+    use tableau_scim::store::{MemberChanges, ResourceCommit};
     use tableau_scim::tableau::{TableauAuth, TableauClient, TableauSettings};
 
     let b = spawn_bridge().await;
@@ -524,13 +525,12 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
         intent: Intent {
             held: None,
             status: 200,
-            commit: CommitIntent::Update {
+            commit: ResourceCommit::Update {
                 kind: ResourceKind::User,
                 id: id.clone(),
                 revision: stored.revision - 1,
                 doc,
-                add: vec![],
-                remove: vec![],
+                members: MemberChanges::default(),
                 tableau_luid: stored.tableau_luid.clone(),
             },
         },
@@ -565,7 +565,7 @@ async fn a_stale_change_is_refused_before_any_tableau_call() {
         intent: Intent {
             held: None,
             status: 201,
-            commit: CommitIntent::Create {
+            commit: ResourceCommit::Create {
                 kind: ResourceKind::User,
                 id: other.clone(),
                 doc,

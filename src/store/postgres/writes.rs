@@ -39,7 +39,9 @@ pub(super) fn needs_transaction(commit: &ResourceCommit) -> bool {
             *kind == ResourceKind::Group && !members.is_empty()
         }
         ResourceCommit::Update { .. } => true,
-        ResourceCommit::Delete { .. } | ResourceCommit::Nothing => false,
+        ResourceCommit::Delete { .. } | ResourceCommit::Repair { .. } | ResourceCommit::Nothing => {
+            false
+        }
     }
 }
 
@@ -86,7 +88,8 @@ pub(super) async fn apply(
                 .rows_affected();
             Ok(Applied::Deleted(deleted > 0))
         }
-        ResourceCommit::Nothing => Ok(Applied::Nothing),
+        // A repair changes Tableau only; its LUID was linked by the engine.
+        ResourceCommit::Repair { .. } | ResourceCommit::Nothing => Ok(Applied::Nothing),
     }
 }
 

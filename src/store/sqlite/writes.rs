@@ -82,7 +82,8 @@ pub(super) fn apply(
             let deleted = execute(db, sql::DELETE, &[&tenant, kind, id])?;
             Ok(Applied::Deleted(deleted > 0))
         }
-        ResourceCommit::Nothing => Ok(Applied::Nothing),
+        // A repair changes Tableau only; its LUID was linked by the engine.
+        ResourceCommit::Repair { .. } | ResourceCommit::Nothing => Ok(Applied::Nothing),
     }
 }
 

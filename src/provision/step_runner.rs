@@ -39,8 +39,11 @@ pub struct StepResult {
     pub failure: Option<StepFailure>,
 }
 
-/// Runs steps of one operation; remembers the LUIDs it learns (SCIM id → Tableau LUID).
-pub struct Executor<'a> {
+/// Runs one operation's planned steps against Tableau, one at a time (`run`), each safely
+/// repeatable and its HTTP exchanges recorded; remembers the LUIDs it learns (SCIM id →
+/// Tableau LUID) for the steps after. Only the engine makes one (`Engine::run` and the
+/// compensation), for an operation already journaled.
+pub struct StepRunner<'a> {
     pub(super) client: &'a TableauClient,
     pub(super) store: &'a dyn Store,
     pub(super) tenant: &'a str,
@@ -73,7 +76,7 @@ pub(super) fn store_failure(e: crate::store::StoreError) -> StepFailure {
     StepFailure::Transient(format!("store: {e}"))
 }
 
-impl<'a> Executor<'a> {
+impl<'a> StepRunner<'a> {
     pub fn new(client: &'a TableauClient, store: &'a dyn Store, tenant: &'a str) -> Self {
         Self {
             client,
