@@ -845,6 +845,19 @@ impl Engine {
         Ok(resumed)
     }
 
+    /// Every operation unfinished now, carried to its end before this returns: each is waited
+    /// for while it makes progress (another server may be running it) and taken over once it
+    /// is stale, as a request meeting a running operation does (`attach`), each up to the
+    /// deadline. For a command (`reconcile --apply`) that finds what a killed run left: it must
+    /// not leave such an operation running, nor exit while it runs one. How many there were.
+    pub async fn finish_unfinished(self: &Arc<Self>) -> ScimResult<usize> {
+        let ops = self.store.unfinished_operations(500).await?;
+        let count = ops.len();
+        // Their outcomes are the operations' own (journaled, reported by `ops`).
+        futures_util::future::join_all(ops.into_iter().map(|op| self.attach(op))).await;
+        Ok(count)
+    }
+
     /// The background worker: resumes operations that stopped making progress.
     pub fn spawn_worker(self: &Arc<Self>, resume_all_now: bool) -> tokio::task::JoinHandle<()> {
         let engine = self.clone();

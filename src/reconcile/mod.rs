@@ -119,8 +119,9 @@ impl Reconciler {
             report.dry_run = true;
             return Ok(report);
         }
-        // Repairs a killed run left unfinished: resumed (when stale) before new ones start.
-        if let Err(e) = self.engine.resume_unfinished(false).await {
+        // Operations a killed run left unfinished: finished (taken over once stale) before new
+        // repairs start, so that none is left running and the repairs meet a settled journal.
+        if let Err(e) = self.engine.finish_unfinished().await {
             tracing::warn!(error = %e.detail, "cannot scan the journal for unfinished operations");
         }
         let mut applied = apply::Applied {
