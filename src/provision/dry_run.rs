@@ -7,12 +7,13 @@
 //! version for the paths. Switching to live mode then converges through a reconcile
 //! (`reconcile::converge`).
 
-use super::engine::{Answer, Engine};
+use super::engine::{Answer, Engine, Finish};
+use super::errors::refuses_commit_for_good;
 use super::intent::Intent;
 use super::plan::Step;
 use crate::model::ResourceKind;
 use crate::scim::{ScimError, ScimResult};
-use crate::store::{Operation, ResourceCommit, StepOutcome, StepState, StoreError};
+use crate::store::{Operation, ResourceCommit, StepOutcome, StepState};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -281,31 +282,16 @@ impl Engine {
             Some(_) => ResourceCommit::Nothing,
             None => intent.commit.clone(),
         };
-        let mut planned = self
-            .store
-            .plan_operation(&op.tenant, &op.id, intent.status, &commit)
+        let planned = self
+            .finish_with_commit(op, Finish::Plan, intent.status, &mut commit)
             .await;
-        // As for a live commit: a joining member deleted meanwhile is left out.
-        while let Err(StoreError::UnknownMember(id)) = &planned
-            && commit.drop_member(id)
-        {
-            planned = self
-                .store
-                .plan_operation(&op.tenant, &op.id, intent.status, &commit)
-                .await;
-        }
         match planned {
             Ok(resource) => Ok(Answer {
                 status: intent.status,
                 resource,
                 held: false,
             }),
-            Err(
-                e @ (StoreError::Conflict { .. }
-                | StoreError::UnknownMember(_)
-                | StoreError::RevisionMismatch
-                | StoreError::DataRefused(_)),
-            ) => {
+            Err(e) if refuses_commit_for_good(&e) => {
                 let err = ScimError::from(e);
                 self.store
                     .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())

@@ -13,7 +13,9 @@
 //! - one writer per resource: the journal admits one running operation per resource.
 
 use super::compensation::{self, Ran, Undo, is_undo};
-use super::errors::{is_configuration_error, unfinished, unfinished_because};
+use super::errors::{
+    is_configuration_error, refuses_commit_for_good, unfinished, unfinished_because,
+};
 use super::guard::{self, GuardSettings};
 use super::idempotency::RequestMeta;
 use super::intent::Intent;
@@ -58,6 +60,17 @@ impl Default for JournalSettings {
             retention_days: 30,
         }
     }
+}
+
+/// How an operation's local commit ends it (`Engine::finish_with_commit`).
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Finish {
+    /// Its Tableau steps are done: `succeeded`.
+    Complete,
+    /// The mass-removal guard holds its Tableau steps: `held`.
+    Hold,
+    /// Dry-run: its Tableau calls are only journaled: `planned`.
+    Plan,
 }
 
 /// What a finished operation answers, as the HTTP layer renders it.
@@ -606,23 +619,9 @@ impl Engine {
             Some(_) => ResourceCommit::Nothing,
             None => intent.commit.clone().with_luid(luid),
         };
-        let mut completed = self
-            .store
-            .complete_operation(&op.tenant, &op.id, intent.status, &commit)
+        let completed = self
+            .finish_with_commit(&op, Finish::Complete, intent.status, &mut commit)
             .await;
-        // A joining member deleted since the change was planned (its DELETE ran while this
-        // operation was in flight, or before a crashed one resumed) is left out: that is the
-        // order "this change, then the delete", and the delete already took the user out of
-        // Tableau. Each retry drops one id, so this ends.
-        while let Err(StoreError::UnknownMember(id)) = &completed
-            && commit.drop_member(id)
-        {
-            tracing::info!(op = %op.id, member = %id, "a member was deleted meanwhile: left out of the commit");
-            completed = self
-                .store
-                .complete_operation(&op.tenant, &op.id, intent.status, &commit)
-                .await;
-        }
         match completed {
             Ok(resource) => Ok(Answer {
                 status: intent.status,
@@ -648,12 +647,7 @@ impl Engine {
             }
             // The commit is refused for good (the name was taken meanwhile, a member is gone,
             // the store refuses the value itself): undo what was done in Tableau, then fail.
-            Err(
-                e @ (StoreError::Conflict { .. }
-                | StoreError::UnknownMember(_)
-                | StoreError::RevisionMismatch
-                | StoreError::DataRefused(_)),
-            ) => {
+            Err(e) if refuses_commit_for_good(&e) => {
                 let err = self.commit_refusal(&op.tenant, &intent, e).await;
                 self.fail_or_compensate(&op, next_idx, &ran, err).await
             }
@@ -774,6 +768,39 @@ impl Engine {
             .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
             .await?;
         Err(err)
+    }
+
+    /// Finish a running operation with its local commit, as `how` says, in one transaction.
+    /// A joining member deleted since the change was planned (its DELETE ran while this
+    /// operation was in flight, or before a crashed one resumed) is left out: that is the order
+    /// "this change, then the delete", and the delete already took the user out of Tableau.
+    /// Each retry drops one id, so this ends. The one place of that rule for the three ways
+    /// an operation commits (done, held by the guard, planned in dry-run).
+    pub(super) async fn finish_with_commit(
+        &self,
+        op: &Operation,
+        how: Finish,
+        status: u16,
+        commit: &mut ResourceCommit,
+    ) -> Result<Option<Resource>, StoreError> {
+        loop {
+            let (tenant, id) = (op.tenant.as_str(), op.id.as_str());
+            let result = match how {
+                Finish::Complete => {
+                    self.store
+                        .complete_operation(tenant, id, status, commit)
+                        .await
+                }
+                Finish::Hold => self.store.hold_operation(tenant, id, status, commit).await,
+                Finish::Plan => self.store.plan_operation(tenant, id, status, commit).await,
+            };
+            match &result {
+                Err(StoreError::UnknownMember(member)) if commit.drop_member(member) => {
+                    tracing::info!(op = %op.id, member = %member, "a member was deleted meanwhile: left out of the commit");
+                }
+                _ => return result,
+            }
+        }
     }
 
     /// The SCIM error of a commit the store refused; a LUID already held by another resource

@@ -175,6 +175,19 @@ pub fn licence_downgrade(user_name: &str, wanted: &str, got: &str) -> ScimError 
     )
 }
 
+/// Whether the store refused an operation's commit for good (a name or LUID taken meanwhile, a
+/// member gone, a concurrent write, the value itself): the operation fails, where any other
+/// store error (unreachable, busy) leaves it running to be resumed.
+pub(crate) fn refuses_commit_for_good(e: &StoreError) -> bool {
+    matches!(
+        e,
+        StoreError::Conflict { .. }
+            | StoreError::UnknownMember(_)
+            | StoreError::RevisionMismatch
+            | StoreError::DataRefused(_)
+    )
+}
+
 /// Store failures as SCIM errors: the same table, one place.
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {

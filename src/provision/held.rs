@@ -1,7 +1,8 @@
 //! The engine's side of the mass-removal guard (`guard.rs`): deciding to hold an operation,
 //! holding it, a later change superseding it, and the admin's `ops release` and `ops discard`.
 
-use super::engine::{Answer, Engine};
+use super::engine::{Answer, Engine, Finish};
+use super::errors::refuses_commit_for_good;
 use super::intent::Intent;
 use crate::model::ResourceKind;
 use crate::scim::{ErrorKind, ScimError, ScimResult};
@@ -63,11 +64,23 @@ impl Engine {
 
     /// Hold a journaled operation: commit its SCIM side, leave its steps pending, warn.
     pub(super) async fn hold(&self, op: &Operation, intent: &Intent) -> ScimResult<Answer> {
-        let commit = intent.commit.clone();
-        let resource = self
-            .store
-            .hold_operation(&op.tenant, &op.id, intent.status, &commit)
-            .await?;
+        let mut commit = intent.commit.clone();
+        let held = self
+            .finish_with_commit(op, Finish::Hold, intent.status, &mut commit)
+            .await;
+        let resource = match held {
+            Ok(resource) => resource,
+            // Refused for good before any Tableau call: the operation fails (nothing to undo),
+            // rather than stay running for the worker, which would carry its steps out.
+            Err(e) if refuses_commit_for_good(&e) => {
+                let err = ScimError::from(e);
+                self.store
+                    .fail_operation(&op.tenant, &op.id, err.status(), &err.to_body())
+                    .await?;
+                return Err(err);
+            }
+            Err(e) => return Err(e.into()),
+        };
         let guard = self.guard();
         crate::metrics::guard_held(op.removals);
         tracing::warn!(
