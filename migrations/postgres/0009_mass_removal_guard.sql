@@ -2,9 +2,15 @@
 -- removals (deactivations, user deletes, group-member removals) would pass `guard.max_removals`
 -- within `guard.window_secs` commits its SCIM side but is `held`: its Tableau steps wait for
 -- `tableau-scim ops release` (back to `running`) or `ops discard` (`discarded`, with a note).
+-- Dry-run's states (`planned`, `converged`; a step's `planned`) are admitted here too, as on
+-- SQLite, where changing a CHECK constraint means rebuilding the journal (once is enough).
 ALTER TABLE operations DROP CONSTRAINT operations_state_check;
 ALTER TABLE operations ADD CONSTRAINT operations_state_check
-    CHECK (state IN ('running', 'succeeded', 'failed', 'held', 'discarded'));
+    CHECK (state IN ('running', 'succeeded', 'failed', 'held', 'discarded', 'planned',
+        'converged'));
+ALTER TABLE operation_steps DROP CONSTRAINT operation_steps_state_check;
+ALTER TABLE operation_steps ADD CONSTRAINT operation_steps_state_check
+    CHECK (state IN ('pending', 'done', 'failed', 'planned'));
 
 -- How many removals the operation's plan holds, set when it is opened: the guard sums them
 -- over the operations created within the window (0 for every operation journaled before).

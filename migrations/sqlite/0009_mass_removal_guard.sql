@@ -4,7 +4,8 @@
 -- `tableau-scim ops release` (back to `running`) or `ops discard` (`discarded`, with a note).
 --
 -- SQLite cannot change a CHECK constraint, so `operations` is rebuilt with the new states
--- and columns. Dropping it would delete every step through the foreign key's ON DELETE CASCADE
+-- and columns (dry-run's states too, `planned` and `converged`, and the steps' `planned`: they
+-- landed together, and one rebuild of the journal is enough; migration 0010 adds its index). Dropping it would delete every step through the foreign key's ON DELETE CASCADE
 -- (foreign keys are on, and cannot be turned off inside the migration's transaction), so
 -- `operation_steps` is rebuilt too, referring to the new table: the old steps table goes
 -- first, then the old operations table (nothing refers to it any more), then both new tables
@@ -25,7 +26,8 @@ CREATE TABLE operations_new (
     resource_id     TEXT    NOT NULL,
     intent          TEXT    NOT NULL,
     state           TEXT    NOT NULL
-        CHECK (state IN ('running', 'succeeded', 'failed', 'held', 'discarded')),
+        CHECK (state IN ('running', 'succeeded', 'failed', 'held', 'discarded', 'planned',
+            'converged')),
     attempts        INTEGER NOT NULL,
     response_status INTEGER,
     error_body      TEXT,
@@ -68,7 +70,7 @@ CREATE TABLE operation_steps_new (
     idx           INTEGER NOT NULL,
     kind          TEXT    NOT NULL,
     description   TEXT    NOT NULL,
-    state         TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+    state         TEXT    NOT NULL CHECK (state IN ('pending', 'done', 'failed', 'planned')),
     method        TEXT,
     path          TEXT,
     request_body  TEXT,
