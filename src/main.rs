@@ -71,7 +71,8 @@ enum Command {
 struct OpsArgs {
     #[command(subcommand)]
     action: Option<OpsAction>,
-    /// TOML configuration file (for the store URL and the journal's retention).
+    /// TOML configuration file: the store URL, the journal's retention, and for `ops release` the
+    /// `[tableau]` section it signs in with.
     #[arg(long, env = "TABLEAU_SCIM_CONFIG", global = true)]
     config: Option<PathBuf>,
     /// `sqlite://PATH` or `postgres://...` (default: from the config).

@@ -356,29 +356,9 @@ pub fn sqlite_batch(size: usize) {
     METRICS.sqlite_batch.observe(size as f64);
 }
 
-/// The journal as last read, operations per state.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OperationCounts {
-    pub running: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    pub held: i64,
-    pub discarded: i64,
-    pub planned: i64,
-    pub converged: i64,
-}
-
 /// The journal as last read: operations per state and the age of the oldest running one.
-pub fn set_operations(counts: OperationCounts, oldest_running: Duration) {
-    for (state, n) in [
-        ("running", counts.running),
-        ("succeeded", counts.succeeded),
-        ("failed", counts.failed),
-        ("held", counts.held),
-        ("discarded", counts.discarded),
-        ("planned", counts.planned),
-        ("converged", counts.converged),
-    ] {
+pub fn set_operations(by_state: &[(&'static str, i64)], oldest_running: Duration) {
+    for &(state, n) in by_state {
         METRICS
             .operations
             .get_or_create(&StateLabel { state })
@@ -475,16 +455,16 @@ mod tests {
         tableau_retry(RetryReason::Throttled);
         auth_failure(false);
         sqlite_batch(3);
-        let counts = OperationCounts {
-            running: 1,
-            succeeded: 2,
-            failed: 3,
-            held: 4,
-            discarded: 0,
-            planned: 5,
-            converged: 0,
-        };
-        set_operations(counts, Duration::from_secs(5));
+        set_operations(
+            &[
+                ("running", 1),
+                ("succeeded", 2),
+                ("failed", 3),
+                ("held", 4),
+                ("planned", 5),
+            ],
+            Duration::from_secs(5),
+        );
         guard_held(2);
         let text = render();
         for line in [

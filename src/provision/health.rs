@@ -144,16 +144,12 @@ impl Health {
                     .as_deref()
                     .and_then(age_of)
                     .unwrap_or(Duration::ZERO);
-                let counts = crate::metrics::OperationCounts {
-                    running: stats.running,
-                    succeeded: stats.succeeded,
-                    failed: stats.failed,
-                    held: stats.held,
-                    discarded: stats.discarded,
-                    planned: stats.planned,
-                    converged: stats.converged,
-                };
-                crate::metrics::set_operations(counts, age);
+                let by_state: Vec<(&'static str, i64)> = stats
+                    .by_state
+                    .iter()
+                    .map(|(s, n)| (s.as_str(), *n))
+                    .collect();
+                crate::metrics::set_operations(&by_state, age);
             }
             Ok(Err(e)) => tracing::warn!(error = %e, "metrics: cannot count operations"),
             Err(_) => tracing::warn!("metrics: the store did not count operations in time"),

@@ -3,6 +3,7 @@
 //! statements here.
 
 use super::StoreResult;
+use super::journal::OperationState;
 use super::rows::Row;
 
 /// A trivial read that needs the database and its schema.
@@ -13,17 +14,11 @@ pub(crate) const OPERATION_STATS: &str =
     "SELECT state, count(*), min(created) FROM operations GROUP BY state";
 
 /// The journal in numbers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OperationStats {
-    pub running: i64,
-    pub succeeded: i64,
-    pub failed: i64,
-    /// Stopped by the mass-removal guard, waiting for `ops release` or `ops discard`.
-    pub held: i64,
-    pub discarded: i64,
-    /// Dry-run operations, and those a live server has since converged.
-    pub planned: i64,
-    pub converged: i64,
+    /// Operations per state: every state this version knows, in `OperationState::ALL`'s
+    /// order, 0 where there are none (so a gauge falls back to 0).
+    pub by_state: Vec<(OperationState, i64)>,
     /// RFC 3339 creation time of the oldest running operation, if any.
     pub oldest_running_created: Option<String>,
 }
@@ -37,23 +32,30 @@ pub(crate) fn stats_row(row: &dyn Row) -> StoreResult<StatsRow> {
 
 impl OperationStats {
     pub(crate) fn from_rows(rows: Vec<StatsRow>) -> Self {
-        let mut stats = OperationStats::default();
+        let mut stats = OperationStats {
+            by_state: OperationState::ALL.iter().map(|s| (*s, 0)).collect(),
+            oldest_running_created: None,
+        };
         for (state, count, oldest) in rows {
-            match state.as_str() {
-                "running" => {
-                    stats.running = count;
-                    stats.oldest_running_created = oldest;
-                }
-                "succeeded" => stats.succeeded = count,
-                "failed" => stats.failed = count,
-                "held" => stats.held = count,
-                "discarded" => stats.discarded = count,
-                "planned" => stats.planned = count,
-                "converged" => stats.converged = count,
-                // A state a later version adds: not counted here.
-                _ => {}
+            // A state a later version adds: not counted here.
+            let Ok(state) = OperationState::parse(&state) else {
+                continue;
+            };
+            if state == OperationState::Running {
+                stats.oldest_running_created = oldest;
+            }
+            if let Some(entry) = stats.by_state.iter_mut().find(|(s, _)| *s == state) {
+                entry.1 = count;
             }
         }
         stats
+    }
+
+    /// How many operations are in `state`.
+    pub fn count(&self, state: OperationState) -> i64 {
+        self.by_state
+            .iter()
+            .find(|(s, _)| *s == state)
+            .map_or(0, |(_, n)| *n)
     }
 }

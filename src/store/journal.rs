@@ -65,6 +65,17 @@ pub enum OperationState {
 }
 
 impl OperationState {
+    /// Every state, in the order they are reported (`/metrics`).
+    pub const ALL: [OperationState; 7] = [
+        OperationState::Running,
+        OperationState::Succeeded,
+        OperationState::Failed,
+        OperationState::Held,
+        OperationState::Discarded,
+        OperationState::Planned,
+        OperationState::Converged,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             OperationState::Running => "running",
