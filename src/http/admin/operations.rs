@@ -233,7 +233,13 @@ pub async fn show(
     let (ops, refused) = match (ops, refused) {
         (Ok(o), Ok(r)) => (o, r),
         (Err(e), _) | (_, Err(e)) => {
-            return error_page(StatusCode::BAD_REQUEST, Some(&session), &e.to_string());
+            // A filter the store cannot read (a time that is no instant) is the request's
+            // fault; anything else is the store's.
+            let status = match e {
+                crate::store::StoreError::Invalid(_) => StatusCode::BAD_REQUEST,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return error_page(status, Some(&session), &e.to_string());
         }
     };
     let (rows, more) = merge(ops, refused, PAGE);
