@@ -11,6 +11,9 @@
 //! Env: `PUSH_BENCH_USERS` (users per 0 ms scenario, default 10000), `PUSH_BENCH_SLOW_USERS`
 //! (per 50 ms scenario, default 5000), `PUSH_BENCH_CONCURRENCY` (default 64),
 //! `PUSH_BENCH_LATENCY_MS` (default 50), `PUSH_BENCH_ONLY` (`fast` or `slow`: one latency).
+//!
+//! The process allocates with jemalloc, the `tableau-scim` binary's allocator (src/main.rs),
+//! so that the bridge is measured as it ships; the direct baseline runs in the same process.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -19,6 +22,9 @@
 )]
 
 use std::time::{Duration, Instant};
+
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use futures_util::StreamExt;
 use futures_util::stream;

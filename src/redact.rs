@@ -16,22 +16,50 @@ pub const MAX_BODY_CHARS: usize = 16 * 1024;
 /// `jwt`, `accessToken`, `refresh_token`, `authorization`). `personalAccessTokenName` is a
 /// name, not a secret, and stays.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    k.contains("password")
-        || k.contains("secret")
-        || matches!(
-            k.as_str(),
-            "token"
-                | "jwt"
-                | "accesstoken"
-                | "access_token"
-                | "refreshtoken"
-                | "refresh_token"
-                | "idtoken"
-                | "id_token"
-                | "authorization"
-                | "x-tableau-auth"
-        )
+    // Asked for every key of every journaled body: compared without a lower-case copy.
+    contains_ignore_case(key, "password")
+        || contains_ignore_case(key, "secret")
+        || [
+            "token",
+            "jwt",
+            "accesstoken",
+            "access_token",
+            "refreshtoken",
+            "refresh_token",
+            "idtoken",
+            "id_token",
+            "authorization",
+            "x-tableau-auth",
+        ]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+/// The words every secret key of [`is_secret_key`] holds, lower-case: a body with none of them
+/// has nothing to redact.
+const SECRET_WORDS: [&str; 6] = [
+    "password",
+    "secret",
+    "token",
+    "jwt",
+    "authorization",
+    "x-tableau-auth",
+];
+
+/// Whether a body may hold a secret: one of [`SECRET_WORDS`] in any case, or a `\u` escape
+/// (JSON could spell a key with it). Most bodies (a user's Tableau answer, an Okta create)
+/// hold none and are kept as sent, without a parse.
+fn may_hold_secret(body: &[u8]) -> bool {
+    let lower = body.to_ascii_lowercase();
+    let lower = String::from_utf8_lossy(&lower);
+    SECRET_WORDS.iter().any(|w| lower.contains(w)) || lower.contains("\\u")
 }
 
 /// A copy of `value` with every secret's value replaced by [`REDACTED`], at any depth. SCIM
@@ -63,27 +91,20 @@ pub fn redact_json(value: &Value) -> Value {
     }
 }
 
-/// A body as the journal keeps it: JSON redacted by [`redact_json`]; anything else (XML,
-/// text) kept only when it has no sign of a secret, else replaced whole; cut at
-/// [`MAX_BODY_CHARS`]. `None` for an empty body.
+/// A body as the journal keeps it: as sent when it holds no sign of a secret
+/// (`may_hold_secret`); otherwise JSON redacted by [`redact_json`], and anything else (XML,
+/// text) replaced whole; cut at [`MAX_BODY_CHARS`]. `None` for an empty body.
 pub fn redact_body(body: &[u8]) -> Option<String> {
     if body.is_empty() {
         return None;
     }
-    let text = match serde_json::from_slice::<Value>(body) {
-        Ok(json) => redact_json(&json).to_string(),
-        Err(_) => {
-            let raw = String::from_utf8_lossy(body);
-            let lower = raw.to_ascii_lowercase();
-            if ["password", "secret", "token", "jwt"]
-                .iter()
-                .any(|w| lower.contains(w))
-            {
-                format!("{REDACTED} ({} bytes, not JSON)", body.len())
-            } else {
-                raw.into_owned()
-            }
+    let text = if may_hold_secret(body) {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(json) => redact_json(&json).to_string(),
+            Err(_) => format!("{REDACTED} ({} bytes, not JSON)", body.len()),
         }
+    } else {
+        String::from_utf8_lossy(body).into_owned()
     };
     Some(truncate(text))
 }
@@ -137,6 +158,28 @@ mod tests {
         assert_eq!(out["Operations"][1]["value"], "Al");
         assert_eq!(out["Operations"][2]["value"]["password"], REDACTED);
         assert_eq!(out["Operations"][2]["value"]["active"], true);
+    }
+
+    #[test]
+    fn a_body_without_a_secret_is_kept_as_sent() {
+        let answer = br#"{"user": {"id": "9f", "name": "a@b.c", "siteRole": "Viewer",
+            "authSetting": "ServerDefault"}}"#;
+        assert_eq!(
+            redact_body(answer).as_deref(),
+            std::str::from_utf8(answer).ok()
+        );
+        // A key spelt with an escape is still found: such a body is parsed.
+        let escaped = br#"{"pass\u0077ord": "hunter2", "a": 1}"#;
+        let text = redact_body(escaped).unwrap_or_default();
+        assert!(
+            !text.contains("hunter2") && text.contains(REDACTED),
+            "{text}"
+        );
+        let upper = br#"{"PASSWORD": "hunter2"}"#;
+        let text = redact_body(upper).unwrap_or_default();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(is_secret_key("X-Tableau-Auth") && is_secret_key("clientSECRET"));
+        assert!(!is_secret_key("personalAccessTokenName") && !is_secret_key("authSetting"));
     }
 
     #[test]

@@ -104,9 +104,13 @@ impl Engine {
     /// (a user deactivated then reactivated stays licensed). They are discarded with a note;
     /// whatever they would have done and the later change does not, reconcile reports.
     pub(super) async fn supersede_held(&self, op: &Operation) -> ScimResult<()> {
-        // A read first (the reader pool on SQLite; nearly always nothing held): the write
-        // that discards is made only when there is something to discard.
-        if self.store.held_operations(&op.tenant, 1).await?.is_empty() {
+        // A point read first (nearly always nothing held on the resource): the write that
+        // discards is made only when there is something to discard.
+        let held = self
+            .store
+            .has_held_on(&op.tenant, op.resource_kind, &op.resource_id)
+            .await?;
+        if !held {
             return Ok(());
         }
         let note = format!(

@@ -278,6 +278,14 @@ pub trait Store: Send + Sync + 'static {
         note: &str,
     ) -> StoreResult<u64>;
 
+    /// Whether one resource has held operations (a point read: asked on every change).
+    async fn has_held_on(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        resource_id: &str,
+    ) -> StoreResult<bool>;
+
     /// Held operations of a tenant, oldest first, with their steps.
     async fn held_operations(&self, tenant: &str, limit: i64) -> StoreResult<Vec<Operation>>;
 

@@ -228,6 +228,11 @@ pub(crate) const DISCARD_HELD_ON: &str = "UPDATE operations SET state = 'discard
      finished = $5, updated = $5 \
      WHERE tenant = $1 AND resource_kind = $2 AND resource_id = $3 AND state = 'held'";
 
+/// Whether one resource has held operations: what a later change to it supersedes
+/// (`operations_resource_idx`; nearly always none).
+pub(crate) const HELD_ON: &str = "SELECT EXISTS (SELECT 1 FROM operations \
+     WHERE tenant = $1 AND resource_kind = $2 AND resource_id = $3 AND state = 'held')";
+
 /// Held operations of a tenant, oldest first (`operations_held_idx`).
 pub(crate) const HELD: &str =
     operation_select!("WHERE tenant = $1 AND state = 'held' ORDER BY seq LIMIT $2");

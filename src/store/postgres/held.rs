@@ -106,6 +106,21 @@ pub(super) async fn discard_on(
         .rows_affected())
 }
 
+pub(super) async fn has_held_on(
+    pool: &PgPool,
+    tenant: &str,
+    kind: ResourceKind,
+    resource_id: &str,
+) -> StoreResult<bool> {
+    let row = sqlx::query(sql::HELD_ON)
+        .bind(tenant)
+        .bind(kind.as_str())
+        .bind(resource_id)
+        .fetch_one(pool)
+        .await?;
+    row.flag(0)
+}
+
 pub(super) async fn removals_since(pool: &PgPool, tenant: &str, since: &str) -> StoreResult<i64> {
     let row = sqlx::query(sql::REMOVALS_SINCE)
         .bind(tenant)

@@ -475,6 +475,15 @@ impl Store for PostgresStore {
         held::discard_on(&self.pool, tenant, kind, resource_id, note).await
     }
 
+    async fn has_held_on(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        resource_id: &str,
+    ) -> StoreResult<bool> {
+        held::has_held_on(&self.pool, tenant, kind, resource_id).await
+    }
+
     async fn held_operations(&self, tenant: &str, limit: i64) -> StoreResult<Vec<Operation>> {
         let mut conn = self.pool.acquire().await?;
         let rows = sqlx::query(crate::store::sql::HELD)

@@ -75,6 +75,16 @@ pub(super) fn discard_on(
     Ok(execute(db, sql::DISCARD_HELD_ON, values)? as u64)
 }
 
+pub(super) fn has_held_on(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    resource_id: &str,
+) -> StoreResult<bool> {
+    let values: &Values<'_> = &[&tenant, &kind, &resource_id];
+    Ok(row(db, sql::HELD_ON, values, |r| r.flag(0))?.unwrap_or(false))
+}
+
 pub(super) fn removals_since(db: &Connection, tenant: &str, since: &str) -> StoreResult<i64> {
     Ok(row(db, sql::REMOVALS_SINCE, &[&tenant, &since], |r| r.int(0))?.unwrap_or(0))
 }

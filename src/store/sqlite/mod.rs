@@ -12,6 +12,7 @@
 //! - `sql`: SQLite's own statements (lists as JSON);
 //! - `reads` and `writes`: what the `Store` methods run, synchronously, on a connection.
 
+mod checkpointer;
 mod console;
 mod exec;
 mod held;
@@ -62,11 +63,19 @@ impl SqliteStore {
 
     pub(crate) async fn open(location: Location) -> StoreResult<Self> {
         let at = location.clone();
-        let writer = Writer::start(move || {
-            let mut db = at.open_writer()?;
-            migrate::run(&mut db)?;
-            Ok(db)
-        })
+        let checkpoints = checkpointer::Checkpoints::start(&location);
+        let writer = Writer::start(
+            move || {
+                let mut db = at.open_writer()?;
+                migrate::run(&mut db)?;
+                Ok(db)
+            },
+            move || {
+                if let Some(c) = &checkpoints {
+                    c.committed();
+                }
+            },
+        )
         .await?;
         // After the writer: the database exists, migrated (and in memory, the writer's
         // connection keeps it alive).
@@ -449,6 +458,16 @@ impl Store for SqliteStore {
         self.writer
             .run(move |db| held::discard_on(db, &tenant, kind, &id, &note))
             .await
+    }
+
+    async fn has_held_on(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        resource_id: &str,
+    ) -> StoreResult<bool> {
+        self.readers
+            .read(|db| held::has_held_on(db, tenant, kind, resource_id))
     }
 
     async fn held_operations(&self, tenant: &str, limit: i64) -> StoreResult<Vec<Operation>> {

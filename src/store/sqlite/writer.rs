@@ -32,10 +32,11 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Start the writer thread, which opens its connection with `open` (and migrates it, as
-    /// `open` does) and serves writes until `self` is dropped; answers once the connection is
-    /// open, with `open`'s error if it failed.
+    /// `open` does) and serves writes until `self` is dropped, calling `committed` after each
+    /// batch it commits; answers once the connection is open, with `open`'s error if it failed.
     pub(super) async fn start(
         open: impl FnOnce() -> StoreResult<Connection> + Send + 'static,
+        committed: impl Fn() + Send + 'static,
     ) -> StoreResult<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let (ready, opened) = oneshot::channel();
@@ -44,7 +45,7 @@ impl Writer {
             .spawn(move || match open() {
                 Ok(db) => {
                     let _ = ready.send(Ok(()));
-                    serve(&db, jobs);
+                    serve(&db, jobs, &committed);
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -93,7 +94,7 @@ fn not_committed(detail: &str) -> StoreError {
 }
 
 /// The writer thread's loop: a batch of every write waiting, until the store is dropped.
-fn serve(db: &Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
+fn serve(db: &Connection, mut queue: mpsc::UnboundedReceiver<Job>, committed: &dyn Fn()) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
@@ -104,8 +105,9 @@ fn serve(db: &Connection, mut queue: mpsc::UnboundedReceiver<Job>) {
             }
         }
         crate::metrics::sqlite_batch(batch.len());
-        if let Err(e) = run_batch(db, batch) {
-            tracing::warn!(error = %e, "SQLite write batch not committed");
+        match run_batch(db, batch) {
+            Ok(()) => committed(),
+            Err(e) => tracing::warn!(error = %e, "SQLite write batch not committed"),
         }
     }
 }
@@ -150,11 +152,14 @@ mod tests {
     use super::*;
 
     async fn writer() -> Writer {
-        Writer::start(|| {
-            let db = Connection::open_in_memory()?;
-            db.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?;
-            Ok(db)
-        })
+        Writer::start(
+            || {
+                let db = Connection::open_in_memory()?;
+                db.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?;
+                Ok(db)
+            },
+            || {},
+        )
         .await
         .expect("writer")
     }
@@ -238,7 +243,11 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_failure_is_answered() {
-        let failed = Writer::start(|| Err(StoreError::Invalid("no such database".into()))).await;
+        let failed = Writer::start(
+            || Err(StoreError::Invalid("no such database".into())),
+            || {},
+        )
+        .await;
         assert!(matches!(failed, Err(StoreError::Invalid(_))));
     }
 }
