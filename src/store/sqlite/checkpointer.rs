@@ -4,11 +4,17 @@
 //! the writer thread then copies the pages into the database file and syncs it while every
 //! write waiting behind it stalls, and a page written by many commits is copied again at each
 //! checkpoint. In the push benchmark that was ~15 % of the writer's time. Here the writer
-//! only signals each commit; this thread waits a moment for the burst to gather (a page
-//! rewritten within it is copied once), then runs a PASSIVE checkpoint on its own connection,
-//! which never blocks the writer nor the readers. The writer keeps SQLite's automatic
-//! checkpoint as a backstop at a larger size (`location::WAL_BACKSTOP_PAGES`), should this
-//! thread fall behind.
+//! signals each commit; this thread waits a moment for the burst to gather (a page rewritten
+//! within it is copied once), then runs a PASSIVE checkpoint on its own connection, which
+//! blocks neither the writer nor the readers.
+//!
+//! The WAL starts over from its beginning only when a write transaction begins with every
+//! frame copied, which a checkpoint on another thread, racing the writer's next commit,
+//! hardly ever sees: the WAL would grow for as long as writes keep coming. So once it holds
+//! [`RESTART_PAGES`] and this thread has copied them all, it asks the writer to checkpoint
+//! before its next batch: a few frames left to copy, then the batch restarts the WAL. The
+//! writer also keeps SQLite's automatic checkpoint, as a backstop at a larger size
+//! (`location::WAL_BACKSTOP_PAGES`), should this thread fall behind.
 //!
 //! Durability gains too: with `synchronous=NORMAL` a commit reaches the disk when the WAL is
 //! synced, at a checkpoint; a quiet server used to wait for the 1,000th page, now a commit is
@@ -16,16 +22,24 @@
 
 use super::location::Location;
 use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::time::Duration;
 
 /// How long commits gather before a checkpoint.
 const GATHER: Duration = Duration::from_millis(250);
 
-/// The writer's handle: tells the checkpoint thread that a commit was made. Dropping it (the
-/// writer stopped) ends the thread after a last checkpoint.
+/// The WAL size (pages) from which the writer is asked to let it start over (8 MiB).
+const RESTART_PAGES: i64 = 2_000;
+
+/// The writer's handle. Dropping it (the writer stopped) ends the thread after a last
+/// checkpoint.
 pub(super) struct Checkpoints {
     wake: SyncSender<()>,
+    /// Set by the thread: the WAL is large and copied; the writer checkpoints before its next
+    /// batch, which then restarts the WAL.
+    restart: Arc<AtomicBool>,
 }
 
 impl Checkpoints {
@@ -36,12 +50,13 @@ impl Checkpoints {
             return None;
         };
         let (wake, woken) = sync_channel(1);
-        let location = location.clone();
+        let restart = Arc::new(AtomicBool::new(false));
+        let (location, wanted) = (location.clone(), restart.clone());
         let started = std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || serve(&location, &woken));
+            .spawn(move || serve(&location, &woken, &wanted));
         match started {
-            Ok(_) => Some(Checkpoints { wake }),
+            Ok(_) => Some(Checkpoints { wake, restart }),
             Err(e) => {
                 // The writer's automatic checkpoint still bounds the WAL.
                 tracing::warn!(error = %e, "cannot start the SQLite checkpoint thread; the writer checkpoints");
@@ -54,9 +69,19 @@ impl Checkpoints {
     pub(super) fn committed(&self) {
         let _ = self.wake.try_send(());
     }
+
+    /// On the writer's connection, between batches: the checkpoint that lets the WAL restart,
+    /// when the thread asked for it.
+    pub(super) fn before_batch(&self, db: &Connection) {
+        if self.restart.swap(false, Ordering::Relaxed)
+            && let Err(e) = checkpoint(db)
+        {
+            tracing::warn!(error = %e, "SQLite checkpoint failed; the next commit retries it");
+        }
+    }
 }
 
-fn serve(location: &Location, woken: &Receiver<()>) {
+fn serve(location: &Location, woken: &Receiver<()>, restart: &AtomicBool) {
     let mut db: Option<Connection> = None;
     while woken.recv().is_ok() {
         std::thread::sleep(GATHER);
@@ -70,10 +95,17 @@ fn serve(location: &Location, woken: &Receiver<()>) {
                 }
             };
         }
-        if let Some(conn) = &db
-            && let Err(e) = checkpoint(conn)
-        {
-            tracing::warn!(error = %e, "SQLite checkpoint failed; the next commit retries it");
+        if let Some(conn) = &db {
+            match checkpoint(conn) {
+                Ok(Wal { pages, copied }) => {
+                    if pages >= RESTART_PAGES && copied == pages {
+                        restart.store(true, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; the next commit retries it");
+                }
+            }
         }
         if stopped {
             return;
@@ -81,14 +113,26 @@ fn serve(location: &Location, woken: &Receiver<()>) {
     }
 }
 
+/// The WAL after a checkpoint: its pages, and how many of them are in the database file.
+struct Wal {
+    pages: i64,
+    copied: i64,
+}
+
 /// A PASSIVE checkpoint: as many WAL pages as no reader still needs, copied into the database
 /// file and synced, without waiting for anyone.
-fn checkpoint(db: &Connection) -> rusqlite::Result<()> {
-    db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+fn checkpoint(db: &Connection) -> rusqlite::Result<Wal> {
+    db.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok(Wal {
+            pages: r.get(1)?,
+            copied: r.get(2)?,
+        })
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::writer::Writer;
     use super::*;
 
     #[test]
@@ -112,6 +156,48 @@ mod tests {
                 .is_ok_and(|v| v == 42)
         });
         assert!(found, "the row never reached the database file");
+    }
+
+    #[tokio::test]
+    async fn a_large_wal_starts_over_while_writes_keep_coming() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("store.db");
+        let location = Location::File(path.clone());
+        let at = location.clone();
+        let writer = Writer::start(
+            move || {
+                let db = at.open_writer()?;
+                db.execute_batch("CREATE TABLE t (v BLOB)")?;
+                Ok(db)
+            },
+            Checkpoints::start(&location),
+        )
+        .await
+        .expect("writer");
+        // ~12,000 pages written with hardly a pause (a page per row): the thread's checkpoints
+        // never catch up with the writer by themselves. The WAL file keeps the largest size it
+        // reached (a restart overwrites it from the start): it must stay near RESTART_PAGES
+        // (~3,700 pages here), not grow to the writer's backstop (10,000: what it did before
+        // the writer was asked to checkpoint).
+        for _ in 0..240 {
+            writer
+                .run(|db| {
+                    let blob = vec![7u8; 3_000];
+                    for _ in 0..50 {
+                        db.execute("INSERT INTO t (v) VALUES (?1)", [&blob])?;
+                    }
+                    Ok(())
+                })
+                .await
+                .expect("write");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let wal = std::fs::metadata(path.with_extension("db-wal")).expect("the WAL");
+        let pages = i64::try_from(wal.len() / 4_096).expect("size");
+        assert!(
+            pages < 6_000,
+            "the WAL grew to {pages} pages instead of starting over"
+        );
     }
 
     #[test]

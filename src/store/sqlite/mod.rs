@@ -70,11 +70,7 @@ impl SqliteStore {
                 migrate::run(&mut db)?;
                 Ok(db)
             },
-            move || {
-                if let Some(c) = &checkpoints {
-                    c.committed();
-                }
-            },
+            checkpoints,
         )
         .await?;
         // After the writer: the database exists, migrated (and in memory, the writer's

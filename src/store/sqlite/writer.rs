@@ -15,6 +15,7 @@
 //! commit fails, every write of the batch fails. A write that panics fails, and so does its
 //! batch (its transaction may be half-written), but the thread goes on with the next batch.
 
+use super::checkpointer::Checkpoints;
 use crate::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -32,11 +33,11 @@ pub(super) struct Writer {
 
 impl Writer {
     /// Start the writer thread, which opens its connection with `open` (and migrates it, as
-    /// `open` does) and serves writes until `self` is dropped, calling `committed` after each
+    /// `open` does) and serves writes until `self` is dropped, telling `checkpoints` of each
     /// batch it commits; answers once the connection is open, with `open`'s error if it failed.
     pub(super) async fn start(
         open: impl FnOnce() -> StoreResult<Connection> + Send + 'static,
-        committed: impl Fn() + Send + 'static,
+        checkpoints: Option<Checkpoints>,
     ) -> StoreResult<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let (ready, opened) = oneshot::channel();
@@ -45,7 +46,7 @@ impl Writer {
             .spawn(move || match open() {
                 Ok(db) => {
                     let _ = ready.send(Ok(()));
-                    serve(&db, jobs, &committed);
+                    serve(&db, jobs, checkpoints.as_ref());
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -94,7 +95,11 @@ fn not_committed(detail: &str) -> StoreError {
 }
 
 /// The writer thread's loop: a batch of every write waiting, until the store is dropped.
-fn serve(db: &Connection, mut queue: mpsc::UnboundedReceiver<Job>, committed: &dyn Fn()) {
+fn serve(
+    db: &Connection,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+    checkpoints: Option<&Checkpoints>,
+) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
@@ -105,8 +110,15 @@ fn serve(db: &Connection, mut queue: mpsc::UnboundedReceiver<Job>, committed: &d
             }
         }
         crate::metrics::sqlite_batch(batch.len());
+        if let Some(c) = checkpoints {
+            c.before_batch(db);
+        }
         match run_batch(db, batch) {
-            Ok(()) => committed(),
+            Ok(()) => {
+                if let Some(c) = checkpoints {
+                    c.committed();
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "SQLite write batch not committed"),
         }
     }
@@ -158,7 +170,7 @@ mod tests {
                 db.execute_batch("CREATE TABLE t (v INTEGER PRIMARY KEY)")?;
                 Ok(db)
             },
-            || {},
+            None,
         )
         .await
         .expect("writer")
@@ -243,11 +255,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_failure_is_answered() {
-        let failed = Writer::start(
-            || Err(StoreError::Invalid("no such database".into())),
-            || {},
-        )
-        .await;
+        let failed =
+            Writer::start(|| Err(StoreError::Invalid("no such database".into())), None).await;
         assert!(matches!(failed, Err(StoreError::Invalid(_))));
     }
 }
