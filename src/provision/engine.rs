@@ -434,8 +434,9 @@ impl Engine {
     /// Execute in a task of its own (it outlives an impatient request) and wait up to the
     /// deadline for its outcome.
     pub(super) async fn run_and_wait(self: &Arc<Self>, op: Operation) -> Outcome {
-        let rx = self.spawn_run(op.clone());
-        self.wait(rx, &op.id).await
+        let id = op.id.clone();
+        let rx = self.spawn_run(op);
+        self.wait(rx, &id).await
     }
 
     fn spawn_run(self: &Arc<Self>, op: Operation) -> watch::Receiver<Option<Outcome>> {
@@ -452,16 +453,18 @@ impl Engine {
         // its Tableau calls carry the request id even after the request stopped waiting.
         let span = tracing::info_span!("operation", op = %op.id, attempt = op.attempts);
         let task = async move {
-            let id = op.id.clone();
-            let outcome = engine.run(op.clone()).await;
+            let outcome = engine.run(&op).await;
             // The waiting request is answered first; the log line reads the journal.
-            let _ = tx.send(Some(outcome.clone()));
-            engine.log_outcome(&op, &outcome).await;
+            let failed = outcome.as_ref().err().cloned();
+            let _ = tx.send(Some(outcome));
+            if let Some(e) = failed {
+                engine.log_failure(&op, &e).await;
+            }
             engine
                 .running
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&id);
+                .remove(&op.id);
         };
         tokio::spawn(tracing::Instrument::instrument(task, span));
         rx
@@ -470,8 +473,7 @@ impl Engine {
     /// What the log says of an operation that did not succeed, read back from the journal so
     /// that the log and `ops` never disagree: "it will be resumed" only while it is running.
     /// A configuration fault is logged by the Tableau client, once a minute, not per operation.
-    async fn log_outcome(&self, op: &Operation, outcome: &Outcome) {
-        let Err(e) = outcome else { return };
+    async fn log_failure(&self, op: &Operation, e: &ScimError) {
         if is_configuration_error(e) {
             tracing::debug!(op = %op.id, error = %e.detail, "operation waits for the Tableau configuration to be fixed");
             return;
@@ -502,14 +504,14 @@ impl Engine {
     /// Execute the pending steps of an operation, then commit it. Works the same for a fresh
     /// operation and for one resumed after a crash: done steps are skipped and the LUIDs they
     /// produced are reused. An operation that was being compensated resumes its undo steps.
-    async fn run(&self, op: Operation) -> Outcome {
+    async fn run(&self, op: &Operation) -> Outcome {
         if self.dry_run() {
             return self.plan_only(&op).await;
         }
         if op.steps.iter().any(|s| is_undo(&s.kind)) {
             return self.compensate(&op).await;
         }
-        let intent: Intent = serde_json::from_value(op.intent.clone())
+        let intent = Intent::deserialize(&op.intent)
             .map_err(|e| ScimError::internal(format!("journaled intent unreadable: {e}")))?;
         // A held operation's LUIDs as stored when it was held (a deleted user's went with it).
         let mut luids: HashMap<String, String> = intent
@@ -705,7 +707,7 @@ impl Engine {
         let mut original: Option<ScimError> = None;
         let (mut undone, mut not_undone) = (0, Vec::new());
         for s in op.steps.iter().filter(|s| is_undo(&s.kind)) {
-            let undo: Undo = serde_json::from_value(s.description.clone())
+            let undo = Undo::deserialize(&s.description)
                 .map_err(|e| ScimError::internal(format!("journaled undo step unreadable: {e}")))?;
             original.get_or_insert_with(|| error_from_body(Some(&undo.error), Some(undo.status)));
             if s.state == StepState::Done {
@@ -946,7 +948,7 @@ impl Engine {
 
 /// A journaled forward step.
 fn journaled_step(description: &serde_json::Value) -> ScimResult<Step> {
-    serde_json::from_value(description.clone())
+    Step::deserialize(description)
         .map_err(|e| ScimError::internal(format!("journaled step unreadable: {e}")))
 }
 
