@@ -506,10 +506,10 @@ impl Engine {
     /// produced are reused. An operation that was being compensated resumes its undo steps.
     async fn run(&self, op: &Operation) -> Outcome {
         if self.dry_run() {
-            return self.plan_only(&op).await;
+            return self.plan_only(op).await;
         }
         if op.steps.iter().any(|s| is_undo(&s.kind)) {
-            return self.compensate(&op).await;
+            return self.compensate(op).await;
         }
         let intent = Intent::deserialize(&op.intent)
             .map_err(|e| ScimError::internal(format!("journaled intent unreadable: {e}")))?;
@@ -591,7 +591,7 @@ impl Engine {
                                 created,
                             });
                         }
-                        self.fail_or_compensate(&op, idx + 1, &ran, err).await
+                        self.fail_or_compensate(op, idx + 1, &ran, err).await
                     }
                     Some(StepFailure::Configuration(err)) => Err(err),
                     Some(StepFailure::Transient(cause)) => Err(unfinished_because(&op.id, &cause)),
@@ -612,7 +612,7 @@ impl Engine {
             // Another resource holds the LUID: refused for good, like a refused commit.
             if let StoreError::Conflict { .. } = e {
                 let err = self.commit_refusal(&op.tenant, &intent, e).await;
-                return self.fail_or_compensate(&op, next_idx, &ran, err).await;
+                return self.fail_or_compensate(op, next_idx, &ran, err).await;
             }
             return Err(ScimError::from(e));
         }
@@ -622,7 +622,7 @@ impl Engine {
             None => intent.commit.clone().with_luid(luid),
         };
         let completed = self
-            .finish_with_commit(&op, Finish::Complete, intent.status, &mut commit)
+            .finish_with_commit(op, Finish::Complete, intent.status, &mut commit)
             .await;
         match completed {
             Ok(resource) => Ok(Answer {
@@ -651,7 +651,7 @@ impl Engine {
             // the store refuses the value itself): undo what was done in Tableau, then fail.
             Err(e) if refuses_commit_for_good(&e) => {
                 let err = self.commit_refusal(&op.tenant, &intent, e).await;
-                self.fail_or_compensate(&op, next_idx, &ran, err).await
+                self.fail_or_compensate(op, next_idx, &ran, err).await
             }
             Err(e) => Err(ScimError::from(e)),
         }
