@@ -6,7 +6,7 @@
 
 use serde_json::json;
 use std::sync::Arc;
-use tableau_scim::model::ResourceKind::{self, User};
+use tableau_scim::model::ResourceKind::{self, Group, User};
 use tableau_scim::store::{
     NewOperation, Opened, Operation, OperationState, PlannedStep, ResourceCommit, StepState, Store,
     StoreError,
@@ -189,6 +189,9 @@ async fn discard_and_discard_on_resource(store: Arc<dyn Store>) {
         held.push(op.id);
     }
     let other = held_delete(&store, &t).await.1;
+    assert!(store.has_held_on(&t, User, &rid).await.unwrap());
+    assert!(!store.has_held_on(&t, Group, &rid).await.unwrap());
+    assert!(!store.has_held_on(&t, User, &new_id()).await.unwrap());
     let n = store
         .discard_held_on(&t, User, &rid, "superseded")
         .await
@@ -197,7 +200,14 @@ async fn discard_and_discard_on_resource(store: Arc<dyn Store>) {
     for id in &held {
         assert_eq!(get(&store, &t, id).await.state, OperationState::Discarded);
     }
+    assert!(!store.has_held_on(&t, User, &rid).await.unwrap());
     assert_eq!(get(&store, &t, &other.id).await.state, OperationState::Held);
+    assert!(
+        store
+            .has_held_on(&t, other.resource_kind, &other.resource_id)
+            .await
+            .unwrap()
+    );
 }
 
 async fn removals_are_summed_over_the_window(store: Arc<dyn Store>) {
