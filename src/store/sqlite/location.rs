@@ -109,8 +109,8 @@ impl Location {
         Ok(db)
     }
 
-    /// The checkpoint thread's connection (`checkpointer`): it writes no row, only copies the
-    /// WAL into the database file, which a `query_only` connection may not do.
+    /// The checkpoint thread's connection (`checkpointer`): it runs no statement but the
+    /// checkpoint (it copies the WAL into the database file, and writes no row).
     pub(super) fn open_checkpointer(&self) -> StoreResult<Connection> {
         self.open_existing()
     }
