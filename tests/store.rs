@@ -33,6 +33,7 @@ store_tests!(
     list_order_is_stable,
     indexed_lookups,
     relations_display,
+    a_users_groups_are_the_same_by_every_read,
     concurrent_creates_one_wins,
     tenants_are_isolated,
     values_the_store_refuses_are_data_refused,
@@ -765,6 +766,68 @@ async fn relations_display(store: Arc<dyn Store>) {
     assert_eq!(looked_up[0].groups, users[0].groups);
     let without = store.list(&t, User, None, false).await.unwrap();
     assert!(without.iter().all(|u| u.groups.is_empty()));
+}
+
+/// Whichever read finds a user (by id, by a unique lookup, by another lookup, in a list or a
+/// page), its groups are the same, in the order it joined them.
+async fn a_users_groups_are_the_same_by_every_read(store: Arc<dyn Store>) {
+    let t = tenant();
+    let member = store
+        .create(
+            &t,
+            User,
+            &new_id(),
+            &obj(json!({"userName": "Kim", "externalId": "ext-kim"})),
+            &[],
+        )
+        .await
+        .unwrap();
+    let other = user(&store, &t, "lee").await;
+    // Created in one order, joined in another.
+    let a = group(&store, &t, "Alpha", &[&other]).await;
+    let b = group(&store, &t, "Beta", &[]).await;
+    let c = group(&store, &t, "Gamma", &[]).await;
+    for g in [&c, &a, &b] {
+        store
+            .update(&t, Group, &g.id, g.revision, &g.doc, &add(&[&member]))
+            .await
+            .unwrap();
+    }
+    let joined: Vec<GroupRef> = [(&c, "Gamma"), (&a, "Alpha"), (&b, "Beta")]
+        .into_iter()
+        .map(|(g, name)| GroupRef {
+            id: g.id.clone(),
+            display: name.into(),
+        })
+        .collect();
+    let got = store
+        .get(&t, User, &member.id, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.groups, joined, "get");
+    for lookup in [
+        Lookup::Id(member.id.clone()),
+        Lookup::UserName("kIM".into()),
+        Lookup::ExternalId("ext-kim".into()),
+    ] {
+        let found = store.list(&t, User, Some(&lookup), true).await.unwrap();
+        assert_eq!(ids(&found), [&member.id], "{lookup:?}");
+        assert_eq!(found[0].groups, joined, "{lookup:?}");
+        let bare = store.list(&t, User, Some(&lookup), false).await.unwrap();
+        assert!(bare[0].groups.is_empty(), "{lookup:?} without relations");
+    }
+    let all = store.list(&t, User, None, true).await.unwrap();
+    assert_eq!(all[0].groups, joined, "list");
+    assert!(all[1].groups.iter().all(|g| g.id == a.id), "the other user");
+    // A user in no group.
+    let alone = user(&store, &t, "solo").await;
+    let found = store
+        .list(&t, User, Some(&Lookup::UserName("solo".into())), true)
+        .await
+        .unwrap();
+    assert_eq!(ids(&found), [&alone.id]);
+    assert!(found[0].groups.is_empty());
 }
 
 async fn concurrent_creates_one_wins(store: Arc<dyn Store>) {

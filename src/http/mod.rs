@@ -6,6 +6,7 @@ pub mod admin;
 pub mod auth;
 pub mod body;
 pub mod discovery;
+pub mod endpoint;
 pub mod error;
 pub mod health;
 pub mod middleware;
@@ -13,6 +14,7 @@ pub mod refusals;
 pub mod resources;
 
 use crate::config::Settings;
+use crate::model::ResourceKind;
 use crate::provision::Service;
 use crate::scim::schema::SchemaRegistry;
 use actix_web::{HttpRequest, web};
@@ -65,61 +67,94 @@ impl AppState {
 
 /// Register every SCIM route under the configured base path.
 pub fn routes(cfg: &mut web::ServiceConfig, base_path: &str) {
+    use actix_web::web::{get, post, resource};
+    let not_allowed = || web::route().to(error::method_not_allowed);
+    let mut scope =
+        web::scope(base_path).wrap(actix_web::middleware::from_fn(middleware::authenticate));
+    // First, so that the requests IdPs send most are routed without running a pattern: each
+    // type's routes under its own name (see `endpoint`).
+    for (name, kind) in [
+        ("Users", ResourceKind::User),
+        ("Groups", ResourceKind::Group),
+    ] {
+        scope = resource_routes(scope, &format!("/{name}"), Some(kind));
+    }
+    scope = scope
+        .service(
+            resource("/ServiceProviderConfig")
+                .route(get().to(discovery::service_provider_config))
+                .default_service(not_allowed()),
+        )
+        .service(
+            resource("/Schemas")
+                .route(get().to(discovery::schemas))
+                .default_service(not_allowed()),
+        )
+        .service(
+            resource("/Schemas/{id:.*}")
+                .route(get().to(discovery::schema))
+                .default_service(not_allowed()),
+        )
+        .service(
+            resource("/ResourceTypes")
+                .route(get().to(discovery::resource_types))
+                .default_service(not_allowed()),
+        )
+        .service(
+            resource("/ResourceTypes/{id}")
+                .route(get().to(discovery::resource_type))
+                .default_service(not_allowed()),
+        )
+        .service(
+            resource("/.search")
+                .route(post().to(resources::search_root))
+                .default_service(not_allowed()),
+        );
+    // The same types in any other case (`/users`).
+    scope = resource_routes(scope, "/{resource:(?i:users|groups)}", None);
+    cfg.service(scope.default_service(web::route().to(error::not_found)));
+}
+
+/// The routes of one resource type under `prefix`: the type fixed (`kind`), or read from the
+/// prefix's `{resource}` segment.
+fn resource_routes<T>(
+    scope: actix_web::Scope<T>,
+    prefix: &str,
+    kind: Option<ResourceKind>,
+) -> actix_web::Scope<T>
+where
+    T: actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+{
     use actix_web::web::{get, patch, post, put, resource};
     let not_allowed = || web::route().to(error::method_not_allowed);
-    let rt = "{resource:(?i:users|groups)}";
-    cfg.service(
-        web::scope(base_path)
-            .wrap(actix_web::middleware::from_fn(middleware::authenticate))
-            .service(
-                resource("/ServiceProviderConfig")
-                    .route(get().to(discovery::service_provider_config))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource("/Schemas")
-                    .route(get().to(discovery::schemas))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource("/Schemas/{id:.*}")
-                    .route(get().to(discovery::schema))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource("/ResourceTypes")
-                    .route(get().to(discovery::resource_types))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource("/ResourceTypes/{id}")
-                    .route(get().to(discovery::resource_type))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource("/.search")
-                    .route(post().to(resources::search_root))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource(format!("/{rt}"))
-                    .route(get().to(resources::list))
-                    .route(post().to(resources::create))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource(format!("/{rt}/.search"))
-                    .route(post().to(resources::search))
-                    .default_service(not_allowed()),
-            )
-            .service(
-                resource(format!("/{rt}/{{id}}"))
-                    .route(get().to(resources::get))
-                    .route(put().to(resources::replace))
-                    .route(patch().to(resources::patch))
-                    .route(web::delete().to(resources::delete))
-                    .default_service(not_allowed()),
-            )
-            .default_service(web::route().to(error::not_found)),
-    );
+    let typed = |r: actix_web::Resource| match kind {
+        Some(kind) => r.app_data(endpoint::Endpoint::data(kind)),
+        None => r,
+    };
+    scope
+        .service(typed(
+            resource(prefix.to_owned())
+                .route(get().to(resources::list))
+                .route(post().to(resources::create))
+                .default_service(not_allowed()),
+        ))
+        .service(typed(
+            resource(format!("{prefix}/.search"))
+                .route(post().to(resources::search))
+                .default_service(not_allowed()),
+        ))
+        .service(typed(
+            resource(format!("{prefix}/{{id}}"))
+                .route(get().to(resources::get))
+                .route(put().to(resources::replace))
+                .route(patch().to(resources::patch))
+                .route(web::delete().to(resources::delete))
+                .default_service(not_allowed()),
+        ))
 }

@@ -5,6 +5,7 @@
 
 use super::AppState;
 use super::body::read_json;
+use super::endpoint::Endpoint;
 use super::error::{scim_json, scim_json_bytes};
 use super::refusals;
 use crate::http::auth::Principal;
@@ -224,9 +225,9 @@ async fn list_kinds(
 pub async fn list(
     req: HttpRequest,
     state: web::Data<AppState>,
-    segment: web::Path<String>,
+    endpoint: Endpoint,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
     let schema = state.registry.resource(kind).clone();
     let (q, _) = query_projection(&req, &state, &schema)?;
     list_kinds(&state, &req, &q, &[kind]).await
@@ -236,10 +237,10 @@ pub async fn list(
 pub async fn search(
     req: HttpRequest,
     state: web::Data<AppState>,
-    segment: web::Path<String>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
     search_kinds(req, state, payload, &[kind]).await
 }
 
@@ -272,21 +273,21 @@ async fn search_kinds(
 pub async fn create(
     req: HttpRequest,
     state: web::Data<AppState>,
-    segment: web::Path<String>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&segment).ok();
-    let run = create_inner(req.clone(), state.clone(), segment, payload);
+    let kind = endpoint.kind().ok();
+    let run = create_inner(req.clone(), state.clone(), endpoint, payload);
     refusals::guard(&state, &req, kind, run).await
 }
 
 async fn create_inner(
     req: HttpRequest,
     state: web::Data<AppState>,
-    segment: web::Path<String>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
@@ -306,10 +307,10 @@ async fn create_inner(
 pub async fn get(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
 ) -> ScimResult<HttpResponse> {
-    let (segment, id) = path.into_inner();
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
+    let id = endpoint.id;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let with_rel = shows_relations(kind, &projection, &schema);
@@ -336,22 +337,22 @@ pub async fn get(
 pub async fn replace(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&path.0).ok();
-    let run = replace_inner(req.clone(), state.clone(), path, payload);
+    let kind = endpoint.kind().ok();
+    let run = replace_inner(req.clone(), state.clone(), endpoint, payload);
     refusals::guard(&state, &req, kind, run).await
 }
 
 async fn replace_inner(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let (segment, id) = path.into_inner();
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
+    let id = endpoint.id;
     let schema = state.registry.resource(kind).clone();
     let (_, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
@@ -390,22 +391,22 @@ async fn replace_inner(
 pub async fn patch(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&path.0).ok();
-    let run = patch_inner(req.clone(), state.clone(), path, payload);
+    let kind = endpoint.kind().ok();
+    let run = patch_inner(req.clone(), state.clone(), endpoint, payload);
     refusals::guard(&state, &req, kind, run).await
 }
 
 async fn patch_inner(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
     payload: web::Payload,
 ) -> ScimResult<HttpResponse> {
-    let (segment, id) = path.into_inner();
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
+    let id = endpoint.id;
     let schema = state.registry.resource(kind).clone();
     let (q, projection) = query_projection(&req, &state, &schema)?;
     let body = read_json(&req, payload, state.settings.limits.max_body_bytes).await?;
@@ -434,20 +435,20 @@ async fn patch_inner(
 pub async fn delete(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
 ) -> ScimResult<HttpResponse> {
-    let kind = kind_from_segment(&path.0).ok();
-    let run = delete_inner(req.clone(), state.clone(), path);
+    let kind = endpoint.kind().ok();
+    let run = delete_inner(req.clone(), state.clone(), endpoint);
     refusals::guard(&state, &req, kind, run).await
 }
 
 async fn delete_inner(
     req: HttpRequest,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    endpoint: Endpoint,
 ) -> ScimResult<HttpResponse> {
-    let (segment, id) = path.into_inner();
-    let kind = kind_from_segment(&segment)?;
+    let kind = endpoint.kind()?;
+    let id = endpoint.id;
     let meta = request_meta(&req, None);
     state
         .provisioning

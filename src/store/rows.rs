@@ -32,6 +32,13 @@ pub(crate) fn resource(row: &dyn Row) -> StoreResult<Resource> {
     Ok(resource)
 }
 
+/// A user as [`resource`] reads it, with its groups from column 7 ([`groups_column`]).
+pub(crate) fn user_with_groups(row: &dyn Row) -> StoreResult<Resource> {
+    let mut user = resource(row)?;
+    user.groups = groups_column(&user.id, &row.text(7)?)?;
+    Ok(user)
+}
+
 /// As [`resource`], with the document left as the JSON text it is stored as (`doc` empty).
 pub(crate) fn resource_unparsed(row: &dyn Row) -> StoreResult<(Resource, String)> {
     let resource = Resource {
@@ -101,6 +108,21 @@ pub(crate) fn attach_relations(
         }
     }
     Ok(())
+}
+
+/// A user's groups from the JSON array of `[seq, id, displayName]` a statement aggregated them
+/// into (SQLite's `user_with_groups!`), in membership order (`seq`).
+pub(crate) fn groups_column(user_id: &str, text: &str) -> StoreResult<Vec<GroupRef>> {
+    let mut groups: Vec<(i64, String, Option<String>)> =
+        serde_json::from_str(text).map_err(|e| corrupt(user_id, &format!("groups: {e}")))?;
+    groups.sort_unstable_by_key(|g| g.0);
+    Ok(groups
+        .into_iter()
+        .map(|(_, id, display)| GroupRef {
+            id,
+            display: display.unwrap_or_default(),
+        })
+        .collect())
 }
 
 fn parse_json(what: &str, text: &str) -> StoreResult<Value> {

@@ -48,8 +48,12 @@ macro_rules! lookup_select {
 }
 
 const LIST_ALL: &str = resource_select!("ORDER BY seq");
-const LIST_BY_ID: &str = lookup_select!(column "id");
-const LIST_BY_USER_NAME: &str = lookup_select!(column "user_name_lower");
+// `id` and `user_name_lower` are unique in a tenant (`UNIQUE (tenant, id)`,
+// `resources_user_name_uq`): equality on both columns of a unique index is the plan either
+// database takes, whatever its statistics, and one row needs no order. Without the CTE, SQLite
+// opens no ephemeral table per lookup.
+const LIST_BY_ID: &str = GET;
+const LIST_BY_USER_NAME: &str = resource_select!("AND user_name_lower = $3");
 const LIST_BY_EXTERNAL_ID: &str = lookup_select!(column "external_id");
 const LIST_BY_DISPLAY_NAME: &str = lookup_select!(column "display_name_lower");
 // CROSS JOIN keeps `resource_emails` the outer loop on SQLite (PostgreSQL plans it as a join).

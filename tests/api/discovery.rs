@@ -90,3 +90,55 @@ async fn unknown_endpoint_is_a_scim_404() {
     let (s, b) = app.get("/Me").await;
     assert!(s == 404 || s == 501, "{b}");
 }
+
+/// `/Users` and `/Groups` are served under their names as RFC 7643 spells them and in any other
+/// case, with the same answers; methods a path does not take are 405.
+#[tokio::test]
+async fn resource_endpoints_in_any_case() {
+    let app = spawn_app().await;
+    let (s, created) = app
+        .post(
+            "/users",
+            json!({"schemas": [USER], "userName": "any.case@example.com"}),
+        )
+        .await;
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    for base in ["/Users", "/users", "/USERS"] {
+        let (s, b) = app.get(&format!("{base}/{id}")).await;
+        assert_eq!(
+            (s, &b["userName"]),
+            (200, &json!("any.case@example.com")),
+            "{base}"
+        );
+        let (s, b) = app
+            .get(&format!(
+                "{base}?filter=userName%20eq%20%22ANY.case@example.com%22"
+            ))
+            .await;
+        assert_eq!((s, &b["totalResults"]), (200, &json!(1)), "{base}");
+        let (s, b) = json_of(
+            app.send(
+                Method::POST,
+                &format!("{base}/.search"),
+                Some(
+                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                            "filter": format!("id eq \"{id}\"")}),
+                ),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!((s, &b["totalResults"]), (200, &json!(1)), "{base}/.search");
+        for m in [Method::PUT, Method::PATCH, Method::DELETE] {
+            let (s, b) = json_of(app.send(m.clone(), base, Some(json!({}))).await).await;
+            assert_error(s, &b, 405, None);
+        }
+    }
+    for base in ["/Groups", "/groups"] {
+        let (s, b) = app.get(base).await;
+        assert_eq!((s, &b["totalResults"]), (200, &json!(0)), "{base}");
+    }
+    let (s, b) = app.get("/Userz").await;
+    assert_error(s, &b, 404, None);
+}

@@ -5,7 +5,9 @@
 
 use super::exec::{json_array, row, rows, snapshot};
 use super::positions::Positions;
-use super::sql::{GROUPS_OF, MEMBERS_OF, STEPS_OF};
+use super::sql::{
+    GROUPS_OF, MEMBERS_OF, STEPS_OF, USER_BY_ID_WITH_GROUPS, USER_BY_NAME_WITH_GROUPS,
+};
 use crate::store::columns::lookup_value;
 use crate::store::paging::{self, Page, PageRequest, PageStart};
 use crate::store::rows;
@@ -20,6 +22,14 @@ pub(super) fn get(
     id: &str,
     with_relations: bool,
 ) -> StoreResult<Option<Resource>> {
+    if with_relations && kind == ResourceKind::User {
+        return row(
+            db,
+            USER_BY_ID_WITH_GROUPS,
+            &[&tenant, &kind.as_str(), &id],
+            rows::user_with_groups,
+        );
+    }
     let read = |db: &Connection| {
         let found = row(
             db,
@@ -49,8 +59,20 @@ pub(super) fn list(
     lookup: Option<&Lookup>,
     with_relations: bool,
 ) -> StoreResult<Vec<Resource>> {
+    let value = lookup.map(lookup_value);
+    if let (true, Some(sql), Some(value)) = (
+        with_relations,
+        user_with_groups_sql(kind, lookup),
+        value.as_ref(),
+    ) {
+        return rows(
+            db,
+            sql,
+            &[&tenant, &kind.as_str(), value],
+            rows::user_with_groups,
+        );
+    }
     let read = |db: &Connection| {
-        let value = lookup.map(lookup_value);
         let sql = sql::list_sql(lookup);
         let mut resources = match &value {
             Some(value) => rows(db, sql, &[&tenant, &kind.as_str(), value], rows::resource)?,
@@ -64,6 +86,16 @@ pub(super) fn list(
     match with_relations {
         true => snapshot(db, read),
         false => read(db),
+    }
+}
+
+/// The statement reading the users a unique lookup finds together with their groups, if the
+/// lookup has one (`user_with_groups!`).
+fn user_with_groups_sql(kind: ResourceKind, lookup: Option<&Lookup>) -> Option<&'static str> {
+    match (kind, lookup) {
+        (ResourceKind::User, Some(Lookup::Id(_))) => Some(USER_BY_ID_WITH_GROUPS),
+        (ResourceKind::User, Some(Lookup::UserName(_))) => Some(USER_BY_NAME_WITH_GROUPS),
+        _ => None,
     }
 }
 
@@ -234,4 +266,50 @@ pub(super) fn operation(
 pub(super) fn operation_exists(db: &Connection, tenant: &str, op_id: &str) -> StoreResult<bool> {
     let found = row(db, sql::OPERATION_TAKEN, &[&tenant, &op_id], |r| r.int(0))?;
     Ok(found.is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::migrate;
+
+    /// SQLite's plan for `sql`, one line per step.
+    fn plan(sql: &str) -> String {
+        let mut db = Connection::open_in_memory().expect("db");
+        migrate::run(&mut db).expect("migrate");
+        let mut stmt = db
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("explain");
+        // Parameters left unbound (NULL): the plan does not depend on their values (QPSG).
+        let mut rows = stmt.raw_query();
+        let mut steps = Vec::new();
+        while let Some(row) = rows.next().expect("step") {
+            steps.push(row.get::<_, String>(3).expect("detail"));
+        }
+        steps.join("\n")
+    }
+
+    #[test]
+    fn unique_lookups_search_their_index_and_build_nothing() {
+        let by_name = Lookup::UserName("u".into());
+        let by_id = Lookup::Id("i".into());
+        for (sql, index) in [
+            (sql::list_sql(Some(&by_name)), "resources_user_name_uq"),
+            (USER_BY_NAME_WITH_GROUPS, "resources_user_name_uq"),
+            (sql::list_sql(Some(&by_id)), "sqlite_autoindex_resources_1"),
+            (USER_BY_ID_WITH_GROUPS, "sqlite_autoindex_resources_1"),
+        ] {
+            let plan = plan(sql);
+            let first = plan.lines().next().unwrap_or_default();
+            assert!(
+                first.starts_with("SEARCH r USING INDEX")
+                    || first.starts_with("SEARCH resources USING INDEX"),
+                "{plan}"
+            );
+            assert!(first.contains(index), "{plan}");
+            for built in ["MATERIALIZE", "TEMP B-TREE", "SCAN"] {
+                assert!(!plan.contains(built), "{built} in\n{plan}");
+            }
+        }
+    }
 }
