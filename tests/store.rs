@@ -816,6 +816,14 @@ async fn a_users_groups_are_the_same_by_every_read(store: Arc<dyn Store>) {
         assert_eq!(found[0].groups, joined, "{lookup:?}");
         let bare = store.list(&t, User, Some(&lookup), false).await.unwrap();
         assert!(bare[0].groups.is_empty(), "{lookup:?} without relations");
+        // The same read with each document as its stored text.
+        let texts = store.lookup_texts(&t, User, &lookup, true).await.unwrap();
+        assert_eq!(ids(&texts.resources), [&member.id], "{lookup:?}");
+        assert_eq!(texts.resources[0].groups, joined, "{lookup:?}");
+        assert!(texts.resources[0].doc.is_empty(), "{lookup:?}");
+        let doc: serde_json::Value = serde_json::from_str(&texts.texts[0]).unwrap();
+        assert_eq!(doc, serde_json::Value::Object(found[0].doc.clone()), "{lookup:?}");
+        assert_eq!((texts.total, texts.cursor), (None, None));
     }
     let all = store.list(&t, User, None, true).await.unwrap();
     assert_eq!(all[0].groups, joined, "list");

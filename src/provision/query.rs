@@ -4,6 +4,10 @@
 //! - **No filter, no `sortBy`**: the store answers the page itself (`Store::page`: the window
 //!   by offset in the list index, the total from the kept `resource_counts`); nothing else is
 //!   read.
+//! - **A filter an index answers exactly** (one `eq` on `id`, `externalId`, or on `userName`
+//!   or `displayName` with an ASCII value; see `filter::exact_lookup`), under the default
+//!   projection and without `sortBy`: the store's matches are the answer, serialised from
+//!   their stored text; nothing is evaluated or parsed.
 //! - **A filter the store can index** (`id`, `userName`, `externalId`, `displayName`,
 //!   `emails.value` with `eq`, alone or in an `and`): the store finds the candidates by index and
 //!   the whole filter is evaluated on those only.
@@ -95,6 +99,9 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
         };
         return Ok(ListPage { total, resources });
     }
+    if let Some(page) = exact_lookup(store, request).await? {
+        return Ok(page);
+    }
     let lookup = request
         .filter
         .as_ref()
@@ -142,6 +149,43 @@ pub async fn run(store: &Arc<dyn Store>, request: &ListRequest) -> ScimResult<Li
         }
     }
     selection.finish(store, request).await
+}
+
+/// A filter an index answers exactly (`filter::exact_lookup`: Okta's and Entra's
+/// `userName eq "…"`), shown under the default projection without `sortBy`: the store's
+/// matches are the filter's, so they are not evaluated, and each is serialised from its stored
+/// text (`render_text`) instead of being parsed and rendered. `None` for any other request.
+async fn exact_lookup(
+    store: &Arc<dyn Store>,
+    request: &ListRequest,
+) -> ScimResult<Option<ListPage>> {
+    let (true, None, Some(filter)) = (
+        request.default_projection,
+        &request.sort_by,
+        &request.filter,
+    ) else {
+        return Ok(None);
+    };
+    let Some(lookup) = filter::exact_lookup(filter, &request.schema) else {
+        return Ok(None);
+    };
+    let mut found = store
+        .lookup_texts(
+            &request.tenant,
+            request.kind,
+            &lookup,
+            request.page_relations,
+        )
+        .await?;
+    let total = found.resources.len();
+    let end = request.offset.saturating_add(request.limit).min(total);
+    let start = request.offset.min(end);
+    let resources = found.resources.drain(start..end).collect();
+    let texts = found.texts.drain(start..end).collect();
+    Ok(Some(ListPage {
+        total,
+        resources: splice_all(request, resources, texts)?,
+    }))
 }
 
 /// What a batch's evaluation keeps of each match.

@@ -131,6 +131,17 @@ pub trait Store: Send + Sync + 'static {
         with_relations: bool,
     ) -> StoreResult<Vec<Resource>>;
 
+    /// The resources an indexed equality lookup finds, as [`Store::list`] reads them but each
+    /// document left as the JSON text it is stored as (`Page::texts`, `doc` empty): for an
+    /// answer serialised from the text (`scim::render_text`). No `total`, no `cursor`.
+    async fn lookup_texts(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: &Lookup,
+        with_relations: bool,
+    ) -> StoreResult<Page>;
+
     /// One page of the resources of a kind in creation order (see [`paging`]): only the
     /// page's rows are read, relations (when asked for) are loaded for them alone, and the
     /// total is the count the database keeps per tenant and kind (when asked for). A `limit` of 0 reads no row.

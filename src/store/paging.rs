@@ -115,6 +115,20 @@ pub(crate) fn page_row(row: &dyn Row, request: &PageRequest) -> StoreResult<Page
     Ok((rows::resource(row)?, row.int(7)?, None))
 }
 
+/// The resources a lookup found (`rows::resource_read`), in order, as a page without a total
+/// or a cursor.
+pub(crate) fn found_of(rows: Vec<(Resource, Option<String>)>) -> Page {
+    let mut page = Page {
+        resources: Vec::with_capacity(rows.len()),
+        ..Page::default()
+    };
+    for (resource, text) in rows {
+        page.resources.push(resource);
+        page.texts.extend(text);
+    }
+    page
+}
+
 /// The page of rows read (in order), with the total if counted.
 pub(crate) fn page_of(rows: Vec<PageRow>, total: Option<u64>) -> Page {
     let cursor = rows.last().map(|(_, seq, _)| *seq);

@@ -32,11 +32,23 @@ pub(crate) fn resource(row: &dyn Row) -> StoreResult<Resource> {
     Ok(resource)
 }
 
-/// A user as [`resource`] reads it, with its groups from column 7 ([`groups_column`]).
-pub(crate) fn user_with_groups(row: &dyn Row) -> StoreResult<Resource> {
-    let mut user = resource(row)?;
+/// A resource as [`resource`] reads it (`text` false), or with its document left as the JSON
+/// text it is stored as (`text` true: `Some(text)`, `doc` empty).
+pub(crate) fn resource_read(row: &dyn Row, text: bool) -> StoreResult<(Resource, Option<String>)> {
+    match text {
+        true => resource_unparsed(row).map(|(resource, text)| (resource, Some(text))),
+        false => Ok((resource(row)?, None)),
+    }
+}
+
+/// A user as [`resource_read`] reads it, with its groups from column 7 ([`groups_column`]).
+pub(crate) fn user_with_groups(
+    row: &dyn Row,
+    text: bool,
+) -> StoreResult<(Resource, Option<String>)> {
+    let (mut user, doc) = resource_read(row, text)?;
     user.groups = groups_column(&user.id, &row.text(7)?)?;
-    Ok(user)
+    Ok((user, doc))
 }
 
 /// As [`resource`], with the document left as the JSON text it is stored as (`doc` empty).

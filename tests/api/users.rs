@@ -301,3 +301,52 @@ async fn search_endpoints() {
 pub fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+/// A lookup answered from the stored text (one `eq` an index answers exactly) shows a user as
+/// `GET /Users/{id}` and the general path (a filter evaluated on each candidate) do.
+#[tokio::test]
+async fn exact_lookups_answer_what_a_read_by_id_does() {
+    let app = spawn_app().await;
+    let id = app.create_user("Exact.Lookup@example.com").await;
+    app.create_user("other@example.com").await;
+    let g2 = app.create_group("Second", &[]).await;
+    app.create_group("First", &[&id]).await;
+    let (s, _) = app
+        .patch(
+            &format!("/Groups/{g2}"),
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                   "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]}),
+        )
+        .await;
+    assert!(s == 200 || s == 204, "{s}");
+    let (s, by_id) = app.get(&format!("/Users/{id}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(by_id["groups"].as_array().map(Vec::len), Some(2), "{by_id}");
+    for filter in [
+        // Answered from the stored text.
+        r#"userName eq "exact.LOOKUP@example.com""#,
+        &format!(r#"id eq "{id}""#),
+        // Evaluated on each candidate.
+        r#"userName eq "exact.lookup@example.com" and active eq true"#,
+        r#"emails.value pr or userName eq "Exact.Lookup@example.com""#,
+    ] {
+        let query = format!("/Users?filter={}", urlencode(filter));
+        let (s, list) = app.get(&query).await;
+        assert_eq!(s, 200, "{filter}: {list}");
+        assert_eq!(list["totalResults"], 1, "{filter}");
+        assert_eq!(list["Resources"][0], by_id, "{filter}");
+    }
+    // Past the only match: the total, no resources.
+    let (s, list) = app
+        .get(&format!(
+            "/Users?startIndex=2&filter={}",
+            urlencode(r#"userName eq "exact.lookup@example.com""#)
+        ))
+        .await;
+    assert_eq!((s, &list["totalResults"]), (200, &json!(1)));
+    assert_eq!(
+        list["Resources"].as_array().map_or(0, Vec::len),
+        0,
+        "{list}"
+    );
+}

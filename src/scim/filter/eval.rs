@@ -37,7 +37,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 // Part of this module's API as specified; they live in files of their own.
-pub use super::lookup::equality_lookup;
+pub use super::lookup::{equality_lookup, exact_lookup};
 pub use super::sort::compare_for_sort;
 
 /// Does `resource` (the document as rendered to clients) match `filter`?

@@ -57,6 +57,32 @@ pub fn equality_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<Looku
     }
 }
 
+/// The lookup whose matches are exactly the resources `filter` matches, if there is one: then
+/// the store's candidates need no evaluation. That is a filter of one equality on a
+/// single-valued indexed attribute whose index compares as the filter does: `id` and
+/// `externalId` (caseExact: both compare exactly), `userName` and `displayName` (not caseExact)
+/// when the lower-cased value is ASCII. The index holds `str::to_lowercase` of the stored
+/// value, the filter folds the stored value char by char; the two differ only on a final
+/// capital sigma, which no value folding to ASCII contains.
+pub fn exact_lookup(filter: &Filter, schema: &ResourceSchema) -> Option<Lookup> {
+    let Filter::Compare(path, CompareOp::Eq, Value::String(want)) = filter else {
+        return None;
+    };
+    if path.sub.is_some() {
+        return None;
+    }
+    let exact = super::eval::case_exact(schema.resolve(path.urn.as_deref(), &path.name)?.def);
+    match equality_lookup(filter, schema)? {
+        lookup @ (Lookup::Id(_) | Lookup::ExternalId(_)) if exact => Some(lookup),
+        lookup @ (Lookup::UserName(_) | Lookup::DisplayName(_))
+            if !exact && want.to_lowercase().is_ascii() =>
+        {
+            Some(lookup)
+        }
+        _ => None,
+    }
+}
+
 /// `value eq "x"` inside an emails value filter, alone or under `and`.
 fn email_value_in(inner: &Filter) -> Option<String> {
     match inner {
@@ -164,5 +190,49 @@ mod tests {
         );
         assert_eq!(glookup(r#"userName eq "u""#), None);
         assert_eq!(glookup(r#"emails.value eq "u""#), None);
+    }
+
+    #[test]
+    fn exact_lookups_are_single_equalities_the_index_compares_alike() {
+        let s = user_schema();
+        let exact = |f: &str| parse_filter(f).ok().and_then(|f| exact_lookup(&f, s));
+        assert_eq!(
+            exact(r#"userName eq "Bob@Example.com""#),
+            Some(Lookup::UserName("Bob@Example.com".into()))
+        );
+        assert_eq!(exact(r#"id eq "1""#), Some(Lookup::Id("1".into())));
+        assert_eq!(
+            exact(r#"externalId eq "E""#),
+            Some(Lookup::ExternalId("E".into()))
+        );
+        assert_eq!(
+            exact(r#"displayName eq "D""#),
+            Some(Lookup::DisplayName("D".into()))
+        );
+        // Lower-cased to ASCII: the Kelvin sign folds to `k` both ways.
+        assert_eq!(
+            exact("userName eq \"\u{212A}im\""),
+            Some(Lookup::UserName("\u{212A}im".into()))
+        );
+        for f in [
+            // Evaluated on each candidate: more than the index's equality.
+            r#"userName eq "a" and active eq true"#,
+            r#"emails.value eq "a@b.c""#,
+            r#"emails[value eq "a@b.c"]"#,
+            r#"userName eq 5"#,
+            r#"userName sw "a""#,
+            // Not ASCII once lower-cased: folding may differ from the index's (final sigma).
+            "userName eq \"ΟΔΟΣ\"",
+            "displayName eq \"Zoë\"",
+        ] {
+            assert_eq!(exact(f), None, "{f}");
+        }
+        let g = group_schema();
+        let gexact = |f: &str| parse_filter(f).ok().and_then(|f| exact_lookup(&f, g));
+        assert_eq!(
+            gexact(r#"displayName eq "Sales""#),
+            Some(Lookup::DisplayName("Sales".into()))
+        );
+        assert_eq!(gexact(r#"userName eq "u""#), None);
     }
 }

@@ -114,6 +114,35 @@ impl PostgresStore {
         ))
     }
 
+    /// See `Store::list` and, with `text`, `Store::lookup_texts`.
+    async fn find(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: Option<&Lookup>,
+        with_relations: bool,
+        text: bool,
+    ) -> StoreResult<Page> {
+        let mut conn = self.pool.acquire().await?;
+        let mut query = sqlx::query(crate::store::sql::list_sql(lookup))
+            .bind(tenant)
+            .bind(kind.as_str());
+        if let Some(lookup) = lookup {
+            query = query.bind(lookup_value(lookup));
+        }
+        let found = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| rows::resource_read(row, text))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut found = paging::found_of(found);
+        if with_relations {
+            load_relations(&mut conn, tenant, &mut found.resources).await?;
+        }
+        Ok(found)
+    }
+
     /// Apply a resource change, in a transaction when it takes several statements.
     async fn write(&self, tenant: &str, commit: &ResourceCommit) -> StoreResult<Applied> {
         let mut conn = self.pool.acquire().await?;
@@ -213,23 +242,21 @@ impl Store for PostgresStore {
         lookup: Option<&Lookup>,
         with_relations: bool,
     ) -> StoreResult<Vec<Resource>> {
-        let mut conn = self.pool.acquire().await?;
-        let mut query = sqlx::query(crate::store::sql::list_sql(lookup))
-            .bind(tenant)
-            .bind(kind.as_str());
-        if let Some(lookup) = lookup {
-            query = query.bind(lookup_value(lookup));
-        }
-        let mut resources = query
-            .fetch_all(&mut *conn)
+        Ok(self
+            .find(tenant, kind, lookup, with_relations, false)
             .await?
-            .iter()
-            .map(|row| rows::resource(row))
-            .collect::<StoreResult<Vec<_>>>()?;
-        if with_relations {
-            load_relations(&mut conn, tenant, &mut resources).await?;
-        }
-        Ok(resources)
+            .resources)
+    }
+
+    async fn lookup_texts(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: &Lookup,
+        with_relations: bool,
+    ) -> StoreResult<Page> {
+        self.find(tenant, kind, Some(lookup), with_relations, true)
+            .await
     }
 
     async fn page(

@@ -174,6 +174,26 @@ impl Store for SqliteStore {
             .read(|db| reads::list(db, tenant, kind, lookup, with_relations))
     }
 
+    async fn lookup_texts(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: &Lookup,
+        with_relations: bool,
+    ) -> StoreResult<Page> {
+        if many_relations(kind, with_relations) {
+            let (tenant, lookup) = (tenant.to_owned(), lookup.clone());
+            return self
+                .readers
+                .read_blocking(move |db| {
+                    reads::find(db, &tenant, kind, Some(&lookup), with_relations, true)
+                })
+                .await;
+        }
+        self.readers
+            .read(|db| reads::find(db, tenant, kind, Some(lookup), with_relations, true))
+    }
+
     async fn page(
         &self,
         tenant: &str,

@@ -27,7 +27,7 @@ pub(super) fn get(
             db,
             USER_BY_ID_WITH_GROUPS,
             &[&tenant, &kind.as_str(), &id],
-            rows::user_with_groups,
+            |r| Ok(rows::user_with_groups(r, false)?.0),
         );
     }
     let read = |db: &Connection| {
@@ -59,29 +59,41 @@ pub(super) fn list(
     lookup: Option<&Lookup>,
     with_relations: bool,
 ) -> StoreResult<Vec<Resource>> {
+    Ok(find(db, tenant, kind, lookup, with_relations, false)?.resources)
+}
+
+/// See `Store::list` and, with `text`, `Store::lookup_texts`.
+pub(super) fn find(
+    db: &Connection,
+    tenant: &str,
+    kind: ResourceKind,
+    lookup: Option<&Lookup>,
+    with_relations: bool,
+    text: bool,
+) -> StoreResult<Page> {
     let value = lookup.map(lookup_value);
     if let (true, Some(sql), Some(value)) = (
         with_relations,
         user_with_groups_sql(kind, lookup),
         value.as_ref(),
     ) {
-        return rows(
-            db,
-            sql,
-            &[&tenant, &kind.as_str(), value],
-            rows::user_with_groups,
-        );
+        let found = rows(db, sql, &[&tenant, &kind.as_str(), value], |r| {
+            rows::user_with_groups(r, text)
+        })?;
+        return Ok(paging::found_of(found));
     }
     let read = |db: &Connection| {
         let sql = sql::list_sql(lookup);
-        let mut resources = match &value {
-            Some(value) => rows(db, sql, &[&tenant, &kind.as_str(), value], rows::resource)?,
-            None => rows(db, sql, &[&tenant, &kind.as_str()], rows::resource)?,
+        let map = |r: &dyn rows::Row| rows::resource_read(r, text);
+        let found = match &value {
+            Some(value) => rows(db, sql, &[&tenant, &kind.as_str(), value], map)?,
+            None => rows(db, sql, &[&tenant, &kind.as_str()], map)?,
         };
+        let mut found = paging::found_of(found);
         if with_relations {
-            load_relations(db, tenant, &mut resources)?;
+            load_relations(db, tenant, &mut found.resources)?;
         }
-        Ok(resources)
+        Ok(found)
     };
     match with_relations {
         true => snapshot(db, read),
