@@ -22,7 +22,7 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
     resource: &'static str,
-    method: String,
+    method: &'static str,
     status: u16,
 }
 
@@ -239,11 +239,9 @@ pub fn scim_resource(path_below_base: &str) -> &'static str {
 }
 
 /// Methods a client may invent are folded into `other`.
-fn bounded_method(method: &str) -> String {
-    match method {
-        "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS" => method.to_owned(),
-        _ => "other".to_owned(),
-    }
+fn bounded_method(method: &str) -> &'static str {
+    const KNOWN: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    KNOWN.into_iter().find(|m| *m == method).unwrap_or("other")
 }
 
 /// One HTTP exchange with Tableau: `call` from [`tableau_call_name`], `status` `None` when

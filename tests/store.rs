@@ -822,7 +822,11 @@ async fn a_users_groups_are_the_same_by_every_read(store: Arc<dyn Store>) {
         assert_eq!(texts.resources[0].groups, joined, "{lookup:?}");
         assert!(texts.resources[0].doc.is_empty(), "{lookup:?}");
         let doc: serde_json::Value = serde_json::from_str(&texts.texts[0]).unwrap();
-        assert_eq!(doc, serde_json::Value::Object(found[0].doc.clone()), "{lookup:?}");
+        assert_eq!(
+            doc,
+            serde_json::Value::Object(found[0].doc.clone()),
+            "{lookup:?}"
+        );
         assert_eq!((texts.total, texts.cursor), (None, None));
     }
     let all = store.list(&t, User, None, true).await.unwrap();

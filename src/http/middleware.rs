@@ -77,10 +77,10 @@ pub async fn trace_request(
     // A sane or generated id is always a valid header value; were it not, the response would
     // only go without the echo.
     let echo = HeaderValue::from_str(id.as_str()).ok();
-    let (method, path) = (req.method().to_string(), req.path().to_owned());
-    let scim_base = req
-        .app_data::<web::Data<AppState>>()
-        .map(|state| state.settings.base_path.clone());
+    // Kept for the log line and the metrics. Not a clone of the request: routing below needs
+    // it unshared (actix sets the match info through `Rc::get_mut`).
+    let (method, path) = (req.method().clone(), req.path().to_owned());
+    let state = req.app_data::<web::Data<AppState>>().cloned();
     req.extensions_mut().insert(id.clone());
     let started = Instant::now();
     let result = next.call(req).instrument(span).await;
@@ -114,12 +114,14 @@ pub async fn trace_request(
     };
     super::access::finished(&super::access::Finished {
         request_id: id.as_str(),
-        method: &method,
+        method: method.as_str(),
         path: &path,
         status,
         elapsed: started.elapsed(),
         credential: credential.as_deref(),
-        scim_base: scim_base.as_deref(),
+        scim_base: state
+            .as_ref()
+            .map(|state| state.settings.base_path.as_str()),
     });
     result
 }

@@ -36,14 +36,15 @@ impl AppState {
     /// `Host` and scheme, or what `Forwarded` / `X-Forwarded-Host` / `X-Forwarded-Proto` say
     /// when the peer is one of `trusted_proxies` (anyone else could name any host).
     pub fn base_url(&self, req: &HttpRequest) -> String {
-        let root = match &self.settings.public_url {
-            Some(u) => u.trim_end_matches('/').to_string(),
+        let base = &self.settings.base_path;
+        match &self.settings.public_url {
+            Some(u) => format!("{}{base}", u.trim_end_matches('/')),
             None if req
                 .peer_addr()
                 .is_some_and(|peer| self.settings.trusted_proxies.contains(peer.ip())) =>
             {
                 let info = req.connection_info();
-                format!("{}://{}", info.scheme(), info.host())
+                format!("{}://{}{base}", info.scheme(), info.host())
             }
             None => {
                 let scheme = if req.app_config().secure() {
@@ -54,14 +55,16 @@ impl AppState {
                 let host = req
                     .headers()
                     .get(actix_web::http::header::HOST)
-                    .and_then(|h| h.to_str().ok())
-                    .map(str::to_owned)
-                    .or_else(|| req.uri().authority().map(ToString::to_string))
-                    .unwrap_or_else(|| req.app_config().host().to_owned());
-                format!("{scheme}://{host}")
+                    .and_then(|h| h.to_str().ok());
+                match host {
+                    Some(host) => format!("{scheme}://{host}{base}"),
+                    None => match req.uri().authority() {
+                        Some(authority) => format!("{scheme}://{authority}{base}"),
+                        None => format!("{scheme}://{}{base}", req.app_config().host()),
+                    },
+                }
             }
-        };
-        format!("{root}{}", self.settings.base_path)
+        }
     }
 }
 
