@@ -292,7 +292,7 @@ mod tests {
         let mut stmt = db
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .expect("explain");
-        // Parameters left unbound (NULL): the plan does not depend on their values (QPSG).
+        // No value bound: the plan is made when the statement is prepared.
         let mut rows = stmt.raw_query();
         let mut steps = Vec::new();
         while let Some(row) = rows.next().expect("step") {
