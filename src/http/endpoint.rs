@@ -1,7 +1,7 @@
 //! Which resource type, and which resource, a request to `/Users` or `/Groups` addresses.
 //!
 //! Each resource type has routes of its own with a fixed path (`/Users`, `/Users/{id}`), in
-//! the case RFC 7643 names them, and the type is data of the route ([`Endpoint::data`]): a
+//! the case RFC 7643 names them, and the type is data of the route ([`RouteKind`]): a
 //! request in that case, which is what IdPs send, is routed by comparing strings. Paths in
 //! any other case (`/users`) reach the same handlers through routes whose `{resource}` segment
 //! is a case-insensitive pattern, matched by actix's regular expressions.
@@ -36,11 +36,6 @@ impl Endpoint {
             (None, Some(segment)) => kind_from_segment(segment),
             (None, None) => kind_from_segment(""),
         }
-    }
-
-    /// The data a route with a fixed type carries.
-    pub fn data(kind: ResourceKind) -> RouteKind {
-        RouteKind(kind)
     }
 }
 

@@ -137,7 +137,7 @@ where
     use actix_web::web::{get, patch, post, put, resource};
     let not_allowed = || web::route().to(error::method_not_allowed);
     let typed = |r: actix_web::Resource| match kind {
-        Some(kind) => r.app_data(endpoint::Endpoint::data(kind)),
+        Some(kind) => r.app_data(endpoint::RouteKind(kind)),
         None => r,
     };
     scope

@@ -79,6 +79,30 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers })
     }
 
+    /// See `Store::list` and, with `text`, `Store::lookup_texts`: on the calling thread for a
+    /// lookup (one or a few rows), on the blocking pool for every resource of a kind or the
+    /// members of groups (large reads).
+    async fn find(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: Option<&Lookup>,
+        with_relations: bool,
+        text: bool,
+    ) -> StoreResult<Page> {
+        if lookup.is_none() || many_relations(kind, with_relations) {
+            let (tenant, lookup) = (tenant.to_owned(), lookup.cloned());
+            return self
+                .readers
+                .read_blocking(move |db| {
+                    reads::find(db, &tenant, kind, lookup.as_ref(), with_relations, text)
+                })
+                .await;
+        }
+        self.readers
+            .read(|db| reads::find(db, tenant, kind, lookup, with_relations, text))
+    }
+
     /// Apply a resource change on the writer (see `writes::apply`).
     async fn write(&self, tenant: &str, commit: ResourceCommit) -> StoreResult<Applied> {
         let tenant = tenant.to_owned();
@@ -160,18 +184,10 @@ impl Store for SqliteStore {
         lookup: Option<&Lookup>,
         with_relations: bool,
     ) -> StoreResult<Vec<Resource>> {
-        // Every resource of a kind is a large read; a lookup finds one or a few.
-        if lookup.is_none() || many_relations(kind, with_relations) {
-            let (tenant, lookup) = (tenant.to_owned(), lookup.cloned());
-            return self
-                .readers
-                .read_blocking(move |db| {
-                    reads::list(db, &tenant, kind, lookup.as_ref(), with_relations)
-                })
-                .await;
-        }
-        self.readers
-            .read(|db| reads::list(db, tenant, kind, lookup, with_relations))
+        Ok(self
+            .find(tenant, kind, lookup, with_relations, false)
+            .await?
+            .resources)
     }
 
     async fn lookup_texts(
@@ -181,17 +197,8 @@ impl Store for SqliteStore {
         lookup: &Lookup,
         with_relations: bool,
     ) -> StoreResult<Page> {
-        if many_relations(kind, with_relations) {
-            let (tenant, lookup) = (tenant.to_owned(), lookup.clone());
-            return self
-                .readers
-                .read_blocking(move |db| {
-                    reads::find(db, &tenant, kind, Some(&lookup), with_relations, true)
-                })
-                .await;
-        }
-        self.readers
-            .read(|db| reads::find(db, tenant, kind, Some(lookup), with_relations, true))
+        self.find(tenant, kind, Some(lookup), with_relations, true)
+            .await
     }
 
     async fn page(

@@ -51,17 +51,6 @@ pub(super) fn get(
     }
 }
 
-/// See `Store::list`.
-pub(super) fn list(
-    db: &Connection,
-    tenant: &str,
-    kind: ResourceKind,
-    lookup: Option<&Lookup>,
-    with_relations: bool,
-) -> StoreResult<Vec<Resource>> {
-    Ok(find(db, tenant, kind, lookup, with_relations, false)?.resources)
-}
-
 /// See `Store::list` and, with `text`, `Store::lookup_texts`.
 pub(super) fn find(
     db: &Connection,
