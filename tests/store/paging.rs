@@ -3,6 +3,7 @@
 
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 use tableau_scim::model::ResourceKind::{Group, User};
 use tableau_scim::store::{Page, PageRequest, PageStart, Resource, Store};
 
@@ -84,14 +85,15 @@ async fn pages_by_offset(store: Arc<dyn Store>) {
 async fn pages_by_offset_follow_writes(store: Arc<dyn Store>) {
     let t = tenant();
     let all = users(&store, &t, 10).await;
-    assert_pages_follow_writes(&store, &store, &t, &all).await;
+    assert_pages_follow_writes(&store, &store, Duration::ZERO, &t, &all).await;
 }
 
 /// Pages of `t` read through `reader`, written through `writer` in between (the same store,
-/// or another process's on the same database).
+/// or another process's on the same database), reading `delay` after each write.
 async fn assert_pages_follow_writes(
     reader: &Arc<dyn Store>,
     writer: &Arc<dyn Store>,
+    delay: Duration,
     t: &str,
     all: &[String],
 ) {
@@ -109,6 +111,7 @@ async fn assert_pages_follow_writes(
         }
     }
     writer.delete(t, User, &all[1]).await.unwrap();
+    tokio::time::sleep(delay).await;
     for _ in 0..4 {
         let got = page(3).await;
         assert_eq!(got.total, Some(9));
@@ -118,6 +121,7 @@ async fn assert_pages_follow_writes(
         );
     }
     writer.delete(t, User, &all[4]).await.unwrap();
+    tokio::time::sleep(delay).await;
     for _ in 0..4 {
         assert_eq!(
             ids(&page(3).await),
@@ -128,7 +132,8 @@ async fn assert_pages_follow_writes(
 }
 
 /// SQLite: another process (`tableau-scim ops`, `reconcile`) writes the database; the pages
-/// this store answers are of the database's current state.
+/// this store answers are of the database's current state once `SNAPSHOT_MAX_AGE` has passed
+/// (its readers keep their read transactions that long).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_pages_follow_another_process_writes() {
     let (store, dir) = crate::support::sqlite_store().await;
@@ -136,7 +141,8 @@ async fn sqlite_pages_follow_another_process_writes() {
     let other = tableau_scim::store::connect(&url).await.unwrap();
     let t = tenant();
     let all = users(&store, &t, 10).await;
-    assert_pages_follow_writes(&store, &other, &t, &all).await;
+    let delay = tableau_scim::store::sqlite::SNAPSHOT_MAX_AGE;
+    assert_pages_follow_writes(&store, &other, delay, &t, &all).await;
 }
 
 /// `doc_text`: each document as the JSON text it is stored as, the resources' `doc` left

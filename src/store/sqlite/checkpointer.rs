@@ -19,12 +19,20 @@
 //! Durability gains too: with `synchronous=NORMAL` a commit reaches the disk when the WAL is
 //! synced, at a checkpoint; a quiet server used to wait for the 1,000th page, now a commit is
 //! on disk within about [`GATHER`] of being made.
+//!
+//! Readers keep their read transactions between reads (`readers`); one kept by an idle reader
+//! would stop a checkpoint short of the pages committed after it, and the WAL from starting
+//! over. So idle readers' snapshots are ended before each checkpoint (here, and on the writer
+//! before the one that lets the WAL restart) and, while no commit comes, once they are too old
+//! to be read again ([`SWEEP`]).
 
 use super::location::Location;
+use super::readers::{Readers, SNAPSHOT_MAX_AGE};
+use crate::store::{StoreError, StoreResult};
 use rusqlite::Connection;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TryRecvError, sync_channel};
 use std::time::Duration;
 
 /// How long commits gather before a checkpoint.
@@ -33,6 +41,9 @@ const GATHER: Duration = Duration::from_millis(250);
 /// The WAL size (pages) from which the writer is asked to let it start over (8 MiB).
 const RESTART_PAGES: i64 = 2_000;
 
+/// How often, while no commit comes, idle readers' snapshots too old to be read again are ended.
+const SWEEP: Duration = Duration::from_secs(1);
+
 /// The writer's handle. Dropping it (the writer stopped) ends the thread after a last
 /// checkpoint.
 pub(super) struct Checkpoints {
@@ -40,29 +51,33 @@ pub(super) struct Checkpoints {
     /// Set by the thread: the WAL is large and copied; the writer checkpoints before its next
     /// batch, which then restarts the WAL.
     restart: Arc<AtomicBool>,
+    /// The readers whose idle snapshots would keep the WAL from restarting.
+    readers: Arc<Readers>,
 }
 
 impl Checkpoints {
-    /// Start the thread for a database file; `None` for an in-memory database (no WAL). Its
-    /// connection is opened at the first commit, when the writer has created the database.
-    pub(super) fn start(location: &Location) -> Option<Self> {
+    /// Start the thread for a database file read by `readers`; `None` for an in-memory database
+    /// (no WAL). Its connection is opened at the first commit, when the writer has created the
+    /// database.
+    pub(super) fn start(location: &Location, readers: &Arc<Readers>) -> StoreResult<Option<Self>> {
         let Location::File(_) = location else {
-            return None;
+            return Ok(None);
         };
         let (wake, woken) = sync_channel(1);
         let restart = Arc::new(AtomicBool::new(false));
-        let (location, wanted) = (location.clone(), restart.clone());
-        let started = std::thread::Builder::new()
+        let (location, wanted, swept) = (location.clone(), restart.clone(), readers.clone());
+        std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || serve(&location, &woken, &wanted));
-        match started {
-            Ok(_) => Some(Checkpoints { wake, restart }),
-            Err(e) => {
-                // The writer's automatic checkpoint still bounds the WAL.
-                tracing::warn!(error = %e, "cannot start the SQLite checkpoint thread; the writer checkpoints");
-                None
-            }
-        }
+            .spawn(move || serve(&location, &woken, &wanted, &swept))
+            // Without it, the snapshots readers keep would hold the WAL back for good.
+            .map_err(|e| {
+                StoreError::Unavailable(format!("cannot start the SQLite checkpoint thread: {e}"))
+            })?;
+        Ok(Some(Checkpoints {
+            wake,
+            restart,
+            readers: readers.clone(),
+        }))
     }
 
     /// A commit was made (never blocks: wake-ups coalesce).
@@ -73,17 +88,27 @@ impl Checkpoints {
     /// On the writer's connection, between batches: the checkpoint that lets the WAL restart,
     /// when the thread asked for it.
     pub(super) fn before_batch(&self, db: &Connection) {
-        if self.restart.swap(false, Ordering::Relaxed)
-            && let Err(e) = checkpoint(db)
-        {
+        if !self.restart.swap(false, Ordering::Relaxed) {
+            return;
+        }
+        self.readers.end_idle_snapshots(Duration::ZERO);
+        if let Err(e) = checkpoint(db) {
             tracing::warn!(error = %e, "SQLite checkpoint failed; the next commit retries it");
         }
     }
 }
 
-fn serve(location: &Location, woken: &Receiver<()>, restart: &AtomicBool) {
+fn serve(location: &Location, woken: &Receiver<()>, restart: &AtomicBool, readers: &Readers) {
     let mut db: Option<Connection> = None;
-    while woken.recv().is_ok() {
+    loop {
+        match woken.recv_timeout(SWEEP) {
+            Ok(()) => {}
+            Err(RecvTimeoutError::Timeout) => {
+                readers.end_idle_snapshots(SNAPSHOT_MAX_AGE);
+                continue;
+            }
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
         std::thread::sleep(GATHER);
         let stopped = matches!(woken.try_recv(), Err(TryRecvError::Disconnected));
         if db.is_none() {
@@ -96,6 +121,7 @@ fn serve(location: &Location, woken: &Receiver<()>, restart: &AtomicBool) {
             };
         }
         if let Some(conn) = &db {
+            readers.end_idle_snapshots(Duration::ZERO);
             match checkpoint(conn) {
                 Ok(Wal { pages, copied }) => {
                     if pages >= RESTART_PAGES && copied == pages {
@@ -132,8 +158,12 @@ fn checkpoint(db: &Connection) -> rusqlite::Result<Wal> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::writer::Writer;
+    use super::super::writer::{Commits, Writer};
     use super::*;
+
+    fn readers(location: &Location, commits: &Arc<Commits>) -> Arc<Readers> {
+        Readers::new(location.clone(), commits.clone())
+    }
 
     #[test]
     fn commits_reach_the_database_file_without_the_writer_checkpointing() {
@@ -141,8 +171,19 @@ mod tests {
         let path = dir.path().join("store.db");
         let location = Location::File(path.clone());
         let db = location.open_writer().expect("writer");
-        let checkpoints = Checkpoints::start(&location).expect("a file has a WAL");
-        db.execute_batch("CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (42);")
+        db.execute_batch("CREATE TABLE t (v INTEGER)")
+            .expect("table");
+        // An idle reader keeping a snapshot from before the commit (its writer counts nothing
+        // here) must not stop the checkpoint short of it.
+        let readers =
+            Readers::keeping_snapshots_for(location.clone(), Arc::default(), Some(Duration::MAX));
+        let before = readers
+            .read(|db| Ok(db.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?));
+        assert_eq!(before.expect("read"), 0);
+        let checkpoints = Checkpoints::start(&location, &readers)
+            .expect("thread")
+            .expect("a file has a WAL");
+        db.execute_batch("INSERT INTO t VALUES (42);")
             .expect("write");
         checkpoints.committed();
         // The main file alone (no -wal beside it) holds the row once checkpointed; the
@@ -164,13 +205,18 @@ mod tests {
         let path = dir.path().join("store.db");
         let location = Location::File(path.clone());
         let at = location.clone();
+        let commits = Arc::new(Commits::default());
+        // Readers that keep their snapshots for as long as the writer commits nothing.
+        let readers =
+            Readers::keeping_snapshots_for(location.clone(), commits.clone(), Some(Duration::MAX));
         let writer = Writer::start(
             move || {
                 let db = at.open_writer()?;
                 db.execute_batch("CREATE TABLE t (v BLOB)")?;
                 Ok(db)
             },
-            Checkpoints::start(&location),
+            Checkpoints::start(&location, &readers).expect("thread"),
+            commits,
         )
         .await
         .expect("writer");
@@ -190,6 +236,18 @@ mod tests {
                 })
                 .await
                 .expect("write");
+            // Reads in between leave idle readers with snapshots of the WAL (two at once: the
+            // pool keeps both), which must not keep it from starting over.
+            let count = |db: &Connection| {
+                Ok(db.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?)
+            };
+            let (a, b) = (readers.clone(), readers.clone());
+            let (a, b) = tokio::join!(
+                tokio::task::spawn_blocking(move || a.read(count)),
+                tokio::task::spawn_blocking(move || b.read(count)),
+            );
+            a.expect("read").expect("count");
+            b.expect("read").expect("count");
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         let wal = std::fs::metadata(path.with_extension("db-wal")).expect("the WAL");
@@ -205,6 +263,11 @@ mod tests {
         let Ok(Some(location)) = Location::from_url("sqlite::memory:") else {
             panic!("memory location");
         };
-        assert!(Checkpoints::start(&location).is_none());
+        let readers = readers(&location, &Arc::default());
+        assert!(
+            Checkpoints::start(&location, &readers)
+                .expect("no thread")
+                .is_none()
+        );
     }
 }

@@ -27,6 +27,10 @@ mod writes;
 
 pub(crate) use location::Location;
 pub(crate) use migrate::pending as pending_migrations;
+/// How late, at most, a store sees what another process (or another store on the same file)
+/// commits: readers keep their read transaction that long between reads (see `readers`).
+/// What this store's own writer commits is seen by every read that starts after it.
+pub use readers::SNAPSHOT_MAX_AGE;
 
 use crate::store::columns::cutoff;
 use crate::store::journal::{Applied, json_text};
@@ -39,7 +43,7 @@ use readers::Readers;
 use rusqlite::types::ToSql;
 use serde_json::{Map, Value};
 use std::sync::Arc;
-use writer::Writer;
+use writer::{Commits, Writer};
 
 pub struct SqliteStore {
     /// Every write, group-committed on the writer thread.
@@ -63,7 +67,9 @@ impl SqliteStore {
 
     pub(crate) async fn open(location: Location) -> StoreResult<Self> {
         let at = location.clone();
-        let checkpoints = checkpointer::Checkpoints::start(&location);
+        let commits = Arc::new(Commits::default());
+        let readers = Readers::new(location.clone(), commits.clone());
+        let checkpoints = checkpointer::Checkpoints::start(&location, &readers)?;
         let writer = Writer::start(
             move || {
                 let mut db = at.open_writer()?;
@@ -71,11 +77,12 @@ impl SqliteStore {
                 Ok(db)
             },
             checkpoints,
+            commits,
         )
         .await?;
         // After the writer: the database exists, migrated (and in memory, the writer's
         // connection keeps it alive).
-        let readers = Readers::open(location)?;
+        readers.check()?;
         Ok(SqliteStore { writer, readers })
     }
 

@@ -14,10 +14,16 @@
 //! (`exec::atomically`), and its failure rolls back its own statements only. If the batch's
 //! commit fails, every write of the batch fails. A write that panics fails, and so does its
 //! batch (its transaction may be half-written), but the thread goes on with the next batch.
+//!
+//! Each batch is counted ([`Commits`]) before its callers are answered: a reader keeps its read
+//! transaction between reads only while the count has not moved, so a read that starts after
+//! a write was answered sees that write.
 
 use super::checkpointer::Checkpoints;
 use crate::store::{StoreError, StoreResult};
 use rusqlite::Connection;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::sync::{mpsc, oneshot};
 
 /// Writes in one transaction at most; bounds the time a batch holds the writer.
@@ -31,13 +37,32 @@ pub(super) struct Writer {
     queue: mpsc::UnboundedSender<Job>,
 }
 
+/// The batches the writer has ended (committed or not), counted before their callers are
+/// answered.
+#[derive(Debug, Default)]
+pub(super) struct Commits(AtomicU64);
+
+impl Commits {
+    pub(super) fn count(&self) -> u64 {
+        // Acquire: pairs with the writer's Release, so that a count read after a write was
+        // answered is that write's or a later one.
+        self.0.load(Ordering::Acquire)
+    }
+
+    pub(super) fn add(&self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
 impl Writer {
     /// Start the writer thread, which opens its connection with `open` (and migrates it, as
     /// `open` does) and serves writes until `self` is dropped, telling `checkpoints` of each
-    /// batch it commits; answers once the connection is open, with `open`'s error if it failed.
+    /// batch it commits and counting them in `commits`; answers once the connection is open,
+    /// with `open`'s error if it failed.
     pub(super) async fn start(
         open: impl FnOnce() -> StoreResult<Connection> + Send + 'static,
         checkpoints: Option<Checkpoints>,
+        commits: Arc<Commits>,
     ) -> StoreResult<Self> {
         let (queue, jobs) = mpsc::unbounded_channel();
         let (ready, opened) = oneshot::channel();
@@ -46,7 +71,7 @@ impl Writer {
             .spawn(move || match open() {
                 Ok(db) => {
                     let _ = ready.send(Ok(()));
-                    serve(&db, jobs, checkpoints.as_ref());
+                    serve(&db, jobs, checkpoints.as_ref(), &commits);
                 }
                 Err(e) => {
                     let _ = ready.send(Err(e));
@@ -99,6 +124,7 @@ fn serve(
     db: &Connection,
     mut queue: mpsc::UnboundedReceiver<Job>,
     checkpoints: Option<&Checkpoints>,
+    commits: &Commits,
 ) {
     while let Some(first) = queue.blocking_recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
@@ -113,7 +139,7 @@ fn serve(
         if let Some(c) = checkpoints {
             c.before_batch(db);
         }
-        match run_batch(db, batch) {
+        match run_batch(db, batch, commits) {
             Ok(()) => {
                 if let Some(c) = checkpoints {
                     c.committed();
@@ -125,7 +151,7 @@ fn serve(
 }
 
 /// A job dropped without being delivered makes its caller fail (`not_committed`).
-fn run_batch(db: &Connection, batch: Vec<Job>) -> Result<(), String> {
+fn run_batch(db: &Connection, batch: Vec<Job>, commits: &Commits) -> Result<(), String> {
     // A batch that could not even roll back left its transaction open: end it first.
     if !db.is_autocommit() {
         db.execute_batch("ROLLBACK").map_err(|e| e.to_string())?;
@@ -153,6 +179,7 @@ fn run_batch(db: &Connection, batch: Vec<Job>) -> Result<(), String> {
     if committed.is_err() && !db.is_autocommit() {
         let _ = db.execute_batch("ROLLBACK");
     }
+    commits.add();
     for deliver in deliveries {
         deliver(committed.clone());
     }
@@ -164,6 +191,10 @@ mod tests {
     use super::*;
 
     async fn writer() -> Writer {
+        counting_writer(Arc::default()).await
+    }
+
+    async fn counting_writer(commits: Arc<Commits>) -> Writer {
         Writer::start(
             || {
                 let db = Connection::open_in_memory()?;
@@ -171,6 +202,7 @@ mod tests {
                 Ok(db)
             },
             None,
+            commits,
         )
         .await
         .expect("writer")
@@ -205,6 +237,19 @@ mod tests {
             result.expect("write");
         }
         assert_eq!(values(&writer).await, (1..=50).collect::<Vec<_>>());
+    }
+
+    /// What lets a reader keep its snapshot safely (`readers`): once a write is answered, the
+    /// count has moved past the snapshots that could have missed it.
+    #[tokio::test]
+    async fn each_batch_is_counted_before_its_callers_continue() {
+        let commits = Arc::new(Commits::default());
+        let writer = counting_writer(commits.clone()).await;
+        writer.run(insert(1)).await.expect("write");
+        assert_eq!(commits.count(), 1);
+        let failed = writer.run(insert(1)).await;
+        assert!(failed.is_err(), "a duplicate key must fail");
+        assert_eq!(commits.count(), 2);
     }
 
     #[tokio::test]
@@ -255,8 +300,12 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_failure_is_answered() {
-        let failed =
-            Writer::start(|| Err(StoreError::Invalid("no such database".into())), None).await;
+        let failed = Writer::start(
+            || Err(StoreError::Invalid("no such database".into())),
+            None,
+            Arc::default(),
+        )
+        .await;
         assert!(matches!(failed, Err(StoreError::Invalid(_))));
     }
 }
