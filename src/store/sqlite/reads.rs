@@ -113,8 +113,8 @@ pub(super) fn page(
     snapshot(db, |db| {
         let kind_str = kind.as_str();
         if let Some(positions) = positions.as_deref_mut() {
-            // Read first: the statement starts the read transaction, and the value is that of
-            // the state every statement below reads.
+            // Read first: the statement starts the read transaction (or reads in the one the
+            // reader kept), and the value is that of the state every statement below reads.
             let version = row(db, "PRAGMA data_version", &[], |r| r.int(0))?;
             positions.at_version(version.ok_or_else(|| {
                 StoreError::Corrupt("PRAGMA data_version answered no row".into())
