@@ -163,8 +163,12 @@ async fn reconcile_cli_exit_codes_and_sigkill_during_apply() {
         &dir.join("apply-1.log"),
     );
     let db = server.db();
+    // Repairs run as many at once as the client's concurrency, each Add User taking 150 ms,
+    // so they start and end nearly together: between the last of them ending and the next
+    // being journaled nothing is running. The kill waits for a moment when a repair is
+    // (mid-call, most likely).
     for _ in 0..600 {
-        if operations_done(&db).await >= 2 {
+        if operations_done(&db).await >= 2 && journal_count(&db, RUNNING).await > 0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
