@@ -36,6 +36,8 @@ pub struct Application {
     tableau: Option<TableauClient>,
     /// The engine, whose mass-removal guard settings SIGHUP replaces.
     engine: Arc<Engine>,
+    /// The console's state, whose admin tokens SIGHUP replaces (`None`: the console is off).
+    admin: Option<web::Data<crate::http::admin::Admin>>,
 }
 
 impl Application {
@@ -154,6 +156,7 @@ impl Application {
         // Without `metrics.listen`, the main listener serves them.
         let health_here = metrics.is_none().then_some(health);
         let base_path = settings.base_path.clone();
+        let reloadable_admin = admin.clone();
         let server = HttpServer::new(move || {
             let base_path = base_path.clone();
             let health_here = health_here.clone();
@@ -202,6 +205,7 @@ impl Application {
             tls,
             tableau: reloadable_tableau,
             engine,
+            admin: reloadable_admin,
         })
     }
 
@@ -243,7 +247,8 @@ impl Application {
             .to_owned()
     }
 
-    /// What SIGHUP replaces: the credentials and the TLS certificate.
+    /// What SIGHUP replaces: the credentials (the IdP's, Tableau's, the console's), the TLS
+    /// certificate, the guard's settings and the provisioning mode.
     pub fn reloader(&self) -> crate::signals::Reloader {
         crate::signals::Reloader::new(
             self.credentials.clone(),
@@ -251,6 +256,7 @@ impl Application {
             self.tableau.clone(),
             Some(self.engine.clone()),
         )
+        .with_admin(self.admin.clone())
     }
 
     pub fn handle(&self) -> ServerHandle {

@@ -69,6 +69,8 @@ pub struct Reloader {
     tableau: Option<TableauClient>,
     /// The engine, given the mass-removal guard settings of each reload.
     engine: Option<Arc<crate::provision::Engine>>,
+    /// The admin console, given the admin tokens of each reload (`None`: the console is off).
+    admin: Option<actix_web::web::Data<crate::http::admin::Admin>>,
 }
 
 impl Reloader {
@@ -83,7 +85,17 @@ impl Reloader {
             tls,
             tableau,
             engine,
+            admin: None,
         }
+    }
+
+    /// The console whose admin tokens each reload replaces, if it is on.
+    pub fn with_admin(
+        mut self,
+        admin: Option<actix_web::web::Data<crate::http::admin::Admin>>,
+    ) -> Self {
+        self.admin = admin;
+        self
     }
 
     /// Replace the credentials with those of `settings` (freshly loaded: config file, tokens
@@ -113,6 +125,8 @@ impl Reloader {
                         "SIGHUP: the new credentials do not load; kept the old ones"
                     ),
                 }
+                // After the IdP's: an admin token must not be one of theirs.
+                self.reload_admin_tokens(&settings);
             }
         }
         if let Some(tls) = &self.tls {
@@ -173,6 +187,39 @@ impl Reloader {
                 crate::store::DEFAULT_TENANT,
             );
             tokio::spawn(crate::reconcile::converge::after_dry_run(reconciler));
+        }
+    }
+
+    /// The console's tokens, checked against the IdP's credentials in force. A token removed
+    /// ends the sessions signed in with it. The console is turned on or off at start-up only.
+    fn reload_admin_tokens(&self, settings: &Settings) {
+        use crate::http::admin::session::AdminTokens;
+        let loaded = AdminTokens::from_settings(&settings.admin, &self.credentials.current());
+        let Some(admin) = &self.admin else {
+            if loaded.is_ok_and(|t| !t.is_empty()) {
+                tracing::warn!(
+                    "SIGHUP: admin tokens are configured but the console was off at start-up; \
+                     restart to turn it on"
+                );
+            }
+            return;
+        };
+        match loaded {
+            Ok(tokens) if tokens.is_empty() => tracing::warn!(
+                "SIGHUP: the new configuration has no admin tokens; kept the old ones \
+                 (restart to turn the console off)"
+            ),
+            Ok(tokens) => {
+                let count = tokens.len();
+                admin.tokens.replace(tokens);
+                tracing::info!(
+                    "SIGHUP: reloaded the admin tokens ({count}); sessions of a removed one are ended"
+                );
+            }
+            Err(e) => tracing::warn!(
+                error = %e,
+                "SIGHUP: the new admin tokens do not load; kept the old ones"
+            ),
         }
     }
 

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod admin_reload;
 mod check;
 mod pat_reload;
 mod procs;

@@ -66,14 +66,14 @@ pub async fn submit(
     if !same_origin(&state, &req) {
         return super::security::forbidden("the sign-in did not come from this console (Origin)");
     }
-    if !admin.tokens.verify(&form.token) {
+    let Some(token) = admin.tokens.verify(&form.token) else {
         tracing::warn!(%client, "admin console: sign-in refused (wrong token)");
         return respond(
             StatusCode::UNAUTHORIZED,
             login_page(Some("That is not an admin token.")),
         );
-    }
-    let (id, _) = admin.sessions.open();
+    };
+    let (id, _) = admin.sessions.open(token);
     tracing::info!(%client, "admin console: signed in");
     let mut res = see_other("/admin/");
     if let Ok(v) = session_cookie(&admin, &id).parse() {

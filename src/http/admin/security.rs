@@ -73,10 +73,11 @@ pub fn session_id(req: &HttpRequest) -> Option<String> {
 }
 
 /// The live session of the request (the cookie alone: an `Authorization` header, the IdP's
-/// bearer token included, opens nothing here).
+/// bearer token included, opens nothing here), signed in with a token that is still an admin
+/// token.
 pub fn session(req: &HttpRequest, admin: &Admin) -> Option<(String, Session)> {
     let id = session_id(req)?;
-    admin.sessions.get(&id).map(|s| (id, s))
+    admin.sessions.get(&id, &admin.tokens).map(|s| (id, s))
 }
 
 /// This server's origin (`scheme://host[:port]`), as the browser sees it: from `public_url`,

@@ -1,14 +1,15 @@
 //! The console's credential and sessions: admin tokens kept as SHA-256 digests and compared in
-//! constant time (never an IdP token: start-up refuses one that is both), sessions in memory
-//! (a restart signs everyone out), each with its CSRF token, and a sign-in rate limit per
-//! client address.
+//! constant time (never an IdP token: start-up refuses one that is both), replaced whole on
+//! SIGHUP; sessions in memory (a restart signs everyone out), each with its CSRF token and the
+//! digest of the token it signed in with (a session lives only while that token is an admin
+//! token), and a sign-in rate limit per client address.
 
 use crate::config::{AdminSettings, ConfigError, read_secret_file};
 use crate::http::auth::{Credentials, MIN_SECRET_LEN, parse_token_hash};
 use crate::secrets::sha256;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 use subtle::ConstantTimeEq;
 
@@ -20,15 +21,18 @@ pub const LOGIN_WINDOW: Duration = Duration::from_secs(60);
 /// memory an attacker with the token could take, and a leak of forgotten sessions).
 const MAX_SESSIONS: usize = 1000;
 
-/// The admin tokens, as digests.
+/// The SHA-256 digest of an admin token.
+pub type TokenDigest = [u8; 32];
+
+/// The admin tokens, as digests; replaced whole on SIGHUP ([`AdminTokens::replace`]).
 #[derive(Default)]
 pub struct AdminTokens {
-    digests: Vec<[u8; 32]>,
+    digests: RwLock<Vec<TokenDigest>>,
 }
 
 impl std::fmt::Debug for AdminTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "AdminTokens({})", self.digests.len())
+        write!(f, "AdminTokens({})", self.len())
     }
 }
 
@@ -65,22 +69,47 @@ impl AdminTokens {
                     .into(),
             ));
         }
-        Ok(Self { digests })
+        Ok(Self {
+            digests: RwLock::new(digests),
+        })
     }
 
-    /// Whether the console is on.
+    fn digests(&self) -> std::sync::RwLockReadGuard<'_, Vec<TokenDigest>> {
+        // Written only by a whole swap: a poisoned lock still holds a whole list.
+        self.digests.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many admin tokens there are.
+    pub fn len(&self) -> usize {
+        self.digests().len()
+    }
+
+    /// Whether there is none (the console is off).
     pub fn is_empty(&self) -> bool {
-        self.digests.is_empty()
+        self.len() == 0
     }
 
-    /// Whether `token` is an admin token: compared with every digest, without an early exit.
-    pub fn verify(&self, token: &str) -> bool {
+    /// The digest of `token` if it is an admin token: compared with every digest, without an
+    /// early exit.
+    pub fn verify(&self, token: &str) -> Option<TokenDigest> {
         let digest = sha256(token.trim().as_bytes());
+        self.accepts(&digest).then_some(digest)
+    }
+
+    /// Whether `digest` is that of an admin token (constant time, as `verify`).
+    pub fn accepts(&self, digest: &TokenDigest) -> bool {
         let mut found = false;
-        for d in &self.digests {
-            found |= bool::from(d.ct_eq(&digest));
+        for d in self.digests().iter() {
+            found |= bool::from(d.ct_eq(digest));
         }
         found
+    }
+
+    /// Put `new`'s tokens in place of these (SIGHUP). Sessions signed in with a token that is
+    /// gone end at their next request ([`Sessions::get`]).
+    pub fn replace(&self, new: AdminTokens) {
+        let new = new.digests.into_inner().unwrap_or_else(|p| p.into_inner());
+        *self.digests.write().unwrap_or_else(|p| p.into_inner()) = new;
     }
 }
 
@@ -89,6 +118,8 @@ impl AdminTokens {
 pub struct Session {
     pub csrf: String,
     pub expires: Instant,
+    /// The digest of the admin token it signed in with.
+    pub token: TokenDigest,
 }
 
 /// Sessions by id, and the sign-in attempts by client.
@@ -120,12 +151,14 @@ impl Sessions {
         self.lifetime
     }
 
-    /// A new session: its id (the cookie's value) and the session.
-    pub fn open(&self) -> (String, Session) {
+    /// A new session for the admin token of `token` (its digest): its id (the cookie's value)
+    /// and the session.
+    pub fn open(&self, token: TokenDigest) -> (String, Session) {
         let now = Instant::now();
         let session = Session {
             csrf: random_id(),
             expires: now + self.lifetime,
+            token,
         };
         let id = random_id();
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
@@ -142,11 +175,12 @@ impl Sessions {
         (id, session)
     }
 
-    /// The live session with this id (an expired one is removed).
-    pub fn get(&self, id: &str) -> Option<Session> {
+    /// The live session with this id: not expired, and signed in with a token `tokens` still
+    /// holds (one that is not is removed).
+    pub fn get(&self, id: &str, tokens: &AdminTokens) -> Option<Session> {
         let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         match sessions.get(id) {
-            Some(s) if s.expires > Instant::now() => Some(s.clone()),
+            Some(s) if s.expires > Instant::now() && tokens.accepts(&s.token) => Some(s.clone()),
             Some(_) => {
                 sessions.remove(id);
                 None
@@ -201,10 +235,10 @@ mod tests {
         };
         let tokens = AdminTokens::from_settings(&admin, &idp()).map_err(|e| e.to_string());
         let tokens = tokens.unwrap_or_default();
-        assert!(tokens.verify("the-admin-token-0123456789"));
-        assert!(tokens.verify("hashed-admin-token-0123"));
-        assert!(!tokens.verify("the-idp-token-0123456789"));
-        assert!(!tokens.verify(""));
+        assert!(tokens.verify("the-admin-token-0123456789").is_some());
+        assert!(tokens.verify("hashed-admin-token-0123").is_some());
+        assert!(tokens.verify("the-idp-token-0123456789").is_none());
+        assert!(tokens.verify("").is_none());
         let same = AdminSettings {
             tokens: vec!["the-idp-token-0123456789".into()],
             ..Default::default()
@@ -219,22 +253,64 @@ mod tests {
         assert!(!format!("{tokens:?}").contains("admin-token"));
     }
 
+    fn admin_tokens(tokens: &[&str]) -> AdminTokens {
+        let admin = AdminSettings {
+            tokens: tokens.iter().map(|t| (*t).to_owned()).collect(),
+            ..Default::default()
+        };
+        AdminTokens::from_settings(&admin, &idp()).unwrap_or_default()
+    }
+
     #[test]
     fn sessions_expire_and_close() {
+        let tokens = admin_tokens(&["the-admin-token-0123456789"]);
+        let Some(token) = tokens.verify("the-admin-token-0123456789") else {
+            panic!("an admin token");
+        };
         let sessions = Sessions::new(Duration::from_millis(30));
-        let (id, s) = sessions.open();
+        let (id, s) = sessions.open(token);
         assert_eq!(id.len(), 64);
         assert!(
             sessions
-                .get(&id)
+                .get(&id, &tokens)
                 .is_some_and(|g| same_token(&g.csrf, &s.csrf))
         );
         std::thread::sleep(Duration::from_millis(40));
-        assert!(sessions.get(&id).is_none());
-        let (id, _) = sessions.open();
+        assert!(sessions.get(&id, &tokens).is_none());
+        let (id, _) = sessions.open(token);
         sessions.close(&id);
-        assert!(sessions.get(&id).is_none());
+        assert!(sessions.get(&id, &tokens).is_none());
         assert!(!same_token("abc", "abd") && !same_token("abc", "ab"));
+    }
+
+    /// A rotated token (SIGHUP): the new one signs in, the sessions of the one removed end,
+    /// those of a token kept go on.
+    #[test]
+    fn replaced_tokens_end_the_sessions_of_those_removed() {
+        let (old, kept, new) = (
+            "the-old-admin-token-0123",
+            "the-kept-admin-token-0123",
+            "the-new-admin-token-0123",
+        );
+        let tokens = admin_tokens(&[old, kept]);
+        let sessions = Sessions::new(Duration::from_secs(60));
+        let (Some(old_digest), Some(kept_digest)) = (tokens.verify(old), tokens.verify(kept))
+        else {
+            panic!("admin tokens");
+        };
+        let (of_old, _) = sessions.open(old_digest);
+        let (of_kept, _) = sessions.open(kept_digest);
+        assert!(tokens.verify(new).is_none());
+
+        tokens.replace(admin_tokens(&[kept, new]));
+        assert_eq!(tokens.len(), 2);
+        assert!(tokens.verify(new).is_some());
+        assert!(tokens.verify(old).is_none());
+        assert!(sessions.get(&of_old, &tokens).is_none());
+        assert!(sessions.get(&of_kept, &tokens).is_some());
+        // Ended for good: the old token coming back does not bring the session back.
+        tokens.replace(admin_tokens(&[old, kept]));
+        assert!(sessions.get(&of_old, &tokens).is_none());
     }
 
     #[test]
