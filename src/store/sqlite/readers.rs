@@ -222,7 +222,7 @@ impl Readers {
             .map_err(|e| StoreError::Unavailable(format!("a SQLite read failed: {e}")))?
     }
 
-    /// The idle list is consistent whatever a panicking holder did (push and pop only).
+    /// The idle list is consistent whatever a panicking holder did (push, pop, retain).
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Reader>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
