@@ -237,6 +237,10 @@ struct DemoArgs {
     /// by recreating the Tableau user (groups and content moved, old user removed).
     #[arg(long, value_enum, value_name = "POLICY")]
     on_user_name_change: Option<RenamePolicy>,
+    /// Dry-run: SCIM is answered and stored, the simulator is read but never written; each
+    /// change journals the calls it would make (see them in the console).
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `--on-user-name-change`, as the CLI spells `provision.on_user_name_change`.
@@ -583,6 +587,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     if let Some(policy) = args.on_user_name_change {
         settings.provision.on_user_name_change = policy.into();
     }
+    if args.dry_run {
+        settings.provision.mode = tableau_scim::provision::dry_run::ProvisionMode::DryRun;
+    }
     let renames = settings.provision.on_user_name_change;
     settings.tableau = Some(TableauSettings::new(
         sim.url(),
@@ -630,6 +637,12 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         );
     } else {
         println!("  userName changes are refused (--on-user-name-change recreate to allow them)");
+    }
+    if args.dry_run {
+        println!(
+            "  Dry-run: the simulator is never written; each change's planned Tableau calls are \
+             in the console (Operations)"
+        );
     }
     println!();
     println!("Press Ctrl-C to stop.");

@@ -5,6 +5,7 @@
 
 mod admin_reload;
 mod check;
+mod demo;
 mod pat_reload;
 mod procs;
 mod shutdown;
