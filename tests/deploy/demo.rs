@@ -1,7 +1,7 @@
 //! `demo --dry-run`: SCIM answered and stored, the simulator never written, each change
 //! journaled with the calls it would make (`planned`).
 
-use crate::procs::{BIN, Proc, http, user};
+use crate::procs::{BIN, Proc, http, sim_user_names, user};
 use std::process::Command;
 use std::time::Duration;
 
@@ -38,22 +38,9 @@ async fn a_dry_run_demo_stores_and_plans_but_never_writes_the_simulator() {
         .unwrap();
     assert_eq!(created.status().as_u16(), 201, "stored and answered");
 
-    let state: serde_json::Value = http()
-        .get(format!("{sim_url}/_sim/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let names: Vec<&str> = state["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["name"].as_str())
-        .collect();
+    let names = sim_user_names(&sim_url).await;
     assert!(
-        !names.contains(&"planned@example.com"),
+        !names.iter().any(|n| n == "planned@example.com"),
         "the simulator was written: {names:?}"
     );
     let db = rusqlite::Connection::open(data.join("tableau-scim.db")).unwrap();

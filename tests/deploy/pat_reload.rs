@@ -4,7 +4,7 @@
 //! through without a restart.
 
 use crate::TOKEN;
-use crate::procs::{BIN, Proc, http, spawn_sim, user};
+use crate::procs::{BIN, Proc, http, sim_user_names, spawn_sim, user};
 use std::process::Command;
 use std::time::Duration;
 
@@ -59,17 +59,10 @@ async fn a_new_tableau_secret_is_used_after_sighup() {
     // The background worker resumes the waiting operation with the new secret.
     let mut found = false;
     for _ in 0..100 {
-        let state: serde_json::Value = http()
-            .get(format!("{sim_url}/_sim/state"))
-            .send()
+        found = sim_user_names(&sim_url)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        found = state["users"]
-            .as_array()
-            .is_some_and(|users| users.iter().any(|u| u["name"] == "rotated@example.com"));
+            .iter()
+            .any(|n| n == "rotated@example.com");
         if found {
             break;
         }

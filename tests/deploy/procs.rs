@@ -138,6 +138,23 @@ pub fn serve_without_store(sim_url: &str) -> Command {
     cmd
 }
 
+/// The names of the simulator's users that end in `@example.com` (the tests' own).
+pub async fn sim_user_names(sim_url: &str) -> Vec<String> {
+    let state: serde_json::Value = reqwest::get(format!("{sim_url}/_sim/state"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    state["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["name"].as_str().map(str::to_string))
+        .filter(|n| n.ends_with("@example.com"))
+        .collect()
+}
+
 pub fn http() -> reqwest::Client {
     tableau_scim::init_crypto();
     reqwest::Client::builder()

@@ -2,26 +2,11 @@
 //! flight; unfinished operations are resumed by the next start. SIGHUP does not kill.
 
 use crate::TOKEN;
-use crate::procs::{BIN, Proc, http, serve_cmd, serve_without_store, spawn_sim, user};
-use serde_json::Value;
+use crate::procs::{
+    BIN, Proc, http, serve_cmd, serve_without_store, sim_user_names, spawn_sim, user,
+};
 use std::process::Command;
 use std::time::Duration;
-
-async fn sim_user_names(sim_url: &str) -> Vec<String> {
-    let state: Value = reqwest::get(format!("{sim_url}/_sim/state"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    state["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|u| u["name"].as_str().map(str::to_string))
-        .filter(|n| n.ends_with("@example.com"))
-        .collect()
-}
 
 /// Creates `names` at once against `url`; the answers' statuses (or the transport error).
 fn push(url: &str, names: &[String]) -> Vec<tokio::task::JoinHandle<Result<u16, String>>> {
