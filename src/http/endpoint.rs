@@ -31,10 +31,9 @@ pub struct Endpoint {
 impl Endpoint {
     /// The resource type, or SCIM's 404 for a segment that names none.
     pub fn kind(&self) -> ScimResult<ResourceKind> {
-        match (self.fixed, &self.segment) {
-            (Some(kind), _) => Ok(kind),
-            (None, Some(segment)) => kind_from_segment(segment),
-            (None, None) => kind_from_segment(""),
+        match self.fixed {
+            Some(kind) => Ok(kind),
+            None => kind_from_segment(self.segment.as_deref().unwrap_or_default()),
         }
     }
 }

@@ -178,14 +178,24 @@ async fn exact_lookup(
         )
         .await?;
     let total = found.resources.len();
-    let end = request.offset.saturating_add(request.limit).min(total);
-    let start = request.offset.min(end);
-    let resources = found.resources.drain(start..end).collect();
-    let texts = found.texts.drain(start..end).collect();
+    let shown = window(
+        request.offset,
+        request.offset.saturating_add(request.limit),
+        total,
+    );
+    let resources = found.resources.drain(shown.clone()).collect();
+    let texts = found.texts.drain(shown).collect();
     Ok(Some(ListPage {
         total,
         resources: splice_all(request, resources, texts)?,
     }))
+}
+
+/// The indexes of `len` matches that the window `start..end` (the request's `startIndex` and
+/// `count`) shows: empty when it starts past them.
+fn window(start: usize, end: usize, len: usize) -> std::ops::Range<usize> {
+    let end = end.min(len);
+    start.min(end)..end
 }
 
 /// What a batch's evaluation keeps of each match.
@@ -258,9 +268,8 @@ impl Selection {
                         let o = filter::compare_for_sort(&a.0, &b.0, &path, &schema);
                         if descending { o.reverse() } else { o }
                     });
-                    let end = end.min(keys.len());
-                    let start = start.min(end);
-                    keys.drain(start..end).map(|(_, id)| id).collect::<Vec<_>>()
+                    let shown = window(start, end, keys.len());
+                    keys.drain(shown).map(|(_, id)| id).collect::<Vec<_>>()
                 })
                 .await?;
                 (ids, None)

@@ -122,25 +122,44 @@ pub trait Store: Send + Sync + 'static {
     async fn delete(&self, tenant: &str, kind: ResourceKind, id: &str) -> StoreResult<bool>;
 
     /// Resources of a kind, all or those matching an indexed equality lookup, in a stable order
-    /// (creation order) so that paging is consistent.
+    /// (creation order) so that paging is consistent; with `text`, each document left as the
+    /// JSON text it is stored as (`Page::texts`, `doc` empty). No `total`, no `cursor`. What
+    /// [`Store::list`] and [`Store::lookup_texts`] read.
+    async fn find(
+        &self,
+        tenant: &str,
+        kind: ResourceKind,
+        lookup: Option<&Lookup>,
+        with_relations: bool,
+        text: bool,
+    ) -> StoreResult<Page>;
+
+    /// Resources of a kind, all or those matching an indexed equality lookup, in creation order.
     async fn list(
         &self,
         tenant: &str,
         kind: ResourceKind,
         lookup: Option<&Lookup>,
         with_relations: bool,
-    ) -> StoreResult<Vec<Resource>>;
+    ) -> StoreResult<Vec<Resource>> {
+        Ok(self
+            .find(tenant, kind, lookup, with_relations, false)
+            .await?
+            .resources)
+    }
 
-    /// The resources an indexed equality lookup finds, as [`Store::list`] reads them but each
-    /// document left as the JSON text it is stored as (`Page::texts`, `doc` empty): for an
-    /// answer serialised from the text (`scim::render_text`). No `total`, no `cursor`.
+    /// The resources an indexed equality lookup finds, each document left as its stored text:
+    /// for an answer serialised from the text (`scim::render_text`).
     async fn lookup_texts(
         &self,
         tenant: &str,
         kind: ResourceKind,
         lookup: &Lookup,
         with_relations: bool,
-    ) -> StoreResult<Page>;
+    ) -> StoreResult<Page> {
+        self.find(tenant, kind, Some(lookup), with_relations, true)
+            .await
+    }
 
     /// One page of the resources of a kind in creation order (see [`paging`]): only the
     /// page's rows are read, relations (when asked for) are loaded for them alone, and the

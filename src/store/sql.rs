@@ -63,7 +63,7 @@ const LIST_BY_EMAIL: &str = lookup_select!(
      WHERE e.tenant = $1 AND e.value_lower = $3 AND r.tenant = e.tenant AND r.id = e.resource_id"
 );
 
-/// The statement answering `Store::list`, with the lookup value (if any) bound as `$3`.
+/// The statement answering `Store::find`, with the lookup value (if any) bound as `$3`.
 pub(crate) fn list_sql(lookup: Option<&super::Lookup>) -> &'static str {
     use super::Lookup::*;
     match lookup {

@@ -114,35 +114,6 @@ impl PostgresStore {
         ))
     }
 
-    /// See `Store::list` and, with `text`, `Store::lookup_texts`.
-    async fn find(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: Option<&Lookup>,
-        with_relations: bool,
-        text: bool,
-    ) -> StoreResult<Page> {
-        let mut conn = self.pool.acquire().await?;
-        let mut query = sqlx::query(crate::store::sql::list_sql(lookup))
-            .bind(tenant)
-            .bind(kind.as_str());
-        if let Some(lookup) = lookup {
-            query = query.bind(lookup_value(lookup));
-        }
-        let found = query
-            .fetch_all(&mut *conn)
-            .await?
-            .iter()
-            .map(|row| rows::resource_read(row, text))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let mut found = paging::found_of(found);
-        if with_relations {
-            load_relations(&mut conn, tenant, &mut found.resources).await?;
-        }
-        Ok(found)
-    }
-
     /// Apply a resource change, in a transaction when it takes several statements.
     async fn write(&self, tenant: &str, commit: &ResourceCommit) -> StoreResult<Applied> {
         let mut conn = self.pool.acquire().await?;
@@ -235,28 +206,32 @@ impl Store for PostgresStore {
         Ok(self.write(tenant, &commit).await?.deleted())
     }
 
-    async fn list(
+    async fn find(
         &self,
         tenant: &str,
         kind: ResourceKind,
         lookup: Option<&Lookup>,
         with_relations: bool,
-    ) -> StoreResult<Vec<Resource>> {
-        Ok(self
-            .find(tenant, kind, lookup, with_relations, false)
-            .await?
-            .resources)
-    }
-
-    async fn lookup_texts(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: &Lookup,
-        with_relations: bool,
+        text: bool,
     ) -> StoreResult<Page> {
-        self.find(tenant, kind, Some(lookup), with_relations, true)
-            .await
+        let mut conn = self.pool.acquire().await?;
+        let mut query = sqlx::query(crate::store::sql::list_sql(lookup))
+            .bind(tenant)
+            .bind(kind.as_str());
+        if let Some(lookup) = lookup {
+            query = query.bind(lookup_value(lookup));
+        }
+        let found = query
+            .fetch_all(&mut *conn)
+            .await?
+            .iter()
+            .map(|row| rows::resource_read(row, text))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut found = paging::found_of(found);
+        if with_relations {
+            load_relations(&mut conn, tenant, &mut found.resources).await?;
+        }
+        Ok(found)
     }
 
     async fn page(

@@ -86,30 +86,6 @@ impl SqliteStore {
         Ok(SqliteStore { writer, readers })
     }
 
-    /// See `Store::list` and, with `text`, `Store::lookup_texts`: on the calling thread for a
-    /// lookup (one or a few rows), on the blocking pool for every resource of a kind or the
-    /// members of groups (large reads).
-    async fn find(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: Option<&Lookup>,
-        with_relations: bool,
-        text: bool,
-    ) -> StoreResult<Page> {
-        if lookup.is_none() || many_relations(kind, with_relations) {
-            let (tenant, lookup) = (tenant.to_owned(), lookup.cloned());
-            return self
-                .readers
-                .read_blocking(move |db| {
-                    reads::find(db, &tenant, kind, lookup.as_ref(), with_relations, text)
-                })
-                .await;
-        }
-        self.readers
-            .read(|db| reads::find(db, tenant, kind, lookup, with_relations, text))
-    }
-
     /// Apply a resource change on the writer (see `writes::apply`).
     async fn write(&self, tenant: &str, commit: ResourceCommit) -> StoreResult<Applied> {
         let tenant = tenant.to_owned();
@@ -184,28 +160,27 @@ impl Store for SqliteStore {
         Ok(self.write(tenant, commit).await?.deleted())
     }
 
-    async fn list(
+    /// On the calling thread for a lookup (one or a few rows), on the blocking pool for every
+    /// resource of a kind or the members of groups (large reads).
+    async fn find(
         &self,
         tenant: &str,
         kind: ResourceKind,
         lookup: Option<&Lookup>,
         with_relations: bool,
-    ) -> StoreResult<Vec<Resource>> {
-        Ok(self
-            .find(tenant, kind, lookup, with_relations, false)
-            .await?
-            .resources)
-    }
-
-    async fn lookup_texts(
-        &self,
-        tenant: &str,
-        kind: ResourceKind,
-        lookup: &Lookup,
-        with_relations: bool,
+        text: bool,
     ) -> StoreResult<Page> {
-        self.find(tenant, kind, Some(lookup), with_relations, true)
-            .await
+        if lookup.is_none() || many_relations(kind, with_relations) {
+            let (tenant, lookup) = (tenant.to_owned(), lookup.cloned());
+            return self
+                .readers
+                .read_blocking(move |db| {
+                    reads::find(db, &tenant, kind, lookup.as_ref(), with_relations, text)
+                })
+                .await;
+        }
+        self.readers
+            .read(|db| reads::find(db, tenant, kind, lookup, with_relations, text))
     }
 
     async fn page(

@@ -51,7 +51,7 @@ pub(super) fn get(
     }
 }
 
-/// See `Store::list` and, with `text`, `Store::lookup_texts`.
+/// See `Store::find`.
 pub(super) fn find(
     db: &Connection,
     tenant: &str,
